@@ -1,0 +1,29 @@
+# The README's two commands: `make reproduce` and `make test`. Both create the environment first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.primps-installed
+PRESET ?= cpu
+
+.PHONY: setup test reproduce clean-runs
+
+setup: $(STAMP)
+
+# A venv with the pinned dependencies, the package (editable) and a registered "primps" kernel.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m ipykernel install --sys-prefix --name primps --display-name "Python (primps)"
+	touch $(STAMP)
+
+# Unit tests, then every notebook under nbval at its stored smoke preset (outputs go to runs/).
+test: setup
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+
+# Execute every notebook with papermill on the canonical preset and rewrite figures/.
+reproduce: setup
+	$(PY) -m primps_core reproduce --preset $(PRESET)
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,90 @@
+"""Cached pipeline stages: a stage is a function of a frozen dataclass config, run at most once.
+
+    @stage("photo_statistics", version=1)
+    def photo_statistics(config: PhotoStatsConfig, out_dir: Path) -> dict: ...
+
+    result = photo_statistics(config, preset="cpu")   # runs, or loads the cached result
+    result.path / "alpha.csv", result.value
+
+A stage's output lives in ``runs/<preset>/<stage>/<hash>/``, where the hash covers the stage name,
+its version (bump it when the code changes what it writes) and the config. The folder holds
+``config.json`` (stage, version, config), whatever files the function wrote, and ``result.json``
+(the function's JSON-serialisable return value). The function writes into a temporary folder that
+is renamed into place only when it returns, so a crash or interrupt never leaves a half-written
+stage behind and a rerun recomputes it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import paths
+from .presets import get_preset
+
+
+@dataclass(frozen=True)
+class StageResult:
+    path: Path
+    value: Any
+    cached: bool
+
+
+def _config_record(name: str, version: int, config) -> dict:
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)
+            and config.__dataclass_params__.frozen):
+        raise TypeError(f"stage {name!r} needs a frozen dataclass config, got {type(config).__name__}")
+    return {"stage": name, "version": version, "config": dataclasses.asdict(config)}
+
+
+def config_hash(record: dict) -> str:
+    """12 hex digits of the SHA-256 of the record as canonical JSON."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Stage:
+    """A cached stage; call it with ``(config, preset=..., root=None)``."""
+
+    def __init__(self, name: str, version: int, function: Callable):
+        self.name, self.version, self.function = name, version, function
+        functools.update_wrapper(self, function)
+
+    def path_for(self, config, preset: str, root: Path | None = None) -> Path:
+        """Where this config's output is (or will be) stored."""
+        get_preset(preset)
+        record = _config_record(self.name, self.version, config)
+        return Path(root or paths.RUNS_DIR) / preset / self.name / config_hash(record)
+
+    def __call__(self, config, *, preset: str, root: Path | None = None) -> StageResult:
+        target = self.path_for(config, preset, root)
+        if (target / "result.json").exists():
+            return StageResult(target, json.loads((target / "result.json").read_text()), cached=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            record = _config_record(self.name, self.version, config)
+            (staging / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+            value = self.function(config, staging)
+            (staging / "result.json").write_text(json.dumps(value, indent=2))
+            if target.exists():          # a stale, incomplete folder from an older layout
+                shutil.rmtree(target)
+            os.rename(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return StageResult(target, value, cached=False)
+
+
+def stage(name: str, version: int = 1) -> Callable[[Callable], Stage]:
+    """Decorator turning ``function(config, out_dir) -> json value`` into a cached ``Stage``."""
+    def wrap(function: Callable) -> Stage:
+        return Stage(name, version, function)
+    return wrap

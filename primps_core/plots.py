@@ -1,0 +1,40 @@
+"""Figure helpers shared by the notebooks: consistent saving and image grids."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def save_figure(fig, out_dir: Path, name: str, pdf: bool = False) -> Path:
+    """Save ``fig`` as ``out_dir/name.png`` (and ``.pdf``) atomically; return the PNG path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ([".png", ".pdf"] if pdf else [".png"]):
+        handle, temporary = tempfile.mkstemp(suffix=suffix, dir=out_dir, prefix=f".{name}-")
+        os.close(handle)
+        try:
+            fig.savefig(temporary, dpi=130, bbox_inches="tight")
+            os.replace(temporary, out_dir / f"{name}{suffix}")
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    return out_dir / f"{name}.png"
+
+
+def image_grid(images, ncols: int = 8, titles=None, size: float = 1.4):
+    """A figure showing ``images`` (uint8 HxWx3 arrays of any sizes) in a grid."""
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.15 if titles else 1)))
+    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], interpolation="lanczos" if min(images[k].shape[:2]) > 64 else "nearest")
+            if titles:
+                ax.set_title(titles[k], fontsize=6)
+    fig.subplots_adjust(wspace=0.04, hspace=0.2 if titles else 0.04)
+    return fig

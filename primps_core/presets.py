@@ -1,0 +1,42 @@
+"""Every size of the study (image counts, resolutions, time limits) for each preset, in one place.
+
+``smoke`` runs the whole pipeline in minutes for tests and CI; ``cpu`` is canonical and makes the
+published figures on a 2-core CPU; ``gpu`` is paper-like scale. Notebooks and stages read sizes
+from here only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    notebook_timeout_s: int            # papermill's per-cell execution timeout
+    # Notebook 01: natural-image spectrum study.
+    patch_sizes: tuple[int, ...]       # side of the random photo crops whose alpha is measured
+    patches_per_size: int              # crops per size
+    reference_images: int              # white-noise and published-PS-noise images for comparison
+    reference_size: int                # their side in pixels
+
+
+PRESETS = {
+    "smoke": Preset("smoke", notebook_timeout_s=600, patch_sizes=(32, 64, 256), patches_per_size=48,
+                    reference_images=16, reference_size=128),
+    "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
+                  reference_images=256, reference_size=256),
+    "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
+                  reference_images=2048, reference_size=256),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a clear error for an unknown name."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def preset_table() -> list[dict]:
+    """Every preset as a row of plain values (for the README and notebooks)."""
+    return [{f.name: getattr(p, f.name) for f in fields(p)} for p in PRESETS.values()]

@@ -1,0 +1,212 @@
+"""Build the embedded natural photographs in ``data/photos/`` from offline package registries.
+
+Run once (it needs ``apt-get`` and ``dpkg`` and the ``[data]`` extra: scikit-image, scikit-learn);
+users never need to: the result is committed. Every photo is a real photograph picked by eye
+from the sources below; renders, vector art, logos, charts, text, calibration and stereo-partner
+frames were left out. Each is converted to RGB (or L when its three channels are equal),
+downscaled with Lanczos so that its longest side is 512 px, and saved as JPEG (quality 92).
+``data/photos/PROVENANCE.csv`` records file, source package, version, original path, licence
+and mode.
+
+    python scripts/build_data.py [--out data/photos]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+LONGEST_SIDE = 512
+JPEG_QUALITY = 92
+
+# Debian packages and the photographs picked from each (paths inside the package).
+DEBIAN_PHOTOS = {
+    "lomiri-wallpapers-16.04": [
+        f"usr/share/backgrounds/{n}.jpg" for n in (
+            "Picture_1A_by_freespace", "Wine_by_Jakkub_Mede", "seeding_by_Clements_Engelhardt",
+            "aitzgorri_by_Aitzol_Berasategi", "Dragonfly_by_Bolly", "friends_by_Aitzol_Berasategi",
+            "sunset_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
+            "Picture_0B_by_freespace", "life_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk")
+    ],
+    "lomiri-wallpapers-20.04": ["usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg"],
+    "mate-backgrounds": [
+        f"usr/share/backgrounds/mate/nature/{n}.jpg" for n in (
+            "Garden", "Dune", "Wood", "Aqua", "TwoWings", "Storm", "GreenMeadow", "RainDrops",
+            "Blinds", "FreshFlower", "LadyBird", "YellowFlower")
+    ],
+    "lxqt-themes": [
+        f"usr/share/lxqt/wallpapers/{n}" for n in (
+            "Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png",
+            "beam.png", "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg",
+            "this-is-not-windows.jpg")
+    ],
+    "plasma-workspace-wallpapers": [
+        f"usr/share/wallpapers/{n}" for n in (
+            "BytheWater/contents/images/1280x1024.jpg", "ColdRipple/contents/images/1280x1024.jpg",
+            "ColorfulCups/contents/images/2560x1600.jpg", "DarkestHour/contents/images/1280x1024.jpg",
+            "EveningGlow/contents/images/1280x1024.jpg", "FallenLeaf/contents/images/1280x1024.jpg",
+            "Grey/contents/images/1280x1024.jpg", "Kite/contents/images/1280x1024.jpg",
+            "OneStandsOut/contents/images/1280x1024.jpg", "Path/contents/images/1280x1024.jpg",
+            "summer_1am/contents/images/1280x1024.jpg")
+    ],
+    "opencv-doc": [
+        f"usr/share/doc/opencv-doc/examples/{n}" for n in (
+            "data/aero1.jpg", "data/aero3.jpg", "data/aloeL.jpg", "data/apple.jpg",
+            "data/baboon.jpg", "data/basketball1.png", "data/board.jpg", "data/box.png",
+            "data/box_in_scene.png", "data/building.jpg", "data/butterfly.jpg",
+            "data/chicky_512.png", "data/ela_original.jpg", "data/fruits.jpg", "data/graf1.png",
+            "data/home.jpg", "data/left.jpg", "data/leuvenA.jpg", "data/messi5.jpg",
+            "data/orange.jpg", "data/rubberwhale1.png", "data/squirrel_cls.jpg", "data/stuff.jpg",
+            "hfs/data/000.jpg", "hfs/data/001.jpg", "hfs/data/002.jpg")
+    ],
+}
+
+# scikit-image's bundled photographs and their licences (from each loader's docstring).
+SKIMAGE_PHOTOS = {
+    "astronaut": "Public domain (NASA)",
+    "chelsea": "CC0 (Stefan van der Walt)",
+    "coffee": "CC0 (Rachel Michetti)",
+    "rocket": "Public domain (SpaceX)",
+    "stereo_motorcycle": "Middlebury stereo dataset, research use (left view)",
+    "camera": "CC0 (Lav Varshney)",
+    "coins": "No known copyright restrictions (Brooklyn Museum)",
+    "moon": "scikit-image sample data (BSD-3-Clause distribution)",
+    "grass": "CC0 (linolafett, DeviantArt)",
+    "gravel": "CC0 (CC0Textures)",
+    "brick": "CC0 (CC0Textures)",
+}
+SKLEARN_PHOTOS = {"china.jpg": "CC-BY-2.0 (danielbuechele, Flickr)",
+                  "flower.jpg": "CC-BY-2.0 (vultilion, Flickr)"}
+
+
+def fetch_debian_package(package: str, workdir: Path) -> tuple[Path, str]:
+    """Download ``package`` with apt-get and unpack it; return (root, version)."""
+    subprocess.run(["apt-get", "download", package], cwd=workdir, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deb = next(workdir.glob(f"{package}_*.deb"))
+    version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    root = workdir / package
+    subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    return root, version
+
+
+def debian_licence(copyright_file: Path, member: str) -> str:
+    """Licence of ``member`` in a DEP-5 copyright file: the most specific matching Files stanza."""
+    best, best_score = "unknown", -1
+    for stanza in copyright_file.read_text(errors="replace").split("\n\n"):
+        fields, key = {}, None
+        for line in stanza.splitlines():
+            if line[:1].isspace() and key:
+                fields[key] += " " + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        if "Files" not in fields or "License" not in fields:
+            continue
+        for pattern in fields["Files"].split():
+            name = Path(member).name
+            if pattern == "*":
+                score = 0
+            elif Path(pattern).name == name or fnmatch.fnmatch(member, "*" + pattern):
+                score = len(pattern)
+            else:
+                continue
+            if score > best_score:
+                best, best_score = fields["License"].strip(), score
+    return best
+
+
+def to_photo(image: Image.Image) -> Image.Image:
+    """RGB (or L when the channels are equal), longest side at most 512 px, Lanczos."""
+    image = ImageOps.exif_transpose(image).convert("RGB")
+    array = np.asarray(image)
+    if np.abs(array.astype(int) - array[..., :1]).max() <= 2:
+        image = image.convert("L")
+    scale = LONGEST_SIDE / max(image.size)
+    if scale < 1:
+        size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return image
+
+
+def collect(workdir: Path):
+    """Yield (name, PIL image, source, version, original path, licence) for every photo."""
+    for package, members in DEBIAN_PHOTOS.items():
+        root, version = fetch_debian_package(package, workdir)
+        copyright_file = root / "usr/share/doc" / package / "copyright"
+        for member in members:
+            stem = Path(member).stem if "contents" not in member else member.split("/")[3]
+            yield (f"{package}_{stem}", Image.open(root / member), package, version, "/" + member,
+                   debian_licence(copyright_file, member))
+    import skimage
+    import skimage.data
+    for name, licence in SKIMAGE_PHOTOS.items():
+        array = getattr(skimage.data, name)()
+        array = array[0] if isinstance(array, tuple) else array
+        yield (f"skimage_{name}", Image.fromarray(array), "scikit-image (PyPI)", skimage.__version__,
+               f"skimage.data.{name}()", licence)
+    import sklearn
+    images_dir = Path(sklearn.__file__).parent / "datasets" / "images"
+    for name, licence in SKLEARN_PHOTOS.items():
+        yield (f"sklearn_{Path(name).stem}", Image.open(images_dir / name), "scikit-learn (PyPI)",
+               sklearn.__version__, f"sklearn/datasets/images/{name}", licence)
+
+
+def build(out: Path) -> int:
+    """Write every photo and PROVENANCE.csv to ``out`` atomically; return the photo count."""
+    out = out.resolve()
+    staging = Path(tempfile.mkdtemp(prefix=".photos-", dir=out.parent))
+    try:
+        rows = write_photos(staging)
+    except BaseException:
+        shutil.rmtree(staging)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.rename(staging, out)
+    return len(rows)
+
+
+def write_photos(staging: Path) -> list[dict]:
+    """Convert every collected photo into ``staging`` and write its PROVENANCE.csv."""
+    rows, seen = [], {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, image, source, version, original, licence in collect(Path(workdir)):
+            photo = to_photo(image)
+            digest = hashlib.sha256(photo.tobytes()).hexdigest()
+            if digest in seen:
+                raise SystemExit(f"{name} duplicates {seen[digest]}")
+            seen[digest] = name
+            buffer = io.BytesIO()
+            photo.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+            (staging / f"{name}.jpg").write_bytes(buffer.getvalue())
+            rows.append({"file": f"{name}.jpg", "source": source, "version": version,
+                         "original_path": original, "licence": licence, "mode": photo.mode,
+                         "width": photo.width, "height": photo.height})
+    with open(staging / "PROVENANCE.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "photos")
+    count = build(parser.parse_args().out)
+    print(f"wrote {count} photos")
+
+
+if __name__ == "__main__":
+    main()
