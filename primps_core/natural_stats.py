@@ -147,7 +147,7 @@ def spectrum_study(config: SpectrumStudyConfig, out_dir: Path) -> dict:
 def _summary(values: np.ndarray) -> dict:
     values = values[np.isfinite(values)]
     q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
-    return {"n": int(values.size), "mean": float(values.mean()), "std": float(values.std(ddof=1)),
+    return {"n": int(values.size), "mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else None,
             "quantiles": {"5": q[0], "25": q[1], "50": q[2], "75": q[3], "95": q[4]}}
 
 

@@ -21,8 +21,8 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 DEFAULT_BAND = (0.05, 0.35)
 
 
-def _image_planes(images, channel: int | None = None) -> np.ndarray:
-    """Validate ``images`` and return one float64 plane per image, shape (N, H, W)."""
+def _checked(images) -> np.ndarray:
+    """``images`` as an array, or one clear error if it is not a batch of numeric images."""
     array = np.asarray(images)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"images must be a numeric array, got dtype {array.dtype}")
@@ -30,7 +30,12 @@ def _image_planes(images, channel: int | None = None) -> np.ndarray:
         raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got {array.shape}")
     if array.shape[0] == 0 or min(array.shape[1:3]) < 4:
         raise ValueError(f"images must hold at least one image of at least 4x4 pixels, got {array.shape}")
-    array = array.astype(np.float64)
+    return array
+
+
+def _image_planes(images, channel: int | None = None) -> np.ndarray:
+    """Validate ``images`` and return one float64 plane per image, shape (N, H, W)."""
+    array = _checked(images).astype(np.float64)
     if array.ndim == 3:
         if channel not in (None, 0):
             raise ValueError(f"channel={channel} given for single-channel images of shape {array.shape}")
@@ -70,10 +75,7 @@ def power_spectrum_2d(images, window: str | None = "hann", channel: int | None =
 
 def _chunked_spectra(images, window, channel, chunk: int = 32):
     """``power_spectrum_2d`` over ``images`` a chunk at a time, bounding memory for large batches."""
-    images = np.asarray(images)
-    if images.ndim not in (3, 4):
-        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got {images.shape}")
-    for start in range(0, max(len(images), 1), chunk):
+    for start in range(0, len(images), chunk):
         yield power_spectrum_2d(images[start:start + chunk], window, channel)
 
 
@@ -103,7 +105,7 @@ def radial_power_spectrum(images, window: str | None = "hann", channel: int | No
     images (synthetic noise); photographs need the default Hann window, otherwise the jump between
     opposite borders adds a spurious f^-2 component.
     """
-    images = np.asarray(images)
+    images = _checked(images)
     rings, freqs, n_rings = _ring_index(*images.shape[1:3])
     flat = rings.ravel()
     keep = (flat >= 1) & (flat <= n_rings)
@@ -162,7 +164,7 @@ def angular_power_profile(images, n_angles: int = 36, window: str | None = "hann
     profile (N, n_angles); an isotropic image has a flat profile at 1.
     """
     fmin, fmax = _check_band(band)
-    images = np.asarray(images)
+    images = _checked(images)
     shape = images.shape[1:3]
     rings, _, n_rings = _ring_index(*shape)
     fy, fx = _frequency_grid(*shape)

@@ -1,0 +1,73 @@
+"""Cached stages: run once, reload, key by config, never leave half-written output."""
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from primps_core import pipeline
+
+
+@dataclass(frozen=True)
+class Config:
+    size: int
+    name: str = "a"
+
+
+def make_stage(calls, fail=False):
+    @pipeline.stage("square", version=1)
+    def square(config: Config, out_dir):
+        calls.append(config)
+        (out_dir / "value.txt").write_text(str(config.size**2))
+        if fail:
+            raise RuntimeError("boom")
+        return {"square": config.size**2}
+    return square
+
+
+def test_stage_runs_once_then_loads(tmp_path):
+    calls = []
+    square = make_stage(calls)
+    first = square(Config(3), preset="smoke", root=tmp_path)
+    second = square(Config(3), preset="smoke", root=tmp_path)
+    assert calls == [Config(3)]
+    assert (first.cached, second.cached) == (False, True)
+    assert first.path == second.path and second.value == {"square": 9}
+    assert first.path.parent == tmp_path / "smoke" / "square"
+    record = json.loads((first.path / "config.json").read_text())
+    assert record == {"stage": "square", "version": 1, "config": {"size": 3, "name": "a"}}
+    assert (first.path / "value.txt").read_text() == "9"
+
+
+def test_config_preset_and_version_change_the_folder(tmp_path):
+    calls = []
+    square = make_stage(calls)
+    paths = {square(Config(3), preset="smoke", root=tmp_path).path,
+             square(Config(4), preset="smoke", root=tmp_path).path,
+             square(Config(3, "b"), preset="smoke", root=tmp_path).path,
+             square(Config(3), preset="cpu", root=tmp_path).path}
+    assert len(paths) == 4 and len(calls) == 4
+    bumped = pipeline.Stage("square", 2, square.function)
+    assert bumped.path_for(Config(3), "smoke", tmp_path) != square.path_for(Config(3), "smoke", tmp_path)
+
+
+def test_failure_leaves_nothing_and_rerun_computes(tmp_path):
+    calls = []
+    with pytest.raises(RuntimeError, match="boom"):
+        make_stage(calls, fail=True)(Config(2), preset="smoke", root=tmp_path)
+    assert list((tmp_path / "smoke" / "square").iterdir()) == []
+    result = make_stage(calls)(Config(2), preset="smoke", root=tmp_path)
+    assert result.value == {"square": 4} and not result.cached and len(calls) == 2
+
+
+def test_bad_config_and_preset_are_rejected(tmp_path):
+    square = make_stage([])
+
+    @dataclass
+    class Mutable:
+        size: int
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        square(Mutable(2), preset="smoke", root=tmp_path)
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        square({"size": 2}, preset="smoke", root=tmp_path)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        square(Config(2), preset="huge", root=tmp_path)

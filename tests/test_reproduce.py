@@ -1,0 +1,61 @@
+"""papermill reproduction: order, parameters, output folder, status table and failures."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from primps_core import reproduce
+
+
+def write_notebook(path, body):
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('preset = "smoke"')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    # Each notebook appends its name and the preset it received to a log in its working directory.
+    for name in ("01_first", "02_second"):
+        write_notebook(folder / f"{name}.ipynb",
+                       f'import os\nopen("log.txt", "a").write("{name} " + preset + " " + os.getcwd() + "\\n")')
+    return folder
+
+
+def test_runs_notebooks_in_order_with_preset_and_cwd(notebooks, tmp_path, capsys):
+    runs = reproduce.reproduce("cpu", notebooks_dir=notebooks, output_dir=tmp_path / "out")
+    assert [(r.name, r.status) for r in runs] == [("01_first", "ok"), ("02_second", "ok")]
+    log = (notebooks / "log.txt").read_text().splitlines()
+    assert log == [f"01_first cpu {notebooks}", f"02_second cpu {notebooks}"]
+    executed = json.loads((tmp_path / "out" / "02_second.ipynb").read_text())
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
+    table = capsys.readouterr().out
+    assert "notebook" in table and "01_first" in table and "ok" in table
+
+
+def test_only_selects_and_unknown_prefix_is_an_error(notebooks, tmp_path):
+    runs = reproduce.reproduce("smoke", only=["02"], notebooks_dir=notebooks, output_dir=tmp_path / "out")
+    assert [r.name for r in runs] == ["02_second"]
+    with pytest.raises(ValueError, match="no notebook .* starts with 07"):
+        reproduce.reproduce("smoke", only=["07"], notebooks_dir=notebooks, output_dir=tmp_path / "out")
+
+
+def test_failing_notebook_stops_the_run_and_names_the_cell_error(notebooks, tmp_path, capsys):
+    write_notebook(notebooks / "01_first.ipynb", 'raise KeyError("missing column alpha")')
+    with pytest.raises(reproduce.NotebookFailed, match=r"01_first.ipynb failed at cell \[\d+\]: KeyError: .*missing column alpha"):
+        reproduce.reproduce("smoke", notebooks_dir=notebooks, output_dir=tmp_path / "out")
+    assert not (notebooks / "log.txt").exists()          # 02 never ran
+    assert "failed" in capsys.readouterr().out
+
+
+def test_command_line_rejects_unknown_preset():
+    result = subprocess.run([sys.executable, "-m", "primps_core", "reproduce", "--preset", "huge"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
