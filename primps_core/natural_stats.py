@@ -151,6 +151,14 @@ def _summary(values: np.ndarray) -> dict:
             "quantiles": {"5": q[0], "25": q[1], "50": q[2], "75": q[3], "95": q[4]}}
 
 
+def mean_channel_correlation(table: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """The 3x3 RGB correlation matrix averaged over the selected rows of a measures table."""
+    matrix = np.eye(3)
+    for (i, j), key in zip([(0, 1), (0, 2), (1, 2)], ["corr_rg", "corr_rb", "corr_gb"]):
+        matrix[i, j] = matrix[j, i] = float(np.mean(table[key][rows]))
+    return matrix
+
+
 def natural_statistics(photos: dict[str, np.ndarray], patches: dict[str, np.ndarray],
                        config: SpectrumStudyConfig) -> dict:
     """Condense per-photo measures into the statistics the synthesizer's "natural" law draws from.
@@ -161,9 +169,7 @@ def natural_statistics(photos: dict[str, np.ndarray], patches: dict[str, np.ndar
     """
     colour = photos["mode"] == "RGB"
     channel_alphas = np.stack([photos[f"alpha_{c}"][colour] for c in CHANNELS], axis=1)
-    correlation = np.eye(3)
-    for (i, j), key in zip([(0, 1), (0, 2), (1, 2)], ["corr_rg", "corr_rb", "corr_gb"]):
-        correlation[i, j] = correlation[j, i] = float(np.mean(photos[key][colour]))
+    correlation = mean_channel_correlation(photos, colour)
     sizes = patches["size"].astype(int)
     return {
         "description": "Second-order statistics of the embedded photographs (data/photos), measured by "
