@@ -102,7 +102,7 @@ def mean_log_spectrum(images, window: str | None = "hann") -> np.ndarray:
     return np.nanmean(np.stack(curves), axis=0)
 
 
-@stage("spectrum_study", version=1)
+@stage("spectrum_study", version=2)
 def spectrum_study(config: SpectrumStudyConfig, out_dir: Path) -> dict:
     """Measure photos, crops and reference noise; write photos.csv, patches.csv, references.csv,
     angular.csv and spectra.csv into ``out_dir``; return the natural statistics."""
@@ -121,8 +121,8 @@ def spectrum_study(config: SpectrumStudyConfig, out_dir: Path) -> dict:
 
     n, size = config.reference_images, config.reference_size
     references = {
-        "white noise": np.rint(np.clip(128 + 40 * np.random.default_rng(config.seed).standard_normal((n, size, size, 3)),
-                                       0, 255)).astype(np.uint8),
+        "white noise": np.rint(np.clip(128 + 40 * np.random.default_rng(config.seed).standard_normal(
+            (n, size, size, 3), dtype=np.float32), 0, 255)).astype(np.uint8),
         "published PS noise": spectrum.published_ps_noise(n, size, seed=config.seed),
     }
     reference_rows = [{"source": name, **image_measures(image, config.band)}

@@ -260,11 +260,16 @@ def power_law_noise(n: int, size: int, alpha=None, *, seed: int, channels: int =
         denominator[..., 0, 0] = 1.0
         filters = 1.0 / denominator
     filters[..., 0, 0] = 0.0
-    white = np.random.default_rng(seed).standard_normal((n, channels, size, size))
-    noise = np.fft.irfft2(np.fft.rfft2(white) * filters, s=(size, size))
-    noise -= noise.mean(axis=(2, 3), keepdims=True)
-    noise /= np.maximum(noise.std(axis=(2, 3), keepdims=True), np.finfo(float).tiny)
-    noise = np.moveaxis(noise, 1, -1).astype(np.float32)
+    filters = np.broadcast_to(filters, (n, channels) + filters.shape[2:])
+    rng = np.random.default_rng(seed)
+    noise = np.empty((n, size, size, channels), dtype=np.float32)
+    for start in range(0, n, 32):     # chunks bound memory; the draws equal one draw of all n
+        stop = min(start + 32, n)
+        white = rng.standard_normal((stop - start, channels, size, size))
+        chunk = np.fft.irfft2(np.fft.rfft2(white) * filters[start:stop], s=(size, size))
+        chunk -= chunk.mean(axis=(2, 3), keepdims=True)
+        chunk /= np.maximum(chunk.std(axis=(2, 3), keepdims=True), np.finfo(float).tiny)
+        noise[start:stop] = np.moveaxis(chunk, 1, -1)
     return noise[..., 0] if channels == 1 else noise
 
 

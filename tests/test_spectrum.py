@@ -111,3 +111,9 @@ def test_channel_correlation_against_numpy_corrcoef():
 def test_bad_input_raises_one_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_power_law_noise_image_does_not_depend_on_batch_size():
+    # Generated in chunks from one stream: the first images of a long batch equal a short batch.
+    long = spectrum.power_law_noise(40, 16, 2.0, seed=9, channels=3)
+    np.testing.assert_array_equal(long[:3], spectrum.power_law_noise(3, 16, 2.0, seed=9, channels=3))
