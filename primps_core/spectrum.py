@@ -19,6 +19,7 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 # blurs into the (removed) DC term and which hold few Fourier coefficients; the high edge stays
 # below the band where JPEG quantisation and the Lanczos downscale of the photos bend the spectrum.
 DEFAULT_BAND = (0.05, 0.35)
+CHUNK = 32   # images per FFT batch: bounds memory for large batches, results do not depend on it
 
 
 def _checked(images) -> np.ndarray:
@@ -73,10 +74,10 @@ def power_spectrum_2d(images, window: str | None = "hann", channel: int | None =
     return np.abs(spectrum) ** 2 / np.sum(taper**2)
 
 
-def _chunked_spectra(images, window, channel, chunk: int = 32):
+def _chunked_spectra(images, window, channel):
     """``power_spectrum_2d`` over ``images`` a chunk at a time, bounding memory for large batches."""
-    for start in range(0, len(images), chunk):
-        yield power_spectrum_2d(images[start:start + chunk], window, channel)
+    for start in range(0, len(images), CHUNK):
+        yield power_spectrum_2d(images[start:start + CHUNK], window, channel)
 
 
 def _frequency_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -250,26 +251,30 @@ def power_law_noise(n: int, size: int, alpha=None, *, seed: int, channels: int =
         exponent = _per_image_channel(alpha, n, channels, "alpha")[:, :, None, None]
         radius = np.hypot(fx, fy)
         radius[0, 0] = 1.0
-        filters = radius ** (-exponent / 2.0)
+
+        def filters(rows: slice) -> np.ndarray:
+            return radius ** (-exponent[rows] / 2.0)
     else:
         if len(anisotropy) != 2:
             raise ValueError(f"anisotropy must be a pair (a, b), got {anisotropy!r}")
         a = _per_image_channel(anisotropy[0], n, channels, "anisotropy a")[:, :, None, None]
         b = _per_image_channel(anisotropy[1], n, channels, "anisotropy b")[:, :, None, None]
-        denominator = np.abs(fx) ** a + np.abs(fy) ** b
-        denominator[..., 0, 0] = 1.0
-        filters = 1.0 / denominator
-    filters[..., 0, 0] = 0.0
-    filters = np.broadcast_to(filters, (n, channels) + filters.shape[2:])
+
+        def filters(rows: slice) -> np.ndarray:
+            denominator = np.abs(fx) ** a[rows] + np.abs(fy) ** b[rows]
+            denominator[..., 0, 0] = 1.0
+            return 1.0 / denominator
     rng = np.random.default_rng(seed)
     noise = np.empty((n, size, size, channels), dtype=np.float32)
-    for start in range(0, n, 32):     # chunks bound memory; the draws equal one draw of all n
-        stop = min(start + 32, n)
-        white = rng.standard_normal((stop - start, channels, size, size))
-        chunk = np.fft.irfft2(np.fft.rfft2(white) * filters[start:stop], s=(size, size))
+    for start in range(0, n, CHUNK):     # chunks bound memory; the draws equal one draw of all n
+        rows = slice(start, min(start + CHUNK, n))
+        white = rng.standard_normal((rows.stop - start, channels, size, size))
+        gain = filters(rows)
+        gain[..., 0, 0] = 0.0            # zero mean
+        chunk = np.fft.irfft2(np.fft.rfft2(white) * gain, s=(size, size))
         chunk -= chunk.mean(axis=(2, 3), keepdims=True)
         chunk /= np.maximum(chunk.std(axis=(2, 3), keepdims=True), np.finfo(float).tiny)
-        noise[start:stop] = np.moveaxis(chunk, 1, -1)
+        noise[rows] = np.moveaxis(chunk, 1, -1)
     return noise[..., 0] if channels == 1 else noise
 
 

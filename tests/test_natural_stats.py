@@ -31,3 +31,9 @@ def test_natural_statistics_summarises_colour_photos_only():
     assert np.allclose(stats["channel_correlation"], [[1, 0.7, 0.6], [0.7, 1, 0.9], [0.6, 0.9, 1]])
     assert np.isclose(stats["anisotropy_log10_ratio"]["mean"], 1.0)
     assert stats["alpha_by_patch_size"]["32"]["mean"] == 2.0 and stats["alpha_by_patch_size"]["64"]["n"] == 1
+
+
+def test_windowing_bias_shows_edge_bias_only_without_window():
+    rows = natural_stats.windowing_bias(true_alphas=(3.5,), n=8, field=256, crop=96)
+    bias = {r["window"]: r["bias"] for r in rows}
+    assert bias["none"] < -0.3 and abs(bias["hann"]) < 0.15
