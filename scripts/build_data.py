@@ -1,22 +1,34 @@
-"""Build the embedded natural photographs in ``data/photos/`` from offline package registries.
+"""Build the embedded data in ``data/`` from offline package registries (Debian, PyPI, npm).
 
-Run once (it needs ``apt-get`` and ``dpkg`` and the ``[data]`` extra: scikit-image, scikit-learn);
-users never need to: the result is committed. Every photo is a real photograph picked by eye
-from the sources below; renders, vector art, logos, charts, text, calibration and stereo-partner
-frames were left out. Each is converted to RGB (or L when its three channels are equal),
-downscaled with Lanczos so that its longest side is 512 px, and saved as JPEG (quality 92).
-``data/photos/PROVENANCE.csv`` records file, source package, version, original path, licence
-and mode.
+Run once (it needs ``apt-get``, ``dpkg``, ``npm`` and the ``[data]`` extra: scikit-image,
+scikit-learn); users never need to: the result is committed. Each folder is written to a
+temporary name and renamed into place, and holds a ``PROVENANCE.csv`` with every file's source,
+version, original path and licence.
 
-    python scripts/build_data.py [--out data/photos]
+``data/photos/``: real photographs picked by eye from the sources below; renders, vector art,
+logos, charts, text, calibration and stereo-partner frames were left out. Each is converted to
+RGB (or L when its three channels are equal), downscaled with Lanczos so that its longest side is
+512 px, and saved as JPEG (quality 92).
+
+``data/targets/<name>/``: the low-shot transfer targets, 64x64 PNG:
+- ``faces-100``: the 100 faces of ``skimage.data.lfw_subset()`` (25x25 grey, upscaled with Lanczos);
+- ``emoji-animals``, ``emoji-food``: every Twemoji of the "Animals & Nature" and "Food & Drink"
+  categories in the npm package ``emoji-datasource-twitter`` (64x64 RGBA, copied byte for byte;
+  readers composite them on white);
+- ``sneakers-100``: the first 100 Fashion-MNIST training images of class 7, Sneaker (Debian
+  ``dataset-fashion-mnist``; 28x28 grey, upscaled with Lanczos).
+
+    python scripts/build_data.py [--only photos|targets] [--data data]
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import fnmatch
+import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +40,11 @@ from PIL import Image, ImageOps
 
 LONGEST_SIDE = 512
 JPEG_QUALITY = 92
+TARGET_SIZE = 64
+EMOJI_PACKAGE = "emoji-datasource-twitter"
+EMOJI_LICENCE = "CC-BY-4.0 (Twemoji graphics, Twitter Inc. and other contributors)"
+EMOJI_CATEGORIES = {"emoji-animals": "Animals & Nature", "emoji-food": "Food & Drink"}
+FASHION_SNEAKER = 7
 
 # Debian packages and the photographs picked from each (paths inside the package).
 DEBIAN_PHOTOS = {
@@ -163,12 +180,14 @@ def collect(workdir: Path):
                sklearn.__version__, f"sklearn/datasets/images/{name}", licence)
 
 
-def build(out: Path) -> int:
-    """Write every photo and PROVENANCE.csv to ``out`` atomically; return the photo count."""
+def build(out: Path, write) -> int:
+    """Run ``write(staging) -> rows`` into a temporary folder beside ``out``, then rename it to ``out``."""
     out = out.resolve()
-    staging = Path(tempfile.mkdtemp(prefix=".photos-", dir=out.parent))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        rows = write_photos(staging)
+        rows = write(staging)
+        write_provenance(staging, rows)
     except BaseException:
         shutil.rmtree(staging)
         raise
@@ -176,6 +195,13 @@ def build(out: Path) -> int:
         shutil.rmtree(out)
     os.rename(staging, out)
     return len(rows)
+
+
+def write_provenance(folder: Path, rows: list[dict]) -> None:
+    with open(folder / "PROVENANCE.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def write_photos(staging: Path) -> list[dict]:
@@ -194,18 +220,104 @@ def write_photos(staging: Path) -> list[dict]:
             rows.append({"file": f"{name}.jpg", "source": source, "version": version,
                          "original_path": original, "licence": licence, "mode": photo.mode,
                          "width": photo.width, "height": photo.height})
-    with open(staging / "PROVENANCE.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     return rows
+
+
+def upscaled_png(grey: np.ndarray) -> bytes:
+    """A small uint8 greyscale image resized to 64x64 with Lanczos, as PNG bytes."""
+    image = Image.fromarray(grey).resize((TARGET_SIZE, TARGET_SIZE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def target_row(file: str, source: str, version: str, original: str, licence: str) -> dict:
+    return {"file": file, "source": source, "version": version, "original_path": original, "licence": licence}
+
+
+def write_faces(staging: Path) -> list[dict]:
+    """``faces-100``: the 100 face crops of scikit-image's LFW subset."""
+    import skimage
+    import skimage.data
+    faces = skimage.data.lfw_subset()[:100]
+    rows = []
+    for i, face in enumerate(faces):
+        name = f"face_{i:03d}.png"
+        (staging / name).write_bytes(upscaled_png(np.round(face * 255).astype(np.uint8)))
+        rows.append(target_row(name, "scikit-image (PyPI)", skimage.__version__, f"skimage.data.lfw_subset()[{i}]",
+                               "Labeled Faces in the Wild (research use), as distributed with scikit-image (BSD-3-Clause)"))
+    return rows
+
+
+def fetch_npm_package(package: str, workdir: Path) -> tuple[Path, str]:
+    """Download ``package`` with ``npm pack`` and unpack it; return (root, version)."""
+    subprocess.run(["npm", "pack", package, "--silent"], cwd=workdir, check=True, stdout=subprocess.DEVNULL)
+    tarball = next(workdir.glob(f"{package}-*.tgz"))
+    shutil.unpack_archive(tarball, workdir)
+    root = workdir / "package"
+    return root, json.loads((root / "package.json").read_text())["version"]
+
+
+def write_emoji(category: str, root: Path, version: str, staging: Path) -> list[dict]:
+    """Every Twemoji of ``category`` that the package ships as a 64 px PNG, copied byte for byte."""
+    rows = []
+    for emoji in sorted(json.loads((root / "emoji.json").read_text()), key=lambda e: e["sort_order"]):
+        if emoji["category"] != category or not emoji["has_img_twitter"]:
+            continue
+        source = root / "img" / "twitter" / "64" / emoji["image"]
+        with Image.open(source) as image:
+            assert image.size == (TARGET_SIZE, TARGET_SIZE), source
+        name = f"{emoji['sort_order']:04d}_{emoji['short_name']}.png"
+        shutil.copyfile(source, staging / name)
+        rows.append(target_row(name, f"{EMOJI_PACKAGE} (npm)", version, f"img/twitter/64/{emoji['image']}", EMOJI_LICENCE))
+    return rows
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format: big-endian dims after a 4-byte magic) as a uint8 array."""
+    data = gzip.decompress(path.read_bytes())
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def write_sneakers(staging: Path) -> list[dict]:
+    """``sneakers-100``: the first 100 Fashion-MNIST training images of class 7 (Sneaker)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        root, version = fetch_debian_package("dataset-fashion-mnist", Path(workdir))
+        folder = root / "usr/share/datasets/fashion-mnist"
+        images, labels = read_idx(folder / "train-images-idx3-ubyte.gz"), read_idx(folder / "train-labels-idx1-ubyte.gz")
+        licence = debian_licence(root / "usr/share/doc/dataset-fashion-mnist/copyright", "train-images-idx3-ubyte.gz")
+    rows = []
+    for index in np.flatnonzero(labels == FASHION_SNEAKER)[:100]:
+        name = f"sneaker_{index:05d}.png"
+        (staging / name).write_bytes(upscaled_png(images[index]))
+        rows.append(target_row(name, "dataset-fashion-mnist (Debian)", version,
+                               f"/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz[{index}]", licence))
+    return rows
+
+
+def build_targets(targets_dir: Path) -> dict[str, int]:
+    """Build every embedded target under ``targets_dir``; return the image count of each."""
+    counts = {"faces-100": build(targets_dir / "faces-100", write_faces),
+              "sneakers-100": build(targets_dir / "sneakers-100", write_sneakers)}
+    with tempfile.TemporaryDirectory() as workdir:
+        root, version = fetch_npm_package(EMOJI_PACKAGE, Path(workdir))
+        for name, category in EMOJI_CATEGORIES.items():
+            counts[name] = build(targets_dir / name, lambda staging: write_emoji(category, root, version, staging))
+    return counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "photos")
-    count = build(parser.parse_args().out)
-    print(f"wrote {count} photos")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
+    parser.add_argument("--only", choices=["photos", "targets"], default=None)
+    args = parser.parse_args()
+    if args.only in (None, "photos"):
+        print(f"wrote {build(args.data / 'photos', write_photos)} photos")
+    if args.only in (None, "targets"):
+        for name, count in build_targets(args.data / "targets").items():
+            print(f"wrote {count} images to targets/{name}")
 
 
 if __name__ == "__main__":
