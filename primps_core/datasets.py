@@ -241,17 +241,22 @@ class ImageWriter:
     block ends without an error; an error removes them. Zips follow StyleGAN2-ADA's dataset
     format (``00000/img00000000.png`` ... plus ``dataset.json`` with ``"labels": null``), so its
     official training code reads them. ``.npz`` needs the total count ``n`` up front because the
-    array is streamed into the archive without being held in memory.
+    array is streamed into the archive without being held in memory. ``first_index`` numbers the
+    files of a shard by their place in the whole dataset, so the shards' files together are the
+    unsharded dataset's files.
     """
 
-    def __init__(self, path, *, n: int | None = None, format: str | None = None):
+    def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0):
         self.path = Path(path)
         self.format = format or {".zip": "zip", ".npz": "npz"}.get(self.path.suffix.lower(), "folder")
         if self.format not in ("zip", "folder", "npz"):
             raise ValueError(f"format must be zip, folder or npz, got {self.format!r}")
         if self.format == "npz" and n is None:
             raise ValueError("writing an .npz needs the total number of images n up front")
+        if n is not None:
+            _positive_int(n, "n")
         self.n, self.count, self.shape, self.npy = n, 0, None, None
+        self.first_index = first_index
 
     def __enter__(self) -> "ImageWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,7 +281,8 @@ class ImageWriter:
             self._write_npy(images)
             return
         for image in images:
-            name = f"{self.count // 1000:05d}/img{self.count:08d}.png"
+            index = self.first_index + self.count
+            name = f"{index // 1000:05d}/img{index:08d}.png"
             if self.format == "zip":
                 self.archive.writestr(name, _encode_png(image))
             else:

@@ -64,6 +64,10 @@ def test_zip_is_the_stylegan2_ada_dataset_format(tmp_path):
         assert sorted(archive.namelist()) == ["00000/img00000000.png", "00000/img00000001.png",
                                               "00000/img00000002.png", "dataset.json"]
         assert json.loads(archive.read("dataset.json")) == {"labels": None}
+    with datasets.ImageWriter(tmp_path / "shard.zip", first_index=1999) as writer:   # a shard's files
+        writer.write(random_images(2))
+    with zipfile.ZipFile(tmp_path / "shard.zip") as archive:
+        assert sorted(archive.namelist())[:2] == ["00001/img00001999.png", "00002/img00002000.png"]
 
 
 def test_chunked_writer_equals_one_shot_save_and_failures_leave_nothing(tmp_path):
