@@ -57,11 +57,15 @@ def config_for(preset: Preset) -> SpectrumStudyConfig:
                                photos_digest=photos_digest())
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as handle:
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` (dicts with the same keys) as CSV atomically: a temporary name, then rename."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(temporary, path)
 
 
 def read_csv(path: Path) -> dict[str, np.ndarray]:
@@ -93,13 +97,20 @@ def image_measures(image: np.ndarray, band) -> dict:
 
 
 def mean_log_spectrum(images, window: str | None = "hann") -> np.ndarray:
-    """Mean over images of log10 radial power, resampled onto ``SPECTRUM_GRID`` (images of any size)."""
+    """Mean over images of log10 radial power, resampled onto ``SPECTRUM_GRID`` (images of any size).
+
+    Grid frequencies below an image's lowest ring or above its highest are NaN for that image and
+    left out of the mean; NaN where no image reaches them (e.g. below 1/32 cycles/pixel at 32 px).
+    """
     curves = []
     for image in images:
         freqs, power = spectrum.radial_power_spectrum(np.asarray(image)[None], window)
         curves.append(np.interp(np.log(SPECTRUM_GRID), np.log(freqs), np.log10(power[0]),
                                 left=np.nan, right=np.nan))
-    return np.nanmean(np.stack(curves), axis=0)
+    stacked = np.stack(curves)
+    observed = ~np.isnan(stacked)
+    total = np.where(observed, stacked, 0.0).sum(axis=0)
+    return np.where(observed.any(axis=0), total / np.maximum(observed.sum(axis=0), 1), np.nan)
 
 
 @stage("spectrum_study", version=2)
@@ -110,14 +121,14 @@ def spectrum_study(config: SpectrumStudyConfig, out_dir: Path) -> dict:
     photo_rows = []
     for photo, record in zip(tqdm(photos, desc="photos"), records):
         photo_rows.append({"file": record["file"], "mode": record["mode"], **image_measures(photo, config.band)})
-    _write_csv(out_dir / "photos.csv", photo_rows)
+    write_csv(out_dir / "photos.csv", photo_rows)
 
     patch_rows = []
     for size in tqdm(config.patch_sizes, desc="patch sizes"):
         patches = random_patches(photos, size, config.patches_per_size, seed=config.seed)
         alphas = spectrum.fit_alpha(patches, band=config.band)
         patch_rows += [{"size": size, "alpha": a} for a in alphas]
-    _write_csv(out_dir / "patches.csv", patch_rows)
+    write_csv(out_dir / "patches.csv", patch_rows)
 
     n, size = config.reference_images, config.reference_size
     references = {
@@ -127,19 +138,19 @@ def spectrum_study(config: SpectrumStudyConfig, out_dir: Path) -> dict:
     }
     reference_rows = [{"source": name, **image_measures(image, config.band)}
                       for name, images in references.items() for image in tqdm(images, desc=name)]
-    _write_csv(out_dir / "references.csv", reference_rows)
+    write_csv(out_dir / "references.csv", reference_rows)
 
     profiles = {"photos": np.mean([spectrum.angular_power_profile(p[None], N_ANGLES, band=config.band)[1][0]
                                    for p in photos], axis=0)}
     profiles.update({name: spectrum.angular_power_profile(images, N_ANGLES, band=config.band)[1].mean(axis=0)
                      for name, images in references.items()})
     angles = spectrum.angular_power_profile(photos[0][None], N_ANGLES, band=config.band)[0]
-    _write_csv(out_dir / "angular.csv", [{"angle": a, **{k: v[i] for k, v in profiles.items()}}
+    write_csv(out_dir / "angular.csv", [{"angle": a, **{k: v[i] for k, v in profiles.items()}}
                                          for i, a in enumerate(angles)])
 
     curves = {"photos": mean_log_spectrum(photos)}
     curves.update({name: mean_log_spectrum(images) for name, images in references.items()})
-    _write_csv(out_dir / "spectra.csv", [{"freq": f, **{k: v[i] for k, v in curves.items()}}
+    write_csv(out_dir / "spectra.csv", [{"freq": f, **{k: v[i] for k, v in curves.items()}}
                                          for i, f in enumerate(SPECTRUM_GRID)])
     return natural_statistics(read_csv(out_dir / "photos.csv"), read_csv(out_dir / "patches.csv"), config)
 

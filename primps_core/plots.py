@@ -38,3 +38,31 @@ def image_grid(images, ncols: int = 8, titles=None, size: float = 1.4):
                 ax.set_title(titles[k], fontsize=6)
     fig.subplots_adjust(wspace=0.04, hspace=0.2 if titles else 0.04)
     return fig
+
+
+def labelled_rows(rows: dict, size: float = 1.4):
+    """A figure with one row of images per entry of ``rows`` ({label: images}), the label at the left."""
+    labels = list(rows)
+    ncols = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(labels), ncols, figsize=(ncols * size + 1.2, len(labels) * size), squeeze=False)
+    for r, label in enumerate(labels):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(rows[label]):
+                image = rows[label][c]
+                ax.imshow(image, interpolation="nearest" if image.shape[0] <= 64 else "antialiased")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04)
+    return fig
+
+
+def format_rows(rows: list[dict], columns) -> str:
+    """A plain-text table of ``columns`` of ``rows``; floats to 3 decimals."""
+    def cell(value):
+        return f"{value:.3f}" if isinstance(value, (float, np.floating)) else str(value)
+    table = [list(columns)] + [[cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(line[k]) for line in table) for k in range(len(columns))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table)

@@ -18,15 +18,22 @@ class Preset:
     patches_per_size: int              # crops per size
     reference_images: int              # white-noise and published-PS-noise images for comparison
     reference_size: int                # their side in pixels
+    # Notebook 02: synthesizer statistics.
+    synth_resolutions: tuple[int, ...]  # resolutions at which every synthesizer setting is measured
+    synth_images: int                  # images per setting and resolution
+    coverage_images: int               # images whose salient-object coverage is histogrammed
 
 
 PRESETS = {
     "smoke": Preset("smoke", notebook_timeout_s=600, patch_sizes=(32, 64, 256), patches_per_size=48,
-                    reference_images=16, reference_size=128),
+                    reference_images=16, reference_size=128,
+                    synth_resolutions=(32, 64), synth_images=16, coverage_images=512),
     "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
-                  reference_images=256, reference_size=256),
+                  reference_images=256, reference_size=256,
+                  synth_resolutions=(32, 256), synth_images=256, coverage_images=10000),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
-                  reference_images=2048, reference_size=256),
+                  reference_images=2048, reference_size=256,
+                  synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000),
 }
 
 
