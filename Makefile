@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.primps-installed
 PRESET ?= cpu
 
-.PHONY: setup test reproduce clean-runs
+.PHONY: setup test reproduce bench clean-runs
 
 setup: $(STAMP)
 
@@ -26,6 +26,13 @@ test: setup
 # Execute every notebook with papermill on the canonical preset and rewrite figures/.
 reproduce: setup
 	$(PY) -m primps_core reproduce --preset $(PRESET)
+
+# Speed and memory benchmarks (by hand, minutes): tables in benchmarks/results/.
+bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) benchmarks/synth_speed.py
+	$(PY) benchmarks/fid_speed.py
+	$(PY) benchmarks/synth_memory.py
 
 clean-runs:
 	rm -rf runs

@@ -14,6 +14,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes to run at (cpu = canonical, writes figures/)")
     run.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 01,02")
     run.add_argument("--kernel", default=None, help="Jupyter kernel (default: primps if registered, else python3)")
+    synth = commands.add_parser("synth", help="write a synthetic dataset (zip in StyleGAN2-ADA format, folder or npz)")
+    synth.add_argument("--variant", default="primitives-ps", help="ps-noise, primitives, primitives-s or primitives-ps")
+    synth.add_argument("--n", type=int, required=True, help="number of images (of the whole dataset when --shard is given)")
+    synth.add_argument("--resolution", type=int, default=64)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--out", required=True, help="output path: name.zip, name.npz or a folder")
+    where = synth.add_mutually_exclusive_group()
+    where.add_argument("--start", type=int, default=0, help="index of the first image")
+    where.add_argument("--shard", default=None, help="i/N: write the i-th of N contiguous parts of the n images")
+    synth.add_argument("--format", choices=["zip", "folder", "npz"], default=None, help="default: from the --out suffix")
+    synth.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                       help="synthesizer option, e.g. -o n_shapes=10 -o alpha_law=natural (repeatable)")
+    synth.add_argument("--device", default="cpu")
+
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
     score.add_argument("a", help="reference set: folder, zip, .npz or embedded dataset name")
     score.add_argument("b", help="compared set: folder, zip, .npz or embedded dataset name")
@@ -33,6 +47,41 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.command == "fid":
         return score_command(args)
+    if args.command == "synth":
+        return synth_command(args)
+    return 0
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as a Python literal (10, False, (0.5, 2.0)) or else as text."""
+    import ast
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise ValueError(f"options are KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def synth_command(args) -> int:
+    """Write the requested synthetic dataset (or shard) with a progress bar."""
+    from .synthesizer import parse_shard, shard_range, write_dataset
+    try:
+        options = dict(parse_option(text) for text in args.option)
+        start, n = args.start, args.n
+        if args.shard is not None:
+            if n < 1:
+                raise ValueError(f"n must be a positive integer, got {n}")
+            start, n = shard_range(n, *parse_shard(args.shard))
+            if n == 0:
+                raise ValueError(f"shard {args.shard} of {args.n} images is empty: use fewer shards")
+        path = write_dataset(args.out, n, variant=args.variant, resolution=args.resolution, seed=args.seed,
+                             start=start, format=args.format, device=args.device, **options)
+    except (ValueError, TypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote images {start}..{start + n - 1} to {path}")
     return 0
 
 

@@ -1,0 +1,57 @@
+"""The synth command line: formats, shards equal to the whole, options, and clear errors."""
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from primps_core import datasets, synthesizer
+from primps_core.__main__ import main
+
+
+def test_zip_is_a_stylegan_dataset_equal_to_generate(tmp_path, capsys):
+    out = tmp_path / "pps.zip"
+    assert main(["synth", "--n", "12", "--resolution", "16", "--seed", "3", "--out", str(out)]) == 0
+    with zipfile.ZipFile(out) as archive:
+        assert json.loads(archive.read("dataset.json")) == {"labels": None}
+    expected = synthesizer.generate(12, variant="primitives-ps", resolution=16, seed=3)
+    np.testing.assert_array_equal(datasets.load_images(out), expected)
+    assert "wrote images 0..11" in capsys.readouterr().out
+
+
+def test_shards_together_equal_the_unsharded_dataset(tmp_path):
+    common = ["synth", "--variant", "primitives-s", "--n", "10", "--resolution", "12", "--format", "folder"]
+    assert main(common + ["--out", str(tmp_path / "whole")]) == 0
+    for i in range(3):
+        assert main(common + ["--shard", f"{i}/3", "--out", str(tmp_path / f"part{i}")]) == 0
+    whole = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*.png"))
+    parts = sorted(p.relative_to(tmp_path / f"part{i}") for i in range(3) for p in (tmp_path / f"part{i}").rglob("*.png"))
+    assert parts == whole
+    for name in whole:
+        part = next(tmp_path / f"part{i}" / name for i in range(3) if (tmp_path / f"part{i}" / name).exists())
+        assert part.read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_npz_start_offset_and_options(tmp_path):
+    out = tmp_path / "noise.npz"
+    assert main(["synth", "--variant", "primitives", "--n", "5", "--start", "7", "--resolution", "16",
+                 "--out", str(out), "-o", "n_shapes=3", "-o", "antialias=False"]) == 0
+    expected = synthesizer.generate(5, variant="primitives", resolution=16, start=7, n_shapes=3, antialias=False)
+    np.testing.assert_array_equal(datasets.load_images(out), expected)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--variant", "fractal"], "variant"),
+    (["--resolution", "4"], "resolution"),
+    (["--n", "0"], "n must be"),
+    (["--shard", "3/3"], "impossible"),
+    (["--shard", "two/3"], "i/N"),
+    (["-o", "n_shapes"], "KEY=VALUE"),
+    (["-o", "colour=red"], "colour"),
+])
+def test_bad_arguments_give_one_clear_error_and_write_nothing(tmp_path, capsys, arguments, message):
+    defaults = ["synth", "--n", "4", "--resolution", "16", "--out", str(tmp_path / "set.zip")]
+    assert main(defaults + arguments) == 1                      # a repeated flag: the last value wins
+    error = capsys.readouterr().err
+    assert error.startswith("error:") and message in error and error.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
