@@ -37,6 +37,7 @@ class SynthStudyConfig:
     images_per_setting: int
     coverage_images: int
     stats_digest: str                  # natural_stats.json feeds the natural law: a change invalidates the cache
+    code_digest: str = ""              # the synthesizer's source: a change of its images invalidates the cache
     settings: tuple = SETTINGS
     band: tuple[float, float] = spectrum.DEFAULT_BAND
     seed: int = 0
@@ -48,9 +49,19 @@ def stats_digest() -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+def code_digest() -> str:
+    """SHA-256 (12 hex) of synthesizer.py and primitives.py, whose code defines every image."""
+    digest = hashlib.sha256()
+    for module in (synthesizer, synthesizer.primitives):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def config_for(preset: Preset) -> SynthStudyConfig:
+    """The study's config at a preset's sizes, for the current synthesizer and photo statistics."""
     return SynthStudyConfig(resolutions=preset.synth_resolutions, images_per_setting=preset.synth_images,
-                            coverage_images=preset.coverage_images, stats_digest=stats_digest())
+                            coverage_images=preset.coverage_images, stats_digest=stats_digest(),
+                            code_digest=code_digest())
 
 
 def flat_fraction(images: np.ndarray) -> np.ndarray:
