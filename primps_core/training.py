@@ -1,0 +1,299 @@
+"""One GAN training loop for pretraining and transfer: the StyleGAN2 + DiffAugment recipe, scaled down.
+
+Non-saturating logistic loss, lazy R1 on (augmented) reals every ``r1_interval`` steps, Adam with
+betas (0, 0.99), an exponential moving average of G with StyleGAN2-ADA's ramp-up, DiffAugment on
+everything D sees. Transfer is the same loop started from a pretrained checkpoint (``init``),
+optionally with the first ``freeze_d`` discriminator stages frozen (FreezeD).
+
+Determinism and resume: every random number of iteration ``t`` (latents, augmentation) comes from
+generators seeded by (seed, t, purpose), and training images are a deterministic function of
+their global index, so a run's state is just its weights, EMA, optimiser moments and iteration.
+``train`` resumes from the run folder's checkpoint and ends with the same weights as an
+uninterrupted run.
+
+A run folder holds ``config.json``, ``log.jsonl`` (losses, images/s, and whatever ``evaluate``
+returns at its interval), ``samples/<iteration>.png`` grids of the EMA generator, and
+``checkpoint.pt`` (written atomically).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import datasets, synthesizer
+from .augment import diff_augment, parse_policy
+from .models import Discriminator, Generator, ModelConfig, freeze_discriminator
+
+NATURAL_SOURCE = "natural-patches"
+_LATENTS_D, _LATENTS_G, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G, _SAMPLE_GRID = range(6)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    source: str                        # a synthesizer variant, "natural-patches", or a dataset path / target name
+    model: ModelConfig = field(default_factory=ModelConfig)
+    iterations: int = 1000
+    batch_size: int = 32
+    lr: float = 0.002
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 1.0
+    r1_interval: int = 16
+    ema_images: int = 10_000           # EMA half-life in images (StyleGAN2-ADA's ema_kimg * 1000)
+    ema_rampup: float = 0.05           # half-life at most this fraction of the images seen so far
+    augment: str = "color,translation,cutout"
+    freeze_d: int = 0
+    seed: int = 0
+    source_options: tuple = ()         # synthesizer options as (name, value) pairs
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+
+    def __post_init__(self):
+        for name in ("iterations", "batch_size", "r1_interval", "ema_images", "log_every", "sample_every",
+                     "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.lr > 0 or self.r1_gamma < 0:
+            raise ValueError(f"lr must be > 0 and r1_gamma >= 0, got lr={self.lr}, r1_gamma={self.r1_gamma}")
+        parse_policy(self.augment)
+
+
+def image_source(config: TrainConfig) -> Callable[[int, int], np.ndarray]:
+    """``images(start, n)``: training images ``start .. start + n - 1`` (uint8 NHWC), deterministic.
+
+    Synthetic and natural sources are index-addressable streams; a finite dataset is read once and
+    visited in a fresh seeded permutation each epoch.
+    """
+    resolution, options = config.model.resolution, dict(config.source_options)
+    if config.source in synthesizer.VARIANTS:
+        synthesizer.make_config(config.source, resolution, **options)
+        return lambda start, n: synthesizer.generate(n, variant=config.source, resolution=resolution,
+                                                     seed=config.seed, start=start, **options)
+    if options:
+        raise ValueError(f"source_options apply to synthesizer variants only, not to {config.source!r}")
+    if config.source == NATURAL_SOURCE:
+        return lambda start, n: datasets.natural_patches(n, resolution=resolution, seed=config.seed, start=start)
+    images = datasets.load_images(config.source, resolution)
+
+    def from_dataset(start: int, n: int) -> np.ndarray:
+        index = np.arange(start, start + n)
+        epochs = index // len(images)
+        orders = {e: np.random.default_rng([config.seed, int(e)]).permutation(len(images)) for e in np.unique(epochs)}
+        return images[[orders[e][i % len(images)] for e, i in zip(epochs, index)]]
+    return from_dataset
+
+
+def generator_for(seed: int, iteration: int, purpose: int, rank: int = 0) -> torch.Generator:
+    """A torch generator seeded by (seed, iteration, purpose, rank) only."""
+    state = np.random.SeedSequence([seed, iteration, purpose, rank]).generate_state(2, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def to_images(x: torch.Tensor) -> np.ndarray:
+    """float NCHW in [-1, 1] -> uint8 NHWC."""
+    return ((x.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class Trainer:
+    """Models, optimisers and the step of one run; ``state_dict`` is everything a resume needs."""
+
+    def __init__(self, config: TrainConfig, init: dict | None = None):
+        self.config = config
+        with torch.random.fork_rng():                # initial weights from the seed, global RNG untouched
+            torch.manual_seed(config.seed)
+            self.G, self.D = Generator(config.model), Discriminator(config.model)
+        if init is not None:
+            self.G.load_state_dict(init["G_ema"])
+            self.D.load_state_dict(init["D"])
+        self.G_ema = Generator(config.model)
+        self.G_ema.load_state_dict(self.G.state_dict())
+        self.G_ema.requires_grad_(False)
+        freeze_discriminator(self.D, config.freeze_d)
+        adam = dict(lr=config.lr, betas=config.betas)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_d = torch.optim.Adam([p for p in self.D.parameters() if p.requires_grad], **adam)
+        self.iteration = 0
+
+    def state_dict(self) -> dict:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "iteration": self.iteration,
+                "config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
+            getattr(self, name).load_state_dict(state[name])
+        self.iteration = state["iteration"]
+
+    def latents(self, n: int, purpose: int) -> torch.Tensor:
+        return torch.randn(n, self.config.model.latent_dim, generator=generator_for(self.config.seed, self.iteration, purpose))
+
+    def augment(self, x: torch.Tensor, purpose: int) -> torch.Tensor:
+        return diff_augment(x, self.config.augment, generator_for(self.config.seed, self.iteration, purpose))
+
+    def discriminator_step(self, reals: torch.Tensor) -> dict:
+        """Logistic loss on augmented reals and fakes, plus lazy R1 on the augmented reals."""
+        config = self.config
+        with torch.no_grad():
+            fakes = self.G(self.latents(len(reals), _LATENTS_D))
+        lazy_r1 = config.r1_gamma > 0 and self.iteration % config.r1_interval == 0
+        real_input = self.augment(reals, _AUGMENT_REAL).detach().requires_grad_(lazy_r1)
+        real_logits = self.D(real_input)
+        loss = F.softplus(self.D(self.augment(fakes, _AUGMENT_FAKE))).mean() + F.softplus(-real_logits).mean()
+        stats = {"loss_d": loss.item()}
+        if lazy_r1:
+            (gradient,) = torch.autograd.grad(real_logits.sum(), real_input, create_graph=True)
+            penalty = gradient.square().sum(dim=(1, 2, 3)).mean()
+            loss = loss + penalty * (config.r1_gamma / 2 * config.r1_interval)
+            stats["r1"] = penalty.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return stats
+
+    def generator_step(self, batch: int) -> dict:
+        """Non-saturating loss through the (frozen for this step) discriminator."""
+        self.D.requires_grad_(False)
+        loss = F.softplus(-self.D(self.augment(self.G(self.latents(batch, _LATENTS_G)), _AUGMENT_G))).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        freeze_discriminator(self.D, self.config.freeze_d)
+        return {"loss_g": loss.item()}
+
+    def update_ema(self) -> None:
+        """EMA of G with half-life ``ema_images``, ramped up over the first images (StyleGAN2-ADA)."""
+        config = self.config
+        seen = (self.iteration + 1) * config.batch_size
+        half_life = min(config.ema_images, seen * config.ema_rampup)
+        beta = 0.5 ** (config.batch_size / max(half_life, 1e-8))
+        with torch.no_grad():
+            for average, current in zip(self.G_ema.parameters(), self.G.parameters()):
+                average.copy_(current.lerp(average, beta))
+
+    def step(self, reals: np.ndarray) -> dict:
+        reals_tensor = to_tensor(reals)
+        stats = self.discriminator_step(reals_tensor)
+        stats.update(self.generator_step(len(reals)))
+        self.update_ema()
+        self.iteration += 1
+        return stats
+
+
+def _atomic(path: Path, write: Callable[[str], None]) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def save_checkpoint(trainer: Trainer, path: Path) -> None:
+    _atomic(path, lambda temporary: torch.save(trainer.state_dict(), temporary))
+
+
+def load_checkpoint(path) -> dict:
+    """A checkpoint written by ``train``; one clear error for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:           # torch raises many types for a corrupt file
+        raise ValueError(f"{path} is not a readable checkpoint: {error}") from None
+
+
+def save_grid(images: np.ndarray, path: Path, columns: int = 8) -> None:
+    """uint8 NHWC images tiled into one PNG, written atomically."""
+    rows = int(np.ceil(len(images) / columns))
+    size = images.shape[1]
+    grid = np.full((rows * size, columns * size, 3), 255, np.uint8)
+    for k, image in enumerate(images):
+        grid[(k // columns) * size:(k // columns + 1) * size, (k % columns) * size:(k % columns + 1) * size] = image
+    _atomic(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
+
+
+def _read_log(path: Path, upto: int) -> list[str]:
+    """Lines of an existing log up to iteration ``upto`` (a resumed run rewrites what followed)."""
+    if not path.is_file():
+        return []
+    return [line for line in path.read_text().splitlines() if line and json.loads(line)["iteration"] <= upto]
+
+
+def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None = None, eval_every: int = 0,
+          progress: bool = True) -> Trainer:
+    """Train (or resume) the run in ``run_dir`` to ``config.iterations``; return the trainer.
+
+    ``init``: a checkpoint path or dict to start from (transfer; its EMA generator and D). If
+    ``run_dir`` already holds a checkpoint of the same config, training resumes from it.
+    ``evaluate(G_ema) -> dict`` is called every ``eval_every`` iterations and at the end; its
+    numbers go to the log.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    images = image_source(config)
+    config_json = json.dumps(dataclasses.asdict(config), indent=2)
+    checkpoint = run_dir / "checkpoint.pt"
+    if checkpoint.is_file():
+        state = load_checkpoint(checkpoint)
+        if json.dumps(state["config"], indent=2) != config_json:
+            raise ValueError(f"{run_dir} holds a run with another config; use a new folder")
+        trainer = Trainer(config)
+        trainer.load_state_dict(state)
+    else:
+        trainer = Trainer(config, load_checkpoint(init) if isinstance(init, (str, os.PathLike)) else init)
+        _atomic(run_dir / "config.json", lambda temporary: Path(temporary).write_text(config_json + "\n"))
+    log_path = run_dir / "log.jsonl"
+    log_lines = _read_log(log_path, trainer.iteration)
+    fixed_latents = torch.randn(32, config.model.latent_dim, generator=generator_for(config.seed, 0, _SAMPLE_GRID))
+    bar = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"train {config.source}", unit="it",
+               disable=not progress)
+    started, start_iteration = time.perf_counter(), trainer.iteration
+    sums: dict[str, list[float]] = {}
+    while trainer.iteration < config.iterations:
+        stats = trainer.step(images(trainer.iteration * config.batch_size, config.batch_size))
+        for key, value in stats.items():
+            sums.setdefault(key, []).append(value)
+        done = trainer.iteration
+        rate = (done - start_iteration) * config.batch_size / (time.perf_counter() - started)
+        bar.update(1)
+        bar.set_postfix(img_s=f"{rate:.0f}", loss_d=f"{stats['loss_d']:.2f}")
+        record = {}
+        if done % config.log_every == 0 or done == config.iterations:     # means over the steps since the last line
+            record = {"iteration": done, "images": done * config.batch_size, "images_per_s": rate,
+                      **{key: float(np.mean(values)) for key, values in sums.items()}}
+            sums = {}
+        if evaluate is not None and (done == config.iterations or (eval_every and done % eval_every == 0)):
+            record = {"iteration": done, "images": done * config.batch_size, **record, **evaluate(trainer.G_ema)}
+        if done % config.sample_every == 0 or done == config.iterations:
+            with torch.no_grad():
+                save_grid(to_images(trainer.G_ema(fixed_latents)), run_dir / "samples" / f"{done:06d}.png")
+        if record:
+            log_lines.append(json.dumps(record))
+            _atomic(log_path, lambda temporary: Path(temporary).write_text("\n".join(log_lines) + "\n"))
+        if done % config.checkpoint_every == 0 or done == config.iterations:
+            save_checkpoint(trainer, checkpoint)
+    bar.close()
+    return trainer

@@ -1,0 +1,119 @@
+"""The training loop: run folder contents, determinism, resume after SIGKILL, transfer with FreezeD."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from primps_core import training
+from primps_core.models import ModelConfig
+
+TINY = ModelConfig(resolution=16, base_channels=8, max_channels=16, latent_dim=16)
+
+
+def config(**changes):
+    base = dict(source="primitives-ps", model=TINY, iterations=12, batch_size=8, r1_interval=4, log_every=2,
+                sample_every=6, checkpoint_every=4, ema_images=200)
+    return training.TrainConfig(**{**base, **changes})
+
+
+def weights(trainer):
+    return torch.cat([p.detach().ravel() for module in (trainer.G, trainer.D, trainer.G_ema) for p in module.parameters()])
+
+
+def test_run_folder_holds_config_log_samples_and_checkpoint(tmp_path):
+    trainer = training.train(config(), tmp_path, evaluate=lambda g: {"mean_pixel": float(g(torch.zeros(2, 16)).mean())},
+                             eval_every=6, progress=False)
+    assert trainer.iteration == 12
+    assert json.loads((tmp_path / "config.json").read_text())["source"] == "primitives-ps"
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in log] == [2, 4, 6, 8, 10, 12]
+    assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) and r["images_per_s"] > 0 for r in log)
+    assert [("r1" in r) for r in log] == [True, False, True, False, True, False]     # lazy R1 at steps 0, 4, 8
+    assert "mean_pixel" in log[2] and "mean_pixel" in log[5] and "mean_pixel" not in log[3]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["000006.png", "000012.png"]
+    assert training.load_checkpoint(tmp_path / "checkpoint.pt")["iteration"] == 12
+    assert not [p for p in tmp_path.rglob(".*")]                     # no temporary files left
+
+
+def test_training_is_deterministic_and_learns_something(tmp_path):
+    a = training.train(config(), tmp_path / "a", progress=False)
+    b = training.train(config(), tmp_path / "b", progress=False)
+    assert torch.equal(weights(a), weights(b))
+    c = training.train(config(seed=1), tmp_path / "c", progress=False)
+    assert not torch.equal(weights(a), weights(c))
+    fresh = training.Trainer(config())
+    assert not torch.equal(weights(a), weights(fresh))
+
+
+SLOW_RUN = """
+import sys, time
+from primps_core import training
+from test_training import config
+step = training.Trainer.step
+training.Trainer.step = lambda self, reals: (time.sleep(0.15), step(self, reals))[1]
+training.train(config(), sys.argv[1], progress=False)
+"""
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    reference = training.train(config(), tmp_path / "reference", progress=False)
+    run = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(run)], env=env)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = training.load_checkpoint(run / "checkpoint.pt")["iteration"]
+    assert 4 <= killed_at < 12                                          # killed mid-run
+    resumed = training.train(config(), run, progress=False)
+    assert torch.equal(weights(resumed), weights(reference))
+    iterations = [json.loads(line)["iteration"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert iterations == [2, 4, 6, 8, 10, 12]
+
+
+def test_transfer_starts_from_a_checkpoint_and_freezed_keeps_the_first_stages(tmp_path):
+    pretrained = training.train(config(), tmp_path / "pretrain", progress=False)
+    target = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    from primps_core import datasets
+    datasets.save_images(target, tmp_path / "target.zip")
+    transfer = config(source=str(tmp_path / "target.zip"), iterations=4, freeze_d=1)
+    tuned = training.train(transfer, tmp_path / "transfer", init=tmp_path / "pretrain" / "checkpoint.pt", progress=False)
+    frozen = [p for p in pretrained.D.stages[0].parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(frozen, tuned.D.stages[0].parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(pretrained.D.stages[1].parameters(), tuned.D.stages[1].parameters()))
+
+
+def test_dataset_source_visits_every_image_once_per_epoch(tmp_path):
+    from primps_core import datasets
+    images = np.arange(5, dtype=np.uint8)[:, None, None, None].repeat(16, 1).repeat(16, 2).repeat(3, 3)
+    datasets.save_images(images, tmp_path / "five")
+    source = training.image_source(config(source=str(tmp_path / "five")))
+    drawn = source(0, 15)[:, 0, 0, 0]
+    assert all(sorted(drawn[k:k + 5]) == [0, 1, 2, 3, 4] for k in (0, 5, 10))
+    np.testing.assert_array_equal(source(7, 3), source(0, 15)[7:10])
+
+
+@pytest.mark.parametrize("changes, message", [(dict(iterations=0), "iterations"), (dict(lr=0.0), "lr"),
+                                              (dict(augment="color,flip"), "flip")])
+def test_bad_configs_are_named(changes, message):
+    with pytest.raises(ValueError, match=message):
+        config(**changes)
+
+
+def test_resuming_with_another_config_or_a_corrupt_checkpoint_fails_clearly(tmp_path):
+    training.train(config(iterations=4), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="another config"):
+        training.train(config(iterations=4, lr=0.001), tmp_path, progress=False)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt is not a readable checkpoint"):
+        training.load_checkpoint(tmp_path / "bad.pt")
+    with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
+        training.load_checkpoint(tmp_path / "missing.pt")
