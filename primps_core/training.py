@@ -45,7 +45,8 @@ class TrainConfig:
     source: str                        # a synthesizer variant, "natural-patches", or a dataset path / target name
     model: ModelConfig = field(default_factory=ModelConfig)
     iterations: int = 1000
-    batch_size: int = 32
+    batch_size: int = 32               # global batch per iteration, over all processes
+    micro_batch: int = 0               # images per forward pass; 0: batch_size / processes
     lr: float = 0.002
     betas: tuple[float, float] = (0.0, 0.99)
     r1_gamma: float = 1.0
@@ -66,6 +67,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.micro_batch, bool) or not isinstance(self.micro_batch, int) or self.micro_batch < 0:
+            raise ValueError(f"micro_batch must be 0 (automatic) or a positive integer, got {self.micro_batch!r}")
         if not self.lr > 0 or self.r1_gamma < 0:
             raise ValueError(f"lr must be > 0 and r1_gamma >= 0, got lr={self.lr}, r1_gamma={self.r1_gamma}")
         parse_policy(self.augment)
@@ -127,10 +130,31 @@ class Trainer:
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False)
         freeze_discriminator(self.D, config.freeze_d)
+        self._split_batch()
         adam = dict(lr=config.lr, betas=config.betas)
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_d = torch.optim.Adam([p for p in self.D.parameters() if p.requires_grad], **adam)
         self.iteration = 0
+
+    def _split_batch(self) -> None:
+        """Micro-batches of the global batch, and which of them this process computes.
+
+        One process with k micro-batches and k processes with one each compute the same update:
+        the same images, latents and augmentations per micro-batch, gradients summed over all.
+        """
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.rank, self.world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if distributed else (0, 1)
+        size = self.config.micro_batch or self.config.batch_size // self.world
+        if size < 1 or self.config.batch_size % (size * self.world):
+            raise ValueError(f"batch_size {self.config.batch_size} must be a multiple of micro_batch {size} "
+                             f"x {self.world} processes")
+        self.micro_batch, self.micro_batches = size, self.config.batch_size // size
+        per_rank = self.micro_batches // self.world
+        self.local_micro_batches = range(self.rank * per_rank, (self.rank + 1) * per_rank)
+
+    def local_slice(self) -> tuple[int, int]:
+        """(offset within the global batch, count) of this process's images."""
+        return self.local_micro_batches.start * self.micro_batch, len(self.local_micro_batches) * self.micro_batch
 
     def state_dict(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
@@ -142,42 +166,69 @@ class Trainer:
             getattr(self, name).load_state_dict(state[name])
         self.iteration = state["iteration"]
 
-    def latents(self, n: int, purpose: int) -> torch.Tensor:
-        return torch.randn(n, self.config.model.latent_dim, generator=generator_for(self.config.seed, self.iteration, purpose))
+    def latents(self, purpose: int, micro: int) -> torch.Tensor:
+        """Latents of micro-batch ``micro``: a slice of the iteration's global batch of latents."""
+        size = self.micro_batch
+        z = torch.randn(self.config.batch_size, self.config.model.latent_dim,
+                        generator=generator_for(self.config.seed, self.iteration, purpose))
+        return z[micro * size:(micro + 1) * size]
 
-    def augment(self, x: torch.Tensor, purpose: int) -> torch.Tensor:
-        return diff_augment(x, self.config.augment, generator_for(self.config.seed, self.iteration, purpose))
+    def augment(self, x: torch.Tensor, purpose: int, micro: int) -> torch.Tensor:
+        return diff_augment(x, self.config.augment, generator_for(self.config.seed, self.iteration, purpose, micro))
 
-    def discriminator_step(self, reals: torch.Tensor) -> dict:
+    def discriminator_loss(self, reals: torch.Tensor, micro: int, lazy_r1: bool) -> tuple[torch.Tensor, dict]:
         """Logistic loss on augmented reals and fakes, plus lazy R1 on the augmented reals."""
         config = self.config
         with torch.no_grad():
-            fakes = self.G(self.latents(len(reals), _LATENTS_D))
-        lazy_r1 = config.r1_gamma > 0 and self.iteration % config.r1_interval == 0
-        real_input = self.augment(reals, _AUGMENT_REAL).detach().requires_grad_(lazy_r1)
+            fakes = self.G(self.latents(_LATENTS_D, micro))
+        real_input = self.augment(reals, _AUGMENT_REAL, micro).detach().requires_grad_(lazy_r1)
         real_logits = self.D(real_input)
-        loss = F.softplus(self.D(self.augment(fakes, _AUGMENT_FAKE))).mean() + F.softplus(-real_logits).mean()
+        loss = F.softplus(self.D(self.augment(fakes, _AUGMENT_FAKE, micro))).mean() + F.softplus(-real_logits).mean()
         stats = {"loss_d": loss.item()}
         if lazy_r1:
             (gradient,) = torch.autograd.grad(real_logits.sum(), real_input, create_graph=True)
             penalty = gradient.square().sum(dim=(1, 2, 3)).mean()
             loss = loss + penalty * (config.r1_gamma / 2 * config.r1_interval)
             stats["r1"] = penalty.item()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
-        return stats
+        return loss, stats
 
-    def generator_step(self, batch: int) -> dict:
-        """Non-saturating loss through the (frozen for this step) discriminator."""
+    def generator_loss(self, micro: int) -> tuple[torch.Tensor, dict]:
+        """Non-saturating loss through the discriminator."""
+        fakes = self.G(self.latents(_LATENTS_G, micro))
+        loss = F.softplus(-self.D(self.augment(fakes, _AUGMENT_G, micro))).mean()
+        return loss, {"loss_g": loss.item()}
+
+    def _accumulate(self, losses, parameters, optimiser) -> dict:
+        """Backward every micro-batch's loss / (number of micro-batches in the world), sum over ranks, step."""
+        optimiser.zero_grad(set_to_none=True)
+        stats: dict[str, list[float]] = {}
+        for micro in self.local_micro_batches:
+            loss, values = losses(micro)
+            (loss / self.micro_batches).backward()
+            for key, value in values.items():
+                stats.setdefault(key, []).append(value)
+        if self.world > 1:
+            for parameter in parameters:
+                if parameter.grad is not None:
+                    torch.distributed.all_reduce(parameter.grad)
+        optimiser.step()
+        return {key: float(np.mean(values)) for key, values in stats.items()}
+
+    def step(self, reals: np.ndarray) -> dict:
+        """One iteration on this rank's images: D step, G step (D frozen), EMA update."""
+        reals_tensor = to_tensor(reals)
+        size = self.micro_batch
+        local = {micro: reals_tensor[k * size:(k + 1) * size] for k, micro in enumerate(self.local_micro_batches)}
+        lazy_r1 = self.config.r1_gamma > 0 and self.iteration % self.config.r1_interval == 0
+        trainable_d = [p for p in self.D.parameters() if p.requires_grad]
+        stats = self._accumulate(lambda m: self.discriminator_loss(local[m], m, lazy_r1), trainable_d, self.opt_d)
         self.D.requires_grad_(False)
-        loss = F.softplus(-self.D(self.augment(self.G(self.latents(batch, _LATENTS_G)), _AUGMENT_G))).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        stats.update(self._accumulate(self.generator_loss, list(self.G.parameters()), self.opt_g))
         self.D.requires_grad_(True)
         freeze_discriminator(self.D, self.config.freeze_d)
-        return {"loss_g": loss.item()}
+        self.update_ema()
+        self.iteration += 1
+        return stats
 
     def update_ema(self) -> None:
         """EMA of G with half-life ``ema_images``, ramped up over the first images (StyleGAN2-ADA)."""
@@ -188,14 +239,6 @@ class Trainer:
         with torch.no_grad():
             for average, current in zip(self.G_ema.parameters(), self.G.parameters()):
                 average.copy_(current.lerp(average, beta))
-
-    def step(self, reals: np.ndarray) -> dict:
-        reals_tensor = to_tensor(reals)
-        stats = self.discriminator_step(reals_tensor)
-        stats.update(self.generator_step(len(reals)))
-        self.update_ema()
-        self.iteration += 1
-        return stats
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
@@ -241,19 +284,8 @@ def _read_log(path: Path, upto: int) -> list[str]:
     return [line for line in path.read_text().splitlines() if line and json.loads(line)["iteration"] <= upto]
 
 
-def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None = None, eval_every: int = 0,
-          progress: bool = True) -> Trainer:
-    """Train (or resume) the run in ``run_dir`` to ``config.iterations``; return the trainer.
-
-    ``init``: a checkpoint path or dict to start from (transfer; its EMA generator and D). If
-    ``run_dir`` already holds a checkpoint of the same config, training resumes from it.
-    ``evaluate(G_ema) -> dict`` is called every ``eval_every`` iterations and at the end; its
-    numbers go to the log.
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
-    images = image_source(config)
+def _resume_or_start(config: TrainConfig, run_dir: Path, init) -> Trainer:
+    """The trainer of ``run_dir``: resumed from its checkpoint, or new (from ``init`` for transfer)."""
     config_json = json.dumps(dataclasses.asdict(config), indent=2)
     checkpoint = run_dir / "checkpoint.pt"
     if checkpoint.is_file():
@@ -262,24 +294,46 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
             raise ValueError(f"{run_dir} holds a run with another config; use a new folder")
         trainer = Trainer(config)
         trainer.load_state_dict(state)
-    else:
-        trainer = Trainer(config, load_checkpoint(init) if isinstance(init, (str, os.PathLike)) else init)
+        return trainer
+    trainer = Trainer(config, load_checkpoint(init) if isinstance(init, (str, os.PathLike)) else init)
+    if trainer.rank == 0:
         _atomic(run_dir / "config.json", lambda temporary: Path(temporary).write_text(config_json + "\n"))
+    return trainer
+
+
+def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None = None, eval_every: int = 0,
+          progress: bool = True) -> Trainer:
+    """Train (or resume) the run in ``run_dir`` to ``config.iterations``; return the trainer.
+
+    ``init``: a checkpoint path or dict to start from (transfer; its EMA generator and D). If
+    ``run_dir`` already holds a checkpoint of the same config, training resumes from it.
+    ``evaluate(G_ema) -> dict`` is called every ``eval_every`` iterations and at the end; its
+    numbers go to the log. Under torch.distributed every process trains its share of each batch
+    and only rank 0 writes files.
+    """
+    run_dir = Path(run_dir)
+    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    images = image_source(config)
+    trainer = _resume_or_start(config, run_dir, init)
+    lead = trainer.rank == 0
     log_path = run_dir / "log.jsonl"
     log_lines = _read_log(log_path, trainer.iteration)
     fixed_latents = torch.randn(32, config.model.latent_dim, generator=generator_for(config.seed, 0, _SAMPLE_GRID))
     bar = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"train {config.source}", unit="it",
-               disable=not progress)
+               disable=not (progress and lead))
     started, start_iteration = time.perf_counter(), trainer.iteration
+    offset, count = trainer.local_slice()
     sums: dict[str, list[float]] = {}
     while trainer.iteration < config.iterations:
-        stats = trainer.step(images(trainer.iteration * config.batch_size, config.batch_size))
+        stats = trainer.step(images(trainer.iteration * config.batch_size + offset, count))
         for key, value in stats.items():
             sums.setdefault(key, []).append(value)
         done = trainer.iteration
         rate = (done - start_iteration) * config.batch_size / (time.perf_counter() - started)
         bar.update(1)
         bar.set_postfix(img_s=f"{rate:.0f}", loss_d=f"{stats['loss_d']:.2f}")
+        if not lead:
+            continue
         record = {}
         if done % config.log_every == 0 or done == config.iterations:     # means over the steps since the last line
             record = {"iteration": done, "images": done * config.batch_size, "images_per_s": rate,
@@ -294,6 +348,6 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
             log_lines.append(json.dumps(record))
             _atomic(log_path, lambda temporary: Path(temporary).write_text("\n".join(log_lines) + "\n"))
         if done % config.checkpoint_every == 0 or done == config.iterations:
-            save_checkpoint(trainer, checkpoint)
+            save_checkpoint(trainer, run_dir / "checkpoint.pt")
     bar.close()
     return trainer
