@@ -12,6 +12,11 @@ its version (bump it when the code changes what it writes) and the config. The f
 (the function's JSON-serialisable return value). The function writes into a temporary folder that
 is renamed into place only when it returns, so a crash or interrupt never leaves a half-written
 stage behind and a rerun recomputes it.
+
+A ``resumable`` stage (training runs) instead keeps its working folder,
+``<hash>.partial``, when interrupted: the next call hands the same folder to the function, which
+resumes from what it left there (its checkpoint), and the folder is renamed into place when the
+function returns.
 """
 from __future__ import annotations
 
@@ -53,8 +58,8 @@ def config_hash(record: dict) -> str:
 class Stage:
     """A cached stage; call it with ``(config, preset=..., root=None)``."""
 
-    def __init__(self, name: str, version: int, function: Callable):
-        self.name, self.version, self.function = name, version, function
+    def __init__(self, name: str, version: int, function: Callable, resumable: bool = False):
+        self.name, self.version, self.function, self.resumable = name, version, function, resumable
         functools.update_wrapper(self, function)
 
     def path_for(self, config, preset: str, root: Path | None = None) -> Path:
@@ -68,7 +73,11 @@ class Stage:
         if (target / "result.json").exists():
             return StageResult(target, json.loads((target / "result.json").read_text()), cached=True)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        if self.resumable:
+            staging = target.parent / f"{target.name}.partial"
+            staging.mkdir(exist_ok=True)
+        else:
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
             record = _config_record(self.name, self.version, config)
             (staging / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True))
@@ -78,13 +87,14 @@ class Stage:
                 shutil.rmtree(target)
             os.rename(staging, target)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            if not self.resumable:
+                shutil.rmtree(staging, ignore_errors=True)
             raise
         return StageResult(target, value, cached=False)
 
 
-def stage(name: str, version: int = 1) -> Callable[[Callable], Stage]:
+def stage(name: str, version: int = 1, resumable: bool = False) -> Callable[[Callable], Stage]:
     """Decorator turning ``function(config, out_dir) -> json value`` into a cached ``Stage``."""
     def wrap(function: Callable) -> Stage:
-        return Stage(name, version, function)
+        return Stage(name, version, function, resumable)
     return wrap

@@ -71,3 +71,26 @@ def test_bad_config_and_preset_are_rejected(tmp_path):
         square({"size": 2}, preset="smoke", root=tmp_path)
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         square(Config(2), preset="huge", root=tmp_path)
+
+
+def test_resumable_stage_keeps_its_work_after_a_failure_and_continues(tmp_path):
+    attempts = []
+
+    @pipeline.stage("count", version=1, resumable=True)
+    def count(config: Config, out_dir):
+        progress = out_dir / "progress.txt"
+        done = int(progress.read_text()) if progress.exists() else 0
+        attempts.append(done)
+        progress.write_text(str(done + 2))
+        if done == 0:
+            raise KeyboardInterrupt          # interrupted after saving some progress
+        return {"done": done + 2}
+
+    with pytest.raises(KeyboardInterrupt):
+        count(Config(1), preset="smoke", root=tmp_path)
+    target = count.path_for(Config(1), "smoke", tmp_path)
+    assert not target.exists() and (target.parent / f"{target.name}.partial" / "progress.txt").exists()
+    result = count(Config(1), preset="smoke", root=tmp_path)
+    assert attempts == [0, 2] and result.value == {"done": 4} and not result.cached
+    assert not (target.parent / f"{target.name}.partial").exists()
+    assert count(Config(1), preset="smoke", root=tmp_path).cached
