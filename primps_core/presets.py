@@ -22,18 +22,32 @@ class Preset:
     synth_resolutions: tuple[int, ...]  # resolutions at which every synthesizer setting is measured
     synth_images: int                  # images per setting and resolution
     coverage_images: int               # images whose salient-object coverage is histogrammed
+    # Pretraining and transfer (notebooks 03-04). Provisional sizes: the transfer study sizes them
+    # against its measured time budget.
+    train_resolution: int              # side of the images the GANs are trained on
+    base_channels: int                 # generator/discriminator width at full resolution
+    batch_size: int                    # images per training iteration
+    pretrain_iterations: int
+    transfer_iterations: int
+    fid_samples: int                   # generated images per FID/KID evaluation
 
 
 PRESETS = {
     "smoke": Preset("smoke", notebook_timeout_s=600, patch_sizes=(32, 64, 256), patches_per_size=48,
                     reference_images=16, reference_size=128,
-                    synth_resolutions=(32, 64), synth_images=16, coverage_images=512),
+                    synth_resolutions=(32, 64), synth_images=16, coverage_images=512,
+                    train_resolution=16, base_channels=8, batch_size=8, pretrain_iterations=20,
+                    transfer_iterations=10, fid_samples=32),
     "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
-                  synth_resolutions=(32, 256), synth_images=256, coverage_images=10000),
+                  synth_resolutions=(32, 256), synth_images=256, coverage_images=10000,
+                  train_resolution=32, base_channels=32, batch_size=32, pretrain_iterations=3000,
+                  transfer_iterations=1000, fid_samples=500),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
-                  synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000),
+                  synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000,
+                  train_resolution=64, base_channels=64, batch_size=64, pretrain_iterations=50000,
+                  transfer_iterations=10000, fid_samples=10000),
 }
 
 
