@@ -52,7 +52,8 @@ def move_rows(x: Tensor, shape: tuple, order: tuple) -> Tensor:
 
 def cut_tiles(images: Tensor, image: Tensor, top: Tensor, left: Tensor, tile: int) -> Tensor:
     """Blocks (N, C, T, T) of float32 ``images`` (B, C, H, W) with top-left pixel (top, left) in image
-    ``image`` ((N,) int64 each, ``left`` a multiple of 4 when T is).
+    ``image`` ((N,) int64 each, ``left`` a multiple of 4 when T and W are), read with wrap-around
+    (pixel coordinates modulo H and W: the images are periodic fields).
 
     Gathers tile rows as 16-byte words when T % 4 == 0: much cheaper than re-tiling whole images
     when only some tiles are needed.
@@ -62,10 +63,12 @@ def cut_tiles(images: Tensor, image: Tensor, top: Tensor, left: Tensor, tile: in
     words = images.view(torch.complex128) if per_word == 4 else images
     device = images.device
     channel = torch.arange(channels, device=device)[:, None, None]
-    row = torch.arange(tile, device=device)[:, None]
-    word = torch.arange(tile // per_word, device=device)
-    start = (image * channels * height + top) * (width // per_word) + torch.div(left, per_word, rounding_mode="floor")
-    index = start[:, None, None, None] + (channel * height + row) * (width // per_word) + word
+    rows = torch.remainder(top[:, None] + torch.arange(tile, device=device), height)
+    row_words = width // per_word
+    cols = torch.remainder(torch.div(left, per_word, rounding_mode="floor")[:, None]
+                           + torch.arange(tile // per_word, device=device), row_words)
+    index = (((image[:, None, None, None] * channels + channel) * height + rows[:, None, :, None]) * row_words
+             + cols[:, None, None, :])
     blocks = words.reshape(-1).index_select(0, index.reshape(-1))
     return (blocks.view(torch.float32) if per_word == 4 else blocks).view(len(image), channels, tile, tile)
 
@@ -153,9 +156,9 @@ def box_tiles(canvas: TileCanvas, image: Tensor, top: Tensor, bottom: Tensor, le
 def band_tiles(canvas: TileCanvas, image: Tensor, p0: Tensor, p1: Tensor, reach: Tensor) -> TileList:
     """Tiles within ``reach`` + MARGIN pixels of the segments p0 -> p1 ((n, 2) as (y, x)).
 
-    Along each segment's major axis, per tile column (or row) it spans, a run of tiles across it
-    around the centre line there, wide enough for the line's (reach + MARGIN) / cos(angle) on each
-    side (the same run length for all columns of a segment, shifted inward at the canvas edge).
+    Along each segment's major axis, per tile column (or row) it spans, the run of tiles across it
+    that meets the band of the line's (reach + MARGIN) / cos(angle) on each side of the centre line
+    over that column (its length fitted to each column: ~25% fewer tiles than a fixed run).
     """
     n_side, t = canvas.per_side, canvas.tile
     along_x = (p1[:, 1] - p0[:, 1]).abs() >= (p1[:, 0] - p0[:, 0]).abs()
@@ -167,22 +170,21 @@ def band_tiles(canvas: TileCanvas, image: Tensor, p0: Tensor, p1: Tensor, reach:
     start = torch.minimum(a[:, 0], b[:, 0]) - half
     stop = torch.maximum(a[:, 0], b[:, 0]) + half
     first = _tile_of(start, t, n_side)
-    n_cols = _tile_of(stop, t, n_side) - first + 1
-    run = torch.div(slope.abs() * t + 2 * half, t, rounding_mode="floor").long().add_(2).clamp_(max=n_side)
-    owner, rank = _expand(n_cols * run)
-    run_t = run.index_select(0, owner)
-    step = torch.div(rank, run_t, rounding_mode="floor")
-    column = first.index_select(0, owner) + step
-    edge0 = (column * t).float().maximum(start.index_select(0, owner))
-    edge1 = (column * t + t).float().minimum(stop.index_select(0, owner))
-    a_t, slope_t = a.index_select(0, owner), slope.index_select(0, owner)
-    centre = torch.minimum(edge0 - a_t[:, 0], edge1 - a_t[:, 0]).mul_(slope_t)
-    centre = torch.minimum(centre, (torch.maximum(edge0 - a_t[:, 0], edge1 - a_t[:, 0])).mul_(slope_t))
-    low = _tile_of(centre.add_(a_t[:, 1]).sub_(half.index_select(0, owner)), t, n_side)
-    low = torch.minimum(low, n_side - run_t)
-    across = low + rank - step * run_t
-    x_major = along_x.index_select(0, owner)
-    return _tile_list(canvas, image, owner, torch.where(x_major, across, column), torch.where(x_major, column, across))
+    line, step = _expand(_tile_of(stop, t, n_side) - first + 1)      # one entry per tile column
+    column = first.index_select(0, line) + step
+    edge0 = (column * t).float().maximum(start.index_select(0, line))
+    edge1 = (column * t + t).float().minimum(stop.index_select(0, line))
+    a_major, a_minor = (a[:, i].contiguous().index_select(0, line) for i in (0, 1))  # 1-D gathers: fast
+    slope_t, half_t = slope.index_select(0, line), half.index_select(0, line)
+    at0, at1 = (edge0 - a_major).mul_(slope_t), (edge1 - a_major).mul_(slope_t)
+    low = _tile_of(torch.minimum(at0, at1).add_(a_minor).sub_(half_t), t, n_side)
+    high = _tile_of(torch.maximum(at0, at1).add_(a_minor).add_(half_t), t, n_side)
+    col, rank = _expand(high - low + 1)
+    across = low.index_select(0, col) + rank
+    column = column.index_select(0, col)
+    x_major = along_x.index_select(0, line).index_select(0, col)
+    return _tile_list(canvas, image, line.index_select(0, col), torch.where(x_major, across, column),
+                      torch.where(x_major, column, across))
 
 
 def subpixel_gain(half_width: Tensor) -> Tensor:
@@ -253,12 +255,14 @@ def pixel_grid(tiles: TileList) -> tuple[Tensor, Tensor]:
     return tiles.y0 + offsets[:, None, None], tiles.x0 + offsets[None, :, None]
 
 
-def _ramp(level: Tensor, half_gain: Tensor, gain: Tensor, antialias: bool) -> Tensor:
-    """Coverage from gain * d: clamp(gain/2 - gain*d, 0, gain) (or d <= 0 without anti-aliasing), in place."""
+def _ramp(level: Tensor, half_gain: Tensor, gain: Tensor, antialias: bool, inside: Tensor | None = None) -> Tensor:
+    """Coverage from gain * d: clamp(gain/2 - gain*d, 0, gain) (or d <= 0 without anti-aliasing), in
+    place, times ``inside`` (0 or 1) if given: 2-3 passes over the pixels."""
     if not antialias:
         return (level <= 0).float()
-    level = level.neg_().add_(half_gain).clamp_(min=0)
-    return torch.minimum(level, gain, out=level)
+    level = torch.sub(half_gain, level, out=level)
+    level = torch.clamp(level, min=torch.zeros((), device=level.device), max=gain, out=level)
+    return level if inside is None else level.mul_(inside)
 
 
 def _inside(y: Tensor, x: Tensor, top: Tensor, bottom: Tensor, left: Tensor, right: Tensor) -> Tensor:
@@ -286,7 +290,7 @@ def ellipse_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> 
         return (square <= gain).float().mul_(inside)
     level = square.sub_(torch.sqrt(square).mul_(scale))     # gain * rho (rho - 1)
     slope = uu.mul_(ka).add_(vv.mul_(kb)).sqrt_()            # |(U/a, V/b)|
-    return _ramp(level.div_(slope), half_gain, inside.mul_(gain), antialias)
+    return _ramp(level.div_(slope), half_gain, gain, antialias, inside)
 
 
 def box_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> Tensor:
@@ -344,7 +348,16 @@ def composite(canvas: TileCanvas, layer: Layer) -> None:
     Adding the change with ``index_add_`` is 1.4-2.3x faster than writing new tiles with
     ``index_copy_``, which copies element by element; with distinct tiles it is deterministic.
     A pixel with coverage 0 keeps its value exactly; with coverage 1 it gets the paint to
-    within a rounding of the last bit.
+    within a rounding of the last bit. With small tiles (T <= 4), multiplying one channel at a time
+    is ~3x faster than broadcasting the coverage over the channels (whose inner loops are T*T long).
     """
     old = canvas.tiles.index_select(0, layer.ids)
-    canvas.tiles.index_add_(0, layer.ids, torch.sub(layer.paint, old, out=old).mul_(layer.coverage))
+    change = torch.sub(layer.paint, old, out=old)
+    if canvas.tile <= 4:
+        coverage = layer.coverage.reshape(len(old), -1)
+        for c in range(old.shape[1]):
+            change[:, c].view(len(old), -1).mul_(coverage)
+    else:
+        change.mul_(layer.coverage)
+    canvas.tiles.index_add_(0, layer.ids, change)
+

@@ -92,7 +92,7 @@ PIXELS_PER_CHUNK = 1 << 21
 MAX_CHUNK = 1024
 BLOCK_PIXELS = 1 << 21
 NOISE_PIXELS = 1 << 18
-TEXTURE_ALIGN = 8         # pixels; tile sizes must divide it
+TEXTURE_ALIGN = 4         # pixels: the texture's anchor (a multiple of it) and side
 MIN_RESOLUTION = 8
 
 _VARIANT_DEFAULTS = {
@@ -449,8 +449,7 @@ class ShapeTable:
     count: int                # shapes per image
     family: np.ndarray        # (rows,) 0 line, 1 round (circle / ellipse), 2 rectangle
     colour: Tensor            # (rows, 3)
-    ellipse: Tensor           # (10, rows) ellipse_coefficients
-    support: Tensor           # (4, rows) primitives.support box of round shapes and rectangles
+    round: Tensor             # (15, rows) ellipse_coefficients (11) then the support box (4)
     segment: Tensor           # (5, rows) line end points (y0, x0, y1, x1) and half-thickness
     box: Tensor               # (8, rows) box_coefficients of the line
     rectangle: Tensor         # (4, rows) rectangle_coefficients
@@ -485,13 +484,14 @@ def shape_table(seed: int, indices: np.ndarray, config: SynthConfig, device) -> 
     safe = length.clamp_min(1e-12)
     half_thickness = u[8] * limit * 0.5
     is_rect = kind == 3
+    support = primitives.support(centre_y, centre_x, torch.where(is_rect, semi_a * 0.5, ey),
+                                 torch.where(is_rect, semi_b * 0.5, ex))
     return ShapeTable(
         count=count,
         family=_FAMILY_OF_KIND[kind.cpu().numpy()],
         colour=torch.floor(u[1:4] * 256).T.contiguous(),
-        ellipse=primitives.ellipse_coefficients(centre_y, centre_x, semi_a, semi_b, cos_t, sin_t),
-        support=primitives.support(centre_y, centre_x, torch.where(is_rect, semi_a * 0.5, ey),
-                                   torch.where(is_rect, semi_b * 0.5, ex)),
+        round=torch.cat([primitives.ellipse_coefficients(centre_y, centre_x, semi_a, semi_b, cos_t, sin_t),
+                         support]),
         segment=torch.stack([centre_y, centre_x, end_y, end_x, half_thickness]),
         box=primitives.box_coefficients((centre_y + end_y) * 0.5, (centre_x + end_x) * 0.5, length * 0.5,
                                         half_thickness, torch.where(length > 0, dx / safe, 1.0), dy / safe),
@@ -514,11 +514,10 @@ def _family_layer(canvas: primitives.TileCanvas, table: ShapeTable, rows: Tensor
         per_tile = rows.index_select(0, tiles.owner)
         cover = primitives.box_coverage(tiles, _per_tile(table.box, per_tile), antialias)
     else:
-        tiles = primitives.box_tiles(canvas, image, *table.support.index_select(1, rows))
+        tiles = primitives.box_tiles(canvas, image, *table.round[11:].index_select(1, rows))
         per_tile = rows.index_select(0, tiles.owner)
         if family == 1:
-            coefficients = torch.cat([_per_tile(table.ellipse, per_tile), _per_tile(table.support, per_tile)])
-            cover = primitives.ellipse_coverage(tiles, coefficients, antialias)
+            cover = primitives.ellipse_coverage(tiles, _per_tile(table.round, per_tile), antialias)
         else:
             cover = primitives.rectangle_coverage(tiles, _per_tile(table.rectangle, per_tile), antialias)
     return primitives.Layer.paint_over(tiles, cover, table.colour.index_select(0, per_tile)), tiles.owner
@@ -601,12 +600,14 @@ def salient_objects(seed: int, indices: np.ndarray, size: int, device) -> Salien
 def texture_side(size: int) -> int:
     """Side of the salient object's texture field at resolution ``size``.
 
-    The texture is anchored at a multiple of TEXTURE_ALIGN pixels (so it starts on a tile for any
-    tile size dividing it) and must hold the support from there; its side is the first such
-    multiple with only factors 2, 3, 5 (fast FFT lengths: 216 px takes 10% less time than 208).
+    The texture is anchored at the support's top-left corner rounded down to a multiple of
+    TEXTURE_ALIGN pixels and must hold the support from there; its side is the first such multiple
+    with only factors 2, 3, 5 (fast FFT lengths). The field is periodic and read with wrap-around,
+    so tiles that start before the anchor or end past the field (where the coverage is 0) need no
+    extra margin: 32 px at 32 px, 200 px at 256 px.
     """
     reach = SALIENT_RADII[1] * size + primitives.MARGIN
-    side = int(np.ceil(2 * reach)) + 2 + TEXTURE_ALIGN
+    side = int(np.ceil(2 * reach)) + TEXTURE_ALIGN
     while side % TEXTURE_ALIGN or scipy.fft.next_fast_len(side, real=True) != side:
         side += 1
     return side
@@ -659,7 +660,7 @@ def draw_salient(canvas: primitives.TileCanvas, seed: int, indices: np.ndarray, 
 # ----------------------------------------------------------------------------------------------
 
 def tile_size(resolution: int) -> int:
-    """Tile side of the canvas (divides TEXTURE_ALIGN): large enough for fast tile copies, small enough
+    """Tile side of the canvas (a multiple of TEXTURE_ALIGN): large enough for fast tile copies, small enough
     to follow small shapes. It changes speed only, never the images."""
     return 8 if resolution >= 64 else 4
 
