@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .presets import PRESETS
@@ -75,6 +76,10 @@ def training_command(args) -> int:
     import shutil
 
     from . import experiments
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1       # launched by torchrun
+    if distributed:
+        import torch.distributed
+        torch.distributed.init_process_group("gloo")
     try:
         if args.command == "pretrain":
             result = experiments.pretrain(args.source, args.preset, args.seed, args.iterations)
@@ -85,7 +90,11 @@ def training_command(args) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
+    finally:
+        if distributed:
+            torch.distributed.destroy_process_group()
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
     return 0
 
 

@@ -16,7 +16,8 @@ stage behind and a rerun recomputes it.
 A ``resumable`` stage (training runs) instead keeps its working folder,
 ``<hash>.partial``, when interrupted: the next call hands the same folder to the function, which
 resumes from what it left there (its checkpoint), and the folder is renamed into place when the
-function returns.
+function returns. Under torch.distributed every process runs the function on the shared folder
+and only rank 0 writes the stage's own files and renames the folder.
 """
 from __future__ import annotations
 
@@ -31,8 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import torch.distributed
+
 from . import paths
 from .presets import get_preset
+
+
+def _lead_process() -> bool:
+    """True unless this is a non-zero rank of an initialised torch.distributed job."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,11 @@ class Stage:
             staging.mkdir(exist_ok=True)
         else:
             staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        lead = _lead_process()
         try:
             record = _config_record(self.name, self.version, config)
+            if not lead:
+                return StageResult(target, self.function(config, staging), cached=False)
             (staging / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True))
             value = self.function(config, staging)
             (staging / "result.json").write_text(json.dumps(value, indent=2))
@@ -87,7 +98,7 @@ class Stage:
                 shutil.rmtree(target)
             os.rename(staging, target)
         except BaseException:
-            if not self.resumable:
+            if not self.resumable and lead:
                 shutil.rmtree(staging, ignore_errors=True)
             raise
         return StageResult(target, value, cached=False)

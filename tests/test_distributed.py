@@ -1,4 +1,5 @@
 """Two processes (torchrun, gloo) compute the same update as one process on the same global batch."""
+import json
 import os
 import subprocess
 import sys
@@ -39,3 +40,15 @@ def test_a_short_two_process_run_writes_its_run_folder(tmp_path):
     assert torch.isfinite(weights).all()
     assert training.load_checkpoint(tmp_path / "run" / "checkpoint.pt")["iteration"] == 3
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 1
+
+
+def test_pretrain_command_runs_under_torchrun_and_finishes_its_stage(tmp_path):
+    env = {**os.environ, "PRIMPS_ROOT": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "primps_core", "pretrain", "--source", "primitives-ps", "--preset", "smoke",
+                           "--iterations", "4"], check=True, env=env, capture_output=True, text=True, timeout=300)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    run = Path(result["run_dir"])
+    assert result["iterations"] == 4 and run.parent.parent.parent == tmp_path / "runs"
+    assert (run / "result.json").exists() and not list(run.parent.glob("*.partial"))
+    assert training.load_checkpoint(run / "checkpoint.pt")["iteration"] == 4
