@@ -33,6 +33,7 @@ bench: setup
 	$(PY) benchmarks/synth_speed.py
 	$(PY) benchmarks/fid_speed.py
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/architecture_comparison.py
 	$(PY) benchmarks/synth_memory.py
 
 clean-runs:

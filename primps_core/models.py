@@ -29,8 +29,8 @@ class ModelConfig:
     architecture: str = "dcgan"
     resolution: int = 32
     latent_dim: int = 128
-    base_channels: int = 64           # channels at the full resolution
-    max_channels: int = 256
+    base_channels: int = 16           # channels at the full resolution (benchmarks/architecture_comparison.py)
+    max_channels: int = 128
     mbstd_group: int = 4
 
     def __post_init__(self):

@@ -41,7 +41,7 @@ PRESETS = {
     "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000,
-                  train_resolution=32, base_channels=32, batch_size=32, pretrain_iterations=3000,
+                  train_resolution=32, base_channels=16, batch_size=32, pretrain_iterations=3000,
                   transfer_iterations=1000, fid_samples=500),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
