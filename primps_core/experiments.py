@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from . import datasets, metrics, paths, synthesizer, training
+from . import datasets, metrics, synthesizer, training
 from .models import ModelConfig
 from .pipeline import stage
 from .presets import get_preset
@@ -57,7 +58,7 @@ class TransferConfig:
     fid_samples: int
 
 
-def sample_images(generator: torch.nn.Module, n: int, seed: int) -> "np.ndarray":  # noqa: F821
+def sample_images(generator: torch.nn.Module, n: int, seed: int) -> np.ndarray:
     """``n`` images of ``generator`` from latents seeded by ``seed`` (uint8 NHWC)."""
     latents = torch.randn(n, generator.config.latent_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -164,20 +163,8 @@ def features(images, *, extractor: str = "inception-v3", resolution: int | None 
         return np.load(cached)
     result = model(images, progress=progress)
     if cached is not None:
-        _save_atomic(cached, result)
+        paths.atomic_write(cached, lambda temporary: np.save(temporary, result))
     return result
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".npy", dir=path.parent, prefix=".features-")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, array)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

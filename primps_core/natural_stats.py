@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,13 +58,12 @@ def config_for(preset: Preset) -> SpectrumStudyConfig:
 
 def write_csv(path: Path, rows: list[dict]) -> None:
     """Write ``rows`` (dicts with the same keys) as CSV atomically: a temporary name, then rename."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(temporary, path)
+    def write(temporary: str) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    paths.atomic_write(path, write)
 
 
 def read_csv(path: Path) -> dict[str, np.ndarray]:
@@ -201,12 +199,8 @@ def natural_statistics(photos: dict[str, np.ndarray], patches: dict[str, np.ndar
 def write_outputs(study_dir: Path, statistics: dict, out_dir: Path) -> None:
     """Publish the study: ``spectrum_alpha.csv`` (every per-photo measure) and ``natural_stats.json``."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, write in (("spectrum_alpha.csv", lambda t: shutil.copyfile(study_dir / "photos.csv", t)),
-                        ("natural_stats.json", lambda t: Path(t).write_text(json.dumps(statistics, indent=2) + "\n"))):
-        temporary = out_dir / f".{name}.tmp"
-        write(temporary)
-        os.replace(temporary, out_dir / name)
+    paths.atomic_write(out_dir / "spectrum_alpha.csv", lambda t: shutil.copyfile(study_dir / "photos.csv", t))
+    paths.atomic_write(out_dir / "natural_stats.json", lambda t: Path(t).write_text(json.dumps(statistics, indent=2) + "\n"))
 
 
 def windowing_bias(true_alphas=(1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0), n: int = 32, field: int = 512,

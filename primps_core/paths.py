@@ -7,7 +7,9 @@ current working directory, so notebooks run from any folder read the right files
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(os.environ.get("PRIMPS_ROOT", Path(__file__).resolve().parents[1]))
 DATA_DIR = ROOT / "data"
@@ -16,6 +18,23 @@ RUNS_DIR = ROOT / "runs"
 FIGURES_DIR = ROOT / "figures"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 CANONICAL_PRESET = "cpu"
+
+
+def atomic_write(path, write: Callable[[str], None]) -> Path:
+    """Create ``path`` all at once: ``write(temporary)`` fills a temporary file beside it (same suffix,
+    so writers that infer the format from it work), which is then renamed to ``path``; on any error
+    the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def figures_dir(preset: str) -> Path:

@@ -1,28 +1,19 @@
 """Figure helpers shared by the notebooks: consistent saving and image grids."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .paths import atomic_write
+
 
 def save_figure(fig, out_dir: Path, name: str, pdf: bool = False) -> Path:
     """Save ``fig`` as ``out_dir/name.png`` (and ``.pdf``) atomically; return the PNG path."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ([".png", ".pdf"] if pdf else [".png"]):
-        handle, temporary = tempfile.mkstemp(suffix=suffix, dir=out_dir, prefix=f".{name}-")
-        os.close(handle)
-        try:
-            fig.savefig(temporary, dpi=130, bbox_inches="tight")
-            os.replace(temporary, out_dir / f"{name}{suffix}")
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    return out_dir / f"{name}.png"
+        atomic_write(Path(out_dir) / f"{name}{suffix}", lambda temporary: fig.savefig(temporary, dpi=130, bbox_inches="tight"))
+    return Path(out_dir) / f"{name}.png"
 
 
 def image_grid(images, ncols: int = 8, titles=None, size: float = 1.4):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from tqdm.auto import tqdm
 from . import datasets, synthesizer
 from .augment import diff_augment, parse_policy
 from .models import Discriminator, Generator, ModelConfig, freeze_discriminator
+from .paths import atomic_write
 
 NATURAL_SOURCE = "natural-patches"
 _LATENTS_D, _LATENTS_G, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G, _SAMPLE_GRID = range(6)
@@ -241,19 +241,8 @@ class Trainer:
                 average.copy_(current.lerp(average, beta))
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def save_checkpoint(trainer: Trainer, path: Path) -> None:
-    _atomic(path, lambda temporary: torch.save(trainer.state_dict(), temporary))
+    atomic_write(path, lambda temporary: torch.save(trainer.state_dict(), temporary))
 
 
 def load_checkpoint(path) -> dict:
@@ -274,7 +263,7 @@ def save_grid(images: np.ndarray, path: Path, columns: int = 8) -> None:
     grid = np.full((rows * size, columns * size, 3), 255, np.uint8)
     for k, image in enumerate(images):
         grid[(k // columns) * size:(k // columns + 1) * size, (k % columns) * size:(k % columns + 1) * size] = image
-    _atomic(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
+    atomic_write(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
 
 
 def _read_log(path: Path, upto: int) -> list[str]:
@@ -297,7 +286,7 @@ def _resume_or_start(config: TrainConfig, run_dir: Path, init) -> Trainer:
         return trainer
     trainer = Trainer(config, load_checkpoint(init) if isinstance(init, (str, os.PathLike)) else init)
     if trainer.rank == 0:
-        _atomic(run_dir / "config.json", lambda temporary: Path(temporary).write_text(config_json + "\n"))
+        atomic_write(run_dir / "config.json", lambda temporary: Path(temporary).write_text(config_json + "\n"))
     return trainer
 
 
@@ -346,7 +335,7 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
                 save_grid(to_images(trainer.G_ema(fixed_latents)), run_dir / "samples" / f"{done:06d}.png")
         if record:
             log_lines.append(json.dumps(record))
-            _atomic(log_path, lambda temporary: Path(temporary).write_text("\n".join(log_lines) + "\n"))
+            atomic_write(log_path, lambda temporary: Path(temporary).write_text("\n".join(log_lines) + "\n"))
         if done % config.checkpoint_every == 0 or done == config.iterations:
             save_checkpoint(trainer, run_dir / "checkpoint.pt")
     bar.close()

@@ -20,3 +20,18 @@ def test_only_the_canonical_preset_writes_figures():
     assert paths.figures_dir("cpu") == paths.FIGURES_DIR
     assert paths.figures_dir("smoke") == paths.RUNS_DIR / "smoke" / "figures"
     assert paths.figures_dir("gpu") == paths.RUNS_DIR / "gpu" / "figures"
+
+
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path):
+    import pytest
+    from primps_core.paths import atomic_write
+    target = tmp_path / "sub" / "table.csv"
+    atomic_write(target, lambda temporary: open(temporary, "w").write("new"))
+    assert target.read_text() == "new"
+
+    def fail(temporary):
+        open(temporary, "w").write("half")
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, fail)
+    assert target.read_text() == "new" and [p.name for p in target.parent.iterdir()] == ["table.csv"]
