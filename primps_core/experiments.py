@@ -1,60 +1,69 @@
 """Pretraining and transfer as cached, resumable pipeline stages (the runs behind notebooks 03-04).
 
-``pretrain(source, preset, seed)`` trains a GAN on a synthetic variant or on natural patches;
-``transfer(target, init, preset, seed)`` fine-tunes it (or a fresh GAN: ``init="scratch"``) on a
-low-shot target and scores the EMA generator's samples against all the target's images with FID
-and KID. Both are pipeline stages keyed by their full config, so a finished run is loaded, an
-interrupted one resumes from its checkpoint, and the transfer reuses the pretraining run.
+``pretrain(source, preset, seed)`` trains a GAN on a synthetic variant or on natural patches and
+scores it at intervals against held-out images of its own source; ``transfer(target, init,
+preset, seed)`` fine-tunes it (or a fresh GAN: ``init="scratch"``) on a low-shot target and scores
+the EMA generator at intervals against all the target's images with FID and KID. Both are
+pipeline stages keyed by their full config, so a finished run is loaded, an interrupted one
+resumes from its checkpoint, and every transfer from a source reuses that source's one
+pretraining run (seed ``PRETRAIN_SEED``: the fine-tuning seeds vary the transfer, as in the paper,
+where one pretrained model is fine-tuned).
+
+``run_jobs`` runs many such stages in worker processes (one thread each: two single-threaded
+trainings on 2 cores do 25% more images/s than one two-threaded one), pretraining first.
 """
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from . import datasets, metrics, synthesizer, training
-from .models import ModelConfig
-from .pipeline import stage
+from . import datasets, metrics, paths, synthesizer, training
+from .models import Generator, ModelConfig
+from .pipeline import StageResult, stage
 from .presets import get_preset
 
 SCRATCH = "scratch"
 PRETRAIN_SOURCES = synthesizer.VARIANTS + (training.NATURAL_SOURCE,)
+PRETRAIN_SEED = 0
+REFERENCE_START = 10**9        # index of the first held-out source image (training uses far fewer)
+SCORES = ("fid", "kid_mean", "kid_std")
+SHOW_PROGRESS = True           # training progress bars (off in run_jobs' worker processes)
 
 
 def train_config(source: str, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
-                 transfer: bool = False) -> training.TrainConfig:
+                 transfer: bool = False, source_options: tuple = ()) -> training.TrainConfig:
     """A training config at a preset's sizes."""
     sizes = get_preset(preset)
     model = ModelConfig(resolution=sizes.train_resolution, base_channels=sizes.base_channels)
-    default = sizes.transfer_iterations if transfer else sizes.pretrain_iterations
-    every = max(1, (iterations or default) // 10)
-    return training.TrainConfig(source=source, model=model, iterations=iterations or default,
-                                batch_size=sizes.batch_size, freeze_d=freeze_d, seed=seed,
+    iterations = iterations or (sizes.transfer_iterations if transfer else sizes.pretrain_iterations)
+    every = max(1, iterations // 10)
+    return training.TrainConfig(source=source, model=model, iterations=iterations, batch_size=sizes.batch_size,
+                                freeze_d=freeze_d, seed=seed, source_options=source_options,
                                 log_every=every, sample_every=every * 5, checkpoint_every=every)
 
 
-@stage("pretrain", version=1, resumable=True)
-def pretrain_stage(config: training.TrainConfig, out_dir: Path) -> dict:
-    started = time.perf_counter()
-    trainer = training.train(config, out_dir)
-    return {"iterations": trainer.iteration, "wall_s": time.perf_counter() - started}
-
-
-def pretrain(source: str, preset: str, seed: int = 0, iterations: int | None = None):
-    """The pretraining run of ``source`` (a synthesizer variant or natural-patches): a ``StageResult``."""
-    if source not in PRETRAIN_SOURCES:
-        raise ValueError(f"unknown pretraining source {source!r}; known: {', '.join(PRETRAIN_SOURCES)}")
-    return pretrain_stage(train_config(source, preset, seed, iterations=iterations), preset=preset)
+@dataclass(frozen=True)
+class PretrainConfig:
+    train: training.TrainConfig
+    evals: int                 # FID/KID evaluations, evenly spaced (the last at the end)
+    fid_samples: int           # generated and held-out source images per evaluation
 
 
 @dataclass(frozen=True)
 class TransferConfig:
     train: training.TrainConfig
-    init: training.TrainConfig | None      # the pretraining run's config; None: from scratch
+    init: PretrainConfig | None    # the pretraining run; None: from scratch
     preset: str
+    evals: int
     fid_samples: int
 
 
@@ -65,23 +74,59 @@ def sample_images(generator: torch.nn.Module, n: int, seed: int) -> np.ndarray:
         return training.to_images(torch.cat([generator(chunk) for chunk in latents.split(256)]))
 
 
-@stage("transfer", version=1, resumable=True)
-def transfer_stage(config: TransferConfig, out_dir: Path) -> dict:
+def _scorer(real: np.ndarray, n: int, seed: int):
+    """``score(G) -> {fid, kid_mean, kid_std, eval_s}`` of ``n`` samples of G against ``real``."""
+    def score(generator: torch.nn.Module) -> dict:
+        started = time.perf_counter()
+        result = metrics.evaluate(real, sample_images(generator, n, seed), ["fid", "kid"], progress=False)
+        return {**{key: result[key] for key in SCORES}, "eval_s": time.perf_counter() - started}
+    return score
+
+
+def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray, fid_samples: int,
+                     out_dir: Path, init=None) -> dict:
+    """Train with ``evals`` evenly spaced evaluations; the result holds the curve and the final scores."""
     started = time.perf_counter()
+    score = _scorer(real, fid_samples, seed=config.seed + 1_000_000)
+    trainer = training.train(config, out_dir, init=init, evaluate=score,
+                             eval_every=max(1, config.iterations // evals), progress=SHOW_PROGRESS)
+    records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
+    curve = [{"iteration": r["iteration"], **{key: r[key] for key in SCORES + ("eval_s",)}}
+             for r in records if "fid" in r]
+    rates = [r["images_per_s"] for r in records if "images_per_s" in r]
+    return {**{key: curve[-1][key] for key in SCORES}, "iterations": trainer.iteration, "curve": curve,
+            "images_per_s": float(np.mean(rates)), "wall_s": time.perf_counter() - started}
+
+
+@stage("pretrain", version=2, resumable=True)
+def pretrain_stage(config: PretrainConfig, out_dir: Path) -> dict:
+    reference = training.image_source(config.train)(REFERENCE_START, config.fid_samples)
+    return _train_and_score(config.train, config.evals, reference, config.fid_samples, out_dir)
+
+
+@stage("transfer", version=2, resumable=True)
+def transfer_stage(config: TransferConfig, out_dir: Path) -> dict:
     init = None
     if config.init is not None:
         init = pretrain_stage(config.init, preset=config.preset).path / "checkpoint.pt"
-    trainer = training.train(config.train, out_dir, init=init)
     real = datasets.load_images(config.train.source, config.train.model.resolution)
-    fake = sample_images(trainer.G_ema, config.fid_samples, seed=config.train.seed + 1_000_000)
-    scores = metrics.evaluate(real, fake, ["fid", "kid"], progress=False)
-    return {"fid": scores["fid"], "kid_mean": scores["kid_mean"], "kid_std": scores["kid_std"],
-            "iterations": trainer.iteration, "wall_s": time.perf_counter() - started}
+    return _train_and_score(config.train, config.evals, real, config.fid_samples, out_dir, init=init)
 
 
-def transfer(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
-             iterations: int | None = None, pretrain_iterations: int | None = None):
-    """Fine-tune on ``target`` from the ``init`` pretraining source (or ``"scratch"``): a ``StageResult``."""
+def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
+                    source_options: tuple = ()) -> PretrainConfig:
+    """The config of the pretraining run of ``source``; a clear error for an unknown source."""
+    if source not in PRETRAIN_SOURCES:
+        raise ValueError(f"unknown pretraining source {source!r}; known: {', '.join(PRETRAIN_SOURCES)}")
+    sizes = get_preset(preset)
+    return PretrainConfig(train_config(source, preset, seed, iterations=iterations, source_options=source_options),
+                          evals=sizes.pretrain_evals, fid_samples=sizes.fid_samples)
+
+
+def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
+                    iterations: int | None = None, pretrain_iterations: int | None = None,
+                    init_options: tuple = ()) -> TransferConfig:
+    """The config of a transfer run; clear errors for an unknown init or a missing target."""
     if init != SCRATCH and init not in PRETRAIN_SOURCES:
         raise ValueError(f"unknown init {init!r}; expected scratch or one of {', '.join(PRETRAIN_SOURCES)}")
     if not (isinstance(target, str) and target in datasets.TARGETS) and not Path(target).exists():
@@ -89,8 +134,127 @@ def transfer(target: str, init: str, preset: str, seed: int = 0, freeze_d: int =
                                 f"nor an existing path")
     target = target if target in datasets.TARGETS else str(Path(target).resolve())
     sizes = get_preset(preset)
-    config = TransferConfig(
-        train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d, transfer=True),
-        init=None if init == SCRATCH else train_config(init, preset, seed, iterations=pretrain_iterations),
-        preset=preset, fid_samples=sizes.fid_samples)
+    source = None if init == SCRATCH else pretrain_config(init, preset, iterations=pretrain_iterations,
+                                                           source_options=init_options)
+    return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,
+                                             transfer=True),
+                          init=source, preset=preset, evals=sizes.transfer_evals, fid_samples=sizes.fid_samples)
+
+
+def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None) -> StageResult:
+    """The pretraining run of ``source`` (a synthesizer variant or natural-patches): a ``StageResult``."""
+    return pretrain_stage(pretrain_config(source, preset, seed, iterations), preset=preset)
+
+
+def transfer(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
+             iterations: int | None = None, pretrain_iterations: int | None = None) -> StageResult:
+    """Fine-tune on ``target`` from the ``init`` pretraining source (or ``"scratch"``): a ``StageResult``."""
+    config = transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations)
     return transfer_stage(config, preset=preset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Many runs at once.
+
+STAGES = {"pretrain": pretrain_stage, "transfer": transfer_stage}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stage run: the stage's name, its config and the preset it belongs to."""
+    stage: str
+    config: PretrainConfig | TransferConfig
+    preset: str
+
+    def path(self) -> Path:
+        return STAGES[self.stage].path_for(self.config, self.preset)
+
+    def done(self) -> bool:
+        return (self.path() / "result.json").exists()
+
+    def run(self) -> StageResult:
+        return STAGES[self.stage](self.config, preset=self.preset)
+
+
+def pretrain_job(source: str, preset: str, **options) -> Job:
+    return Job("pretrain", pretrain_config(source, preset, **options), preset)
+
+
+def transfer_job(target: str, init: str, preset: str, **options) -> Job:
+    return Job("transfer", transfer_config(target, init, preset, **options), preset)
+
+
+def _start_worker(runs_dir: str, threads: int) -> None:
+    global SHOW_PROGRESS
+    torch.set_num_threads(threads)
+    paths.RUNS_DIR, SHOW_PROGRESS = Path(runs_dir), False
+
+
+def _run_job(job: Job) -> StageResult:
+    return job.run()
+
+
+def balanced_workers(jobs: int, cores: int) -> int:
+    """One worker per core, or one more when that finishes equal jobs sooner: 5 jobs on 2 cores
+    take 3 rounds with 2 workers but 2.5 round-times with 3 (3 sharing 2 cores, then 2)."""
+    def makespan(workers: int) -> float:
+        full, rest = divmod(jobs, workers)
+        return full * max(1.0, workers / cores) + (max(1.0, rest / cores) if rest else 0.0)
+    return min((cores, cores + 1), key=lambda workers: (makespan(workers), workers))
+
+
+def _embed_targets(jobs: list[Job]) -> None:
+    """Cache the Inception features of every transfer target once, here, before workers need them."""
+    for target, resolution in dict.fromkeys((job.config.train.source, job.config.train.model.resolution)
+                                            for job in jobs if job.stage == "transfer"):
+        metrics.features(datasets.load_images(target, resolution), progress=False)
+
+
+def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True) -> list[StageResult]:
+    """Run (or load) every job, in parallel worker processes; results in the order of ``jobs``.
+
+    The pretraining runs that transfer jobs start from run first, so no two workers ever train
+    the same stage, and the targets' features are computed once before the transfers start. ``workers`` defaults to one per CPU core, each with one thread; with one
+    worker (or nothing left to compute) everything runs in this process.
+    """
+    inits = [Job("pretrain", job.config.init, job.preset) for job in jobs
+             if job.stage == "transfer" and job.config.init is not None]
+    everything = list(dict.fromkeys(inits + list(jobs)))
+    phases = [[job for job in everything if job.stage == name] for name in STAGES]
+    cores = os.cpu_count() or 1
+    results: dict[Job, StageResult] = {}
+    for phase in phases:
+        pending = [job for job in phase if not job.done()]
+        count = min(workers or balanced_workers(len(pending), cores), len(pending))
+        if count <= 1:
+            results.update((job, job.run()) for job in phase)
+            continue
+        _embed_targets(pending)
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker,
+                                   initargs=(str(paths.RUNS_DIR), max(1, cores // count)))
+        try:
+            futures = {pool.submit(_run_job, job): job for job in pending}
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage} runs",
+                               unit="run", disable=not progress):
+                results[futures[future]] = future.result()
+        finally:                 # on an error, do not wait for the queued runs
+            pool.shutdown(cancel_futures=True)
+        results.update((job, job.run()) for job in phase if job not in results)
+    return [results[job] for job in jobs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading finished runs.
+
+def read_log(result: StageResult) -> list[dict]:
+    """The records of a run's ``log.jsonl`` (losses and images/s per interval, scores when evaluated)."""
+    return [json.loads(line) for line in (result.path / "log.jsonl").read_text().splitlines() if line]
+
+
+def load_generator(result: StageResult) -> torch.nn.Module:
+    """The EMA generator of a finished pretraining or transfer run."""
+    state = training.load_checkpoint(result.path / "checkpoint.pt")
+    generator = Generator(ModelConfig(**state["config"]["model"]))
+    generator.load_state_dict(state["G_ema"])
+    return generator.eval().requires_grad_(False)

@@ -31,3 +31,29 @@ def test_unknown_init_or_target_gives_one_clear_error(tmp_path, capsys):
     assert "neither an embedded dataset" in capsys.readouterr().err
     assert main(["pretrain", "--source", "imagenet", "--preset", "smoke"]) == 1
     assert "unknown pretraining source" in capsys.readouterr().err
+
+
+def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypatch):
+    from primps_core import experiments
+    monkeypatch.setattr("primps_core.paths.RUNS_DIR", tmp_path / "runs")
+    datasets.save_images(datasets.load_images("emoji-food")[:12], tmp_path / "target.zip")
+    options = dict(iterations=2, pretrain_iterations=4)
+    jobs = [experiments.transfer_job(str(tmp_path / "target.zip"), init, "smoke", seed=seed, **options)
+            for init, seed in (("primitives-ps", 0), ("primitives-ps", 1), ("scratch", 0))]
+    results = experiments.run_jobs(jobs, workers=2, progress=False)
+    assert [r.path for r in results] == [job.path() for job in jobs] and not any(r.cached for r in results)
+    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").iterdir())) == 1      # one shared pretraining
+    pretrained = experiments.pretrain_stage(jobs[0].config.init, preset="smoke")
+    assert pretrained.cached and [p["iteration"] for p in pretrained.value["curve"]] == [2, 4]
+    for result in results:      # smoke: 2 evaluations, the last at the end; scores as in the log
+        assert [p["iteration"] for p in result.value["curve"]] == [1, 2]
+        assert result.value["fid"] == result.value["curve"][-1]["fid"] == experiments.read_log(result)[-1]["fid"]
+    assert results[0].value["fid"] != results[1].value["fid"]                     # seeds differ
+    again = experiments.run_jobs(jobs, workers=2, progress=False)
+    assert all(r.cached for r in again) and [r.value for r in again] == [r.value for r in results]
+
+
+def test_balanced_workers_known_answers():
+    from primps_core.experiments import balanced_workers
+    assert [balanced_workers(n, 2) for n in (1, 2, 3, 4, 5, 36)] == [2, 2, 3, 2, 3, 2]
+    assert balanced_workers(40, 16) == 16

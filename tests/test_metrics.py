@@ -46,6 +46,22 @@ def test_frechet_distance_known_answer_and_independent_formula(cleanfid):
         metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
 
 
+def test_low_rank_frechet_distance_equals_the_matrix_square_root_form(cleanfid):
+    """Sets smaller than the dimension (the study's case): the exact O(NMD) form against sqrtm."""
+    a, b = gaussian_features(40, dim=64, seed=11), gaussian_features(30, dim=64, shift=0.2, seed=12) * 1.3
+    stats = (*metrics.feature_statistics(a), *metrics.feature_statistics(b))
+    fast = metrics.frechet_distance_low_rank(a, b)
+    assert fast == pytest.approx(independent_frechet(*stats), rel=1e-7)   # its clipped near-zero eigenvalues
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert fast == pytest.approx(cleanfid["frechet_distance"](*stats), rel=1e-4)     # its eps guard
+    assert metrics.fid_from_features(a, b)["fid"] == fast
+    big_a, big_b = gaussian_features(200, seed=1), gaussian_features(300, shift=0.3, seed=2) * 1.5
+    assert metrics.frechet_distance_low_rank(big_a, big_b) == pytest.approx(
+        metrics.fid_from_features(big_a, big_b)["fid"], rel=1e-9)
+    assert metrics.frechet_distance_low_rank(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_kid_matches_clean_fid_and_separates_distributions(cleanfid):
     a, b = gaussian_features(120, seed=3), gaussian_features(120, shift=0.5, seed=4)
     ours = metrics.kid_from_features(a, b, n_subsets=3, subset_size=1000)   # subsets = whole sets: exact
