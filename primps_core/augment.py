@@ -21,8 +21,14 @@ import torch.nn.functional as F
 POLICIES = ("color", "translation", "cutout")
 
 
+def _draw_device(x: torch.Tensor, generator: torch.Generator | None) -> torch.device:
+    """Random numbers are drawn where the generator lives (a CPU generator gives the same numbers
+    for images on any device) and then moved to the images."""
+    return generator.device if generator is not None else x.device
+
+
 def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.rand(x.shape[0], 1, 1, 1, generator=generator, device=x.device, dtype=x.dtype)
+    return torch.rand(x.shape[0], 1, 1, 1, generator=generator, device=_draw_device(x, generator)).to(x)
 
 
 def rand_brightness(x: torch.Tensor, generator=None) -> torch.Tensor:
@@ -41,7 +47,7 @@ def rand_contrast(x: torch.Tensor, generator=None) -> torch.Tensor:
 
 def _random_ints(low: int, high: int, n: int, x: torch.Tensor, generator) -> torch.Tensor:
     """``n`` integers uniform in [low, high] (inclusive)."""
-    return torch.randint(low, high + 1, (n,), generator=generator, device=x.device)
+    return torch.randint(low, high + 1, (n,), generator=generator, device=_draw_device(x, generator)).to(x.device)
 
 
 def rand_translation(x: torch.Tensor, generator=None, ratio: float = 0.125) -> torch.Tensor:

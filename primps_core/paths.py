@@ -20,16 +20,22 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 CANONICAL_PRESET = "cpu"
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)                  # read the process's umask (it can only be read by setting it)
+
+
 def atomic_write(path, write: Callable[[str], None]) -> Path:
     """Create ``path`` all at once: ``write(temporary)`` fills a temporary file beside it (same suffix,
     so writers that infer the format from it work), which is then renamed to ``path``; on any error
-    the temporary file is removed and ``path`` is left as it was."""
+    the temporary file is removed and ``path`` is left as it was. The file gets the permissions a
+    plain ``open`` would give it (mkstemp's are owner-only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
     os.close(handle)
     try:
         write(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

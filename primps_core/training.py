@@ -118,7 +118,7 @@ def to_images(x: torch.Tensor) -> np.ndarray:
 class Trainer:
     """Models, optimisers and the step of one run; ``state_dict`` is everything a resume needs."""
 
-    def __init__(self, config: TrainConfig, init: dict | None = None):
+    def __init__(self, config: TrainConfig, init: dict | None = None, device: str | torch.device = "cpu"):
         self.config = config
         with torch.random.fork_rng():                # initial weights from the seed, global RNG untouched
             torch.manual_seed(config.seed)
@@ -129,6 +129,9 @@ class Trainer:
         self.G_ema = Generator(config.model)
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False)
+        self.device = torch.device(device)
+        for model in (self.G, self.D, self.G_ema):
+            model.to(self.device)
         freeze_discriminator(self.D, config.freeze_d)
         self._split_batch()
         adam = dict(lr=config.lr, betas=config.betas)
@@ -163,7 +166,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
-            getattr(self, name).load_state_dict(state[name])
+            getattr(self, name).load_state_dict(state[name])      # optimiser moments follow the parameters' device
         self.iteration = state["iteration"]
 
     def latents(self, purpose: int, micro: int) -> torch.Tensor:
@@ -171,7 +174,7 @@ class Trainer:
         size = self.micro_batch
         z = torch.randn(self.config.batch_size, self.config.model.latent_dim,
                         generator=generator_for(self.config.seed, self.iteration, purpose))
-        return z[micro * size:(micro + 1) * size]
+        return z[micro * size:(micro + 1) * size].to(self.device)
 
     def augment(self, x: torch.Tensor, purpose: int, micro: int) -> torch.Tensor:
         return diff_augment(x, self.config.augment, generator_for(self.config.seed, self.iteration, purpose, micro))
@@ -216,7 +219,7 @@ class Trainer:
 
     def step(self, reals: np.ndarray) -> dict:
         """One iteration on this rank's images: D step, G step (D frozen), EMA update."""
-        reals_tensor = to_tensor(reals)
+        reals_tensor = to_tensor(reals).to(self.device)
         size = self.micro_batch
         local = {micro: reals_tensor[k * size:(k + 1) * size] for k, micro in enumerate(self.local_micro_batches)}
         lazy_r1 = self.config.r1_gamma > 0 and self.iteration % self.config.r1_interval == 0
@@ -273,7 +276,7 @@ def _read_log(path: Path, upto: int) -> list[str]:
     return [line for line in path.read_text().splitlines() if line and json.loads(line)["iteration"] <= upto]
 
 
-def _resume_or_start(config: TrainConfig, run_dir: Path, init) -> Trainer:
+def _resume_or_start(config: TrainConfig, run_dir: Path, init, device) -> Trainer:
     """The trainer of ``run_dir``: resumed from its checkpoint, or new (from ``init`` for transfer)."""
     config_json = json.dumps(dataclasses.asdict(config), indent=2)
     checkpoint = run_dir / "checkpoint.pt"
@@ -281,17 +284,17 @@ def _resume_or_start(config: TrainConfig, run_dir: Path, init) -> Trainer:
         state = load_checkpoint(checkpoint)
         if json.dumps(state["config"], indent=2) != config_json:
             raise ValueError(f"{run_dir} holds a run with another config; use a new folder")
-        trainer = Trainer(config)
+        trainer = Trainer(config, device=device)
         trainer.load_state_dict(state)
         return trainer
-    trainer = Trainer(config, load_checkpoint(init) if isinstance(init, (str, os.PathLike)) else init)
+    trainer = Trainer(config, load_checkpoint(init) if isinstance(init, (str, os.PathLike)) else init, device)
     if trainer.rank == 0:
         atomic_write(run_dir / "config.json", lambda temporary: Path(temporary).write_text(config_json + "\n"))
     return trainer
 
 
 def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None = None, eval_every: int = 0,
-          progress: bool = True) -> Trainer:
+          progress: bool = True, device: str | torch.device = "cpu") -> Trainer:
     """Train (or resume) the run in ``run_dir`` to ``config.iterations``; return the trainer.
 
     ``init``: a checkpoint path or dict to start from (transfer; its EMA generator and D). If
@@ -303,11 +306,12 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
     run_dir = Path(run_dir)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     images = image_source(config)
-    trainer = _resume_or_start(config, run_dir, init)
+    trainer = _resume_or_start(config, run_dir, init, device)
     lead = trainer.rank == 0
     log_path = run_dir / "log.jsonl"
     log_lines = _read_log(log_path, trainer.iteration)
     fixed_latents = torch.randn(32, config.model.latent_dim, generator=generator_for(config.seed, 0, _SAMPLE_GRID))
+    fixed_latents = fixed_latents.to(trainer.device)
     bar = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"train {config.source}", unit="it",
                disable=not (progress and lead))
     started, start_iteration = time.perf_counter(), trainer.iteration
