@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--preset", required=True, choices=list(PRESETS))
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    pre.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
 
     tune = commands.add_parser("transfer", help="fine-tune on a target from a pretraining source or scratch; prints JSON")
     tune.add_argument("--target", required=True, help="embedded target name, or a folder / zip / .npz of images")
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--iterations", type=int, default=None, help="override the preset's transfer iterations")
     tune.add_argument("--out", default=None, help="also copy the run folder (config, log, samples, checkpoint) here")
+    tune.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
 
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
     score.add_argument("a", help="reference set: folder, zip, .npz or embedded dataset name")
@@ -77,9 +79,12 @@ def training_command(args) -> int:
 
     from . import experiments
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1       # launched by torchrun
+    experiments.DEVICE = args.device
+    if args.device.startswith("cuda") and distributed:
+        experiments.DEVICE = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     if distributed:
         import torch.distributed
-        torch.distributed.init_process_group("gloo")
+        torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
     try:
         if args.command == "pretrain":
             result = experiments.pretrain(args.source, args.preset, args.seed, args.iterations)

@@ -37,6 +37,7 @@ PRETRAIN_SEED = 0
 REFERENCE_START = 10**9        # index of the first held-out source image (training uses far fewer)
 SCORES = ("fid", "kid_mean", "kid_std")
 SHOW_PROGRESS = True           # training progress bars (off in run_jobs' worker processes)
+DEVICE = "cpu"                 # where stages train and embed images; not part of a run's config
 
 
 def train_config(source: str, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
@@ -70,15 +71,17 @@ class TransferConfig:
 def sample_images(generator: torch.nn.Module, n: int, seed: int) -> np.ndarray:
     """``n`` images of ``generator`` from latents seeded by ``seed`` (uint8 NHWC)."""
     latents = torch.randn(n, generator.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    device = next(generator.parameters()).device
     with torch.no_grad():
-        return training.to_images(torch.cat([generator(chunk) for chunk in latents.split(256)]))
+        return training.to_images(torch.cat([generator(chunk.to(device)) for chunk in latents.split(256)]))
 
 
 def _scorer(real: np.ndarray, n: int, seed: int):
     """``score(G) -> {fid, kid_mean, kid_std, eval_s}`` of ``n`` samples of G against ``real``."""
     def score(generator: torch.nn.Module) -> dict:
         started = time.perf_counter()
-        result = metrics.evaluate(real, sample_images(generator, n, seed), ["fid", "kid"], progress=False)
+        result = metrics.evaluate(real, sample_images(generator, n, seed), ["fid", "kid"], progress=False,
+                                  device=DEVICE)
         return {**{key: result[key] for key in SCORES}, "eval_s": time.perf_counter() - started}
     return score
 
@@ -89,7 +92,7 @@ def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray,
     started = time.perf_counter()
     score = _scorer(real, fid_samples, seed=config.seed + 1_000_000)
     trainer = training.train(config, out_dir, init=init, evaluate=score,
-                             eval_every=max(1, config.iterations // evals), progress=SHOW_PROGRESS)
+                             eval_every=max(1, config.iterations // evals), progress=SHOW_PROGRESS, device=DEVICE)
     records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
     curve = [{"iteration": r["iteration"], **{key: r[key] for key in SCORES + ("eval_s",)}}
              for r in records if "fid" in r]

@@ -8,7 +8,7 @@
 
 A stage's output lives in ``runs/<preset>/<stage>/<hash>/``, where the hash covers the stage name,
 its version (bump it when the code changes what it writes) and the config. The folder holds
-``config.json`` (stage, version, config), whatever files the function wrote, and ``result.json``
+``stage.json`` (stage, version, config), whatever files the function wrote, and ``result.json``
 (the function's JSON-serialisable return value). The function writes into a temporary folder that
 is renamed into place only when it returns, so a crash or interrupt never leaves a half-written
 stage behind and a rerun recomputes it.
@@ -91,7 +91,7 @@ class Stage:
             record = _config_record(self.name, self.version, config)
             if not lead:
                 return StageResult(target, self.function(config, staging), cached=False)
-            (staging / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+            (staging / "stage.json").write_text(json.dumps(record, indent=2, sort_keys=True))
             value = self.function(config, staging)
             (staging / "result.json").write_text(json.dumps(value, indent=2))
             if target.exists():          # a stale, incomplete folder from an older layout

@@ -49,6 +49,9 @@ def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypat
         assert [p["iteration"] for p in result.value["curve"]] == [1, 2]
         assert result.value["fid"] == result.value["curve"][-1]["fid"] == experiments.read_log(result)[-1]["fid"]
     assert results[0].value["fid"] != results[1].value["fid"]                     # seeds differ
+    stage_record = json.loads((results[0].path / "stage.json").read_text())          # beside the run's own config
+    assert stage_record["stage"] == "transfer" and stage_record["config"]["init"]["train"]["source"] == "primitives-ps"
+    assert json.loads((results[0].path / "config.json").read_text())["source"] == str(tmp_path / "target.zip")
     again = experiments.run_jobs(jobs, workers=2, progress=False)
     assert all(r.cached for r in again) and [r.value for r in again] == [r.value for r in results]
 

@@ -33,7 +33,7 @@ def test_stage_runs_once_then_loads(tmp_path):
     assert (first.cached, second.cached) == (False, True)
     assert first.path == second.path and second.value == {"square": 9}
     assert first.path.parent == tmp_path / "smoke" / "square"
-    record = json.loads((first.path / "config.json").read_text())
+    record = json.loads((first.path / "stage.json").read_text())
     assert record == {"stage": "square", "version": 1, "config": {"size": 3, "name": "a"}}
     assert (first.path / "value.txt").read_text() == "9"
 
