@@ -193,10 +193,6 @@ def _start_worker(runs_dir: str, threads: int) -> None:
     paths.RUNS_DIR, SHOW_PROGRESS = Path(runs_dir), False
 
 
-def _run_job(job: Job) -> StageResult:
-    return job.run()
-
-
 def balanced_workers(jobs: int, cores: int) -> int:
     """One worker per core, or one more when that finishes equal jobs sooner: 5 jobs on 2 cores
     take 3 rounds with 2 workers but 2.5 round-times with 3 (3 sharing 2 cores, then 2)."""
@@ -217,8 +213,9 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True)
     """Run (or load) every job, in parallel worker processes; results in the order of ``jobs``.
 
     The pretraining runs that transfer jobs start from run first, so no two workers ever train
-    the same stage, and the targets' features are computed once before the transfers start. ``workers`` defaults to one per CPU core, each with one thread; with one
-    worker (or nothing left to compute) everything runs in this process.
+    the same stage, and the targets' features are computed once before the transfers start.
+    ``workers`` defaults to ``balanced_workers``, each with cores / workers threads (at least one);
+    with one worker (or nothing left to compute) everything runs in this process.
     """
     inits = [Job("pretrain", job.config.init, job.preset) for job in jobs
              if job.stage == "transfer" and job.config.init is not None]
@@ -237,7 +234,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True)
         pool = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker,
                                    initargs=(str(paths.RUNS_DIR), max(1, cores // count)))
         try:
-            futures = {pool.submit(_run_job, job): job for job in pending}
+            futures = {pool.submit(job.run): job for job in pending}
             for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage} runs",
                                unit="run", disable=not progress):
                 results[futures[future]] = future.result()

@@ -79,27 +79,36 @@ def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:
 LEAKY_GAIN = 2**0.5          # He's gain for the leaky ReLU layers that follow most weights
 
 
-class EqualizedConv2d(nn.Module):
-    """A convolution with an equalized learning rate: N(0, 1) weights times gain / sqrt(fan in)."""
+class EqualizedLayer(nn.Module):
+    """Weights stored N(0, 1) and scaled by gain / sqrt(fan in) at run time (equalized learning rate);
+    biases start at zero. Subclasses apply ``self.weight * self.scale``."""
+
+    def __init__(self, shape: tuple[int, ...], bias: bool, gain: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(shape))
+        self.bias = nn.Parameter(torch.zeros(shape[0])) if bias else None
+        fan_in = 1
+        for size in shape[1:]:
+            fan_in *= size
+        self.scale = gain / fan_in ** 0.5
+
+
+class EqualizedConv2d(EqualizedLayer):
+    """A convolution ("same" padding) with an equalized learning rate."""
 
     def __init__(self, cin: int, cout: int, kernel: int = 3, bias: bool = True, gain: float = LEAKY_GAIN):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
-        self.scale, self.padding = gain / (cin * kernel * kernel) ** 0.5, kernel // 2
+        super().__init__((cout, cin, kernel, kernel), bias, gain)
+        self.padding = kernel // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
-class EqualizedLinear(nn.Module):
+class EqualizedLinear(EqualizedLayer):
     """A linear layer with an equalized learning rate."""
 
     def __init__(self, cin: int, cout: int, gain: float = LEAKY_GAIN):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin))
-        self.bias = nn.Parameter(torch.zeros(cout))
-        self.scale = gain / cin ** 0.5
+        super().__init__((cout, cin), True, gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.scale, self.bias)

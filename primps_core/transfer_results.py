@@ -31,6 +31,12 @@ def final_rows(rows: list[dict]) -> list[dict]:
     return list(last.values())
 
 
+def _sample_std(values) -> float:
+    """Sample standard deviation (ddof=1); NaN for a single value."""
+    values = np.asarray(values, float)
+    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
 def _run_key(row: dict) -> tuple:
     return tuple((k, v) for k, v in row.items() if k not in ("iters", "fid", "kid_mean", "kid_std"))
 
@@ -42,10 +48,9 @@ def summary(rows: list[dict], by=("target", "init")) -> list[dict]:
         groups[tuple(row[k] for k in by)].append(row)
     table = []
     for key, members in groups.items():
-        fid, kid = np.array([m["fid"] for m in members]), np.array([m["kid_mean"] for m in members])
-        spread = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else float("nan"))  # noqa: E731
-        table.append({**dict(zip(by, key)), "seeds": len(members), "fid_mean": float(fid.mean()),
-                      "fid_std": spread(fid), "kid_mean": float(kid.mean()), "kid_std": spread(kid)})
+        fid, kid = [m["fid"] for m in members], [m["kid_mean"] for m in members]
+        table.append({**dict(zip(by, key)), "seeds": len(members), "fid_mean": float(np.mean(fid)),
+                      "fid_std": _sample_std(fid), "kid_mean": float(np.mean(kid)), "kid_std": _sample_std(kid)})
     return table
 
 
@@ -63,7 +68,7 @@ def paired_wins(rows: list[dict], baseline: str = "scratch", metric: str = "fid"
         differences = np.array([value - base for value, base in pairs])
         wins = int((differences < 0).sum())
         table.append({"init": init, "wins": wins, "pairs": len(pairs), "mean_difference": float(differences.mean()),
-                      "std_difference": float(differences.std(ddof=1)) if len(pairs) > 1 else float("nan"),
+                      "std_difference": _sample_std(differences),
                       "sign_test_p": float(scipy.stats.binomtest(wins, len(pairs)).pvalue)})
     return table
 
@@ -97,7 +102,7 @@ def mean_curves(rows: list[dict], by=("target", "init")) -> dict[tuple, dict[str
         for metric in ("fid", "kid_mean"):
             values = [np.array([r[metric] for r in at[i]]) for i in iters]
             curves[key][metric] = np.array([v.mean() for v in values])
-            curves[key][f"{metric}_std"] = np.array([v.std(ddof=1) if len(v) > 1 else np.nan for v in values])
+            curves[key][f"{metric}_std"] = np.array([_sample_std(v) for v in values])
     return curves
 
 
