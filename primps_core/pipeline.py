@@ -16,8 +16,10 @@ stage behind and a rerun recomputes it.
 A ``resumable`` stage (training runs) instead keeps its working folder,
 ``<hash>.partial``, when interrupted: the next call hands the same folder to the function, which
 resumes from what it left there (its checkpoint), and the folder is renamed into place when the
-function returns. Under torch.distributed every process runs the function on the shared folder
-and only rank 0 writes the stage's own files and renames the folder.
+function returns. Under torch.distributed a resumable stage is collective: every process runs the
+function on the shared folder, and only rank 0 writes the stage's own files and renames the
+folder. Other stages run on rank 0 alone. Either way every process then waits for rank 0 and
+returns the result rank 0 sends it.
 """
 from __future__ import annotations
 
@@ -38,9 +40,14 @@ from . import paths
 from .presets import get_preset
 
 
+def _distributed() -> bool:
+    """True inside an initialised torch.distributed job."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 def _lead_process() -> bool:
     """True unless this is a non-zero rank of an initialised torch.distributed job."""
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+    return not _distributed() or torch.distributed.get_rank() == 0
 
 
 @dataclass(frozen=True)
@@ -78,27 +85,49 @@ class Stage:
 
     def __call__(self, config, *, preset: str, root: Path | None = None) -> StageResult:
         target = self.path_for(config, preset, root)
-        if (target / "result.json").exists():
-            return StageResult(target, json.loads((target / "result.json").read_text()), cached=True)
+        if _distributed():
+            return self._call_distributed(config, target)
+        return self._load(target) or self._run(config, target)
+
+    @staticmethod
+    def _load(target: Path) -> StageResult | None:
+        """The cached result in ``target``, or None if the stage has not finished there."""
+        if not (target / "result.json").exists():
+            return None
+        return StageResult(target, json.loads((target / "result.json").read_text()), cached=True)
+
+    def _call_distributed(self, config, target: Path) -> StageResult:
+        """Rank 0 decides and sends every rank the result: the cached one, or the one it computes
+        (for a resumable stage, with every rank running the function on its share)."""
+        lead = _lead_process()
+        cached = [self._load(target) if lead else None]
+        torch.distributed.broadcast_object_list(cached, src=0)
+        if cached[0] is not None:
+            return cached[0]
+        result = [self._run(config, target) if lead else None]
+        if not lead and self.resumable:
+            self.function(config, target.parent / f"{target.name}.partial")
+        torch.distributed.broadcast_object_list(result, src=0)
+        return result[0]
+
+    def _run(self, config, target: Path) -> StageResult:
+        """Run the function into a staging folder and rename it to ``target`` when it returns."""
         target.parent.mkdir(parents=True, exist_ok=True)
         if self.resumable:
             staging = target.parent / f"{target.name}.partial"
             staging.mkdir(exist_ok=True)
         else:
             staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        lead = _lead_process()
         try:
-            record = _config_record(self.name, self.version, config)
-            if not lead:
-                return StageResult(target, self.function(config, staging), cached=False)
-            (staging / "stage.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+            (staging / "stage.json").write_text(json.dumps(_config_record(self.name, self.version, config),
+                                                           indent=2, sort_keys=True))
             value = self.function(config, staging)
             (staging / "result.json").write_text(json.dumps(value, indent=2))
             if target.exists():          # a stale, incomplete folder from an older layout
                 shutil.rmtree(target)
             os.rename(staging, target)
         except BaseException:
-            if not self.resumable and lead:
+            if not self.resumable:
                 shutil.rmtree(staging, ignore_errors=True)
             raise
         return StageResult(target, value, cached=False)
