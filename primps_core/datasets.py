@@ -378,23 +378,47 @@ def low_shot(images, k: int, seed: int) -> np.ndarray:
     return images[low_shot_indices(len(images), k, seed)]
 
 
-def photo_split(records: list[dict] | None = None) -> dict[str, list[str]]:
-    """The embedded photos split into ``"pretrain"`` (about 80%) and ``"heldout"`` (about 20%).
+PHOTO_SPLITS = ("pretrain", "heldout", "reference")
 
-    A photo is held out when the first byte of the SHA-256 of its file name is below 52 (of 256):
-    fixed by the name alone, so the split never changes when photos are added or reordered. The
-    natural-patches source draws only from ``pretrain``; the privacy study uses ``heldout`` photos
-    as non-members.
+
+def photo_split(records: list[dict] | None = None) -> dict[str, list[str]]:
+    """The embedded photos split into ``"pretrain"`` (about 80%), ``"heldout"`` and ``"reference"``
+    (about 10% each).
+
+    The first byte of the SHA-256 of a photo's file name decides: below 26 reference, below 52
+    held out, else pretrain. Fixed by the name alone, so the split never changes when photos are
+    added or reordered. The natural-patches source draws from ``pretrain``; the privacy study
+    queries ``heldout`` photos as non-members and trains the calibrated attack's reference model
+    on ``reference`` photos, which are neither members nor queries.
     """
     records = records if records is not None else photo_records()
-    split = {"pretrain": [], "heldout": []}
+    split: dict[str, list[str]] = {name: [] for name in PHOTO_SPLITS}
     for record in records:
-        held = hashlib.sha256(record["file"].encode()).digest()[0] < 52
-        split["heldout" if held else "pretrain"].append(record["file"])
+        byte = hashlib.sha256(record["file"].encode()).digest()[0]
+        split["reference" if byte < 26 else "heldout" if byte < 52 else "pretrain"].append(record["file"])
     return split
 
 
-@functools.lru_cache(maxsize=2)
+MEMBERSHIP_PARTS = ("members", "nonmembers", "reference")
+
+
+def membership_split(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Sorted indices of a dataset of ``n`` images in three disjoint parts for the privacy study.
+
+    ``members``: the ``n // 2``-shot subset (``low_shot_indices``), what a model is fine-tuned on;
+    the rest is halved in a seeded order into ``nonmembers`` (held-out queries) and ``reference``
+    (the calibrated attack's reference model trains on them).
+    """
+    n = _positive_int(n, "n")
+    if n < 4:
+        raise ValueError(f"a membership split needs at least 4 images, got {n}")
+    members = low_shot_indices(n, n // 2, seed)
+    rest = np.random.default_rng([seed, n, 1]).permutation(np.setdiff1d(np.arange(n), members))
+    half = len(rest) // 2
+    return {"members": members, "nonmembers": np.sort(rest[:half]), "reference": np.sort(rest[half:])}
+
+
+@functools.lru_cache(maxsize=3)
 def _split_photos(split: str) -> tuple[np.ndarray, ...]:
     names = set(photo_split()[split])
     photos, records = load_photos()
@@ -412,8 +436,8 @@ def natural_patches(n: int, *, resolution: int = 64, seed: int = 0, start: int =
     Lanczos. A random horizontal flip doubles the variety, as in StyleGAN2-ADA's ``--mirror``.
     """
     n, resolution = _positive_int(n, "n"), check_resolution(resolution)
-    if split not in ("pretrain", "heldout"):
-        raise ValueError(f"split must be 'pretrain' or 'heldout', got {split!r}")
+    if split not in PHOTO_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(PHOTO_SPLITS)}, got {split!r}")
     if not 0 < min_scale <= 1:
         raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
     photos = _split_photos(split)

@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import datasets, metrics, paths, synthesizer, training
-from .models import Generator, ModelConfig
+from .models import Discriminator, Generator, ModelConfig
 from .pipeline import StageResult, stage
 from .presets import get_preset
 
@@ -87,12 +87,17 @@ def _scorer(real: np.ndarray, n: int, seed: int):
 
 
 def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray, fid_samples: int,
-                     out_dir: Path, init=None) -> dict:
-    """Train with ``evals`` evenly spaced evaluations; the result holds the curve and the final scores."""
+                     out_dir: Path, init=None) -> dict | None:
+    """Train with ``evals`` evenly spaced evaluations; the result holds the curve and the final scores.
+
+    Under torch.distributed only rank 0 writes the log, so the other ranks return None (the
+    pipeline hands them rank 0's result)."""
     started = time.perf_counter()
     score = _scorer(real, fid_samples, seed=config.seed + 1_000_000)
     trainer = training.train(config, out_dir, init=init, evaluate=score,
                              eval_every=max(1, config.iterations // evals), progress=SHOW_PROGRESS, device=DEVICE)
+    if trainer.rank != 0:
+        return None
     records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
     curve = [{"iteration": r["iteration"], **{key: r[key] for key in SCORES + ("eval_s",)}}
              for r in records if "fid" in r]
@@ -117,19 +122,26 @@ def transfer_stage(config: TransferConfig, out_dir: Path) -> dict:
 
 
 def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
-                    source_options: tuple = ()) -> PretrainConfig:
-    """The config of the pretraining run of ``source``; a clear error for an unknown source."""
+                    source_options: tuple = (), evals: int | None = None) -> PretrainConfig:
+    """The config of the pretraining run of ``source``; a clear error for an unknown source.
+
+    ``evals`` (default: the preset's) changes only when the run is scored, never how it trains."""
     if source not in PRETRAIN_SOURCES:
         raise ValueError(f"unknown pretraining source {source!r}; known: {', '.join(PRETRAIN_SOURCES)}")
     sizes = get_preset(preset)
     return PretrainConfig(train_config(source, preset, seed, iterations=iterations, source_options=source_options),
-                          evals=sizes.pretrain_evals, fid_samples=sizes.fid_samples)
+                          evals=_positive(evals or sizes.pretrain_evals, "evals"), fid_samples=sizes.fid_samples)
 
 
 def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
                     iterations: int | None = None, pretrain_iterations: int | None = None,
-                    init_options: tuple = ()) -> TransferConfig:
-    """The config of a transfer run; clear errors for an unknown init or a missing target."""
+                    init_options: tuple = (), evals: int | None = None, target_options: tuple = ()) -> TransferConfig:
+    """The config of a transfer run; clear errors for an unknown init or a missing target.
+
+    ``init_options`` are the pretraining source's options (a synthesizer ablation), ``target_options``
+    the target's (``("part", "members")``: fine-tune on the privacy study's members only). The
+    pretraining run an init names is always scored at the preset's evaluations, so ablations
+    share it with notebook 03. ``evals`` as in ``pretrain_config``."""
     if init != SCRATCH and init not in PRETRAIN_SOURCES:
         raise ValueError(f"unknown init {init!r}; expected scratch or one of {', '.join(PRETRAIN_SOURCES)}")
     if not (isinstance(target, str) and target in datasets.TARGETS) and not Path(target).exists():
@@ -140,8 +152,15 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
     source = None if init == SCRATCH else pretrain_config(init, preset, iterations=pretrain_iterations,
                                                            source_options=init_options)
     return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,
-                                             transfer=True),
-                          init=source, preset=preset, evals=sizes.transfer_evals, fid_samples=sizes.fid_samples)
+                                             transfer=True, source_options=target_options),
+                          init=source, preset=preset, evals=_positive(evals or sizes.transfer_evals, "evals"),
+                          fid_samples=sizes.fid_samples)
+
+
+def _positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
 
 
 def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None) -> StageResult:
@@ -254,7 +273,16 @@ def read_log(result: StageResult) -> list[dict]:
 
 def load_generator(result: StageResult) -> torch.nn.Module:
     """The EMA generator of a finished pretraining or transfer run."""
+    return _load_network(result, Generator, "G_ema")
+
+
+def load_discriminator(result: StageResult) -> torch.nn.Module:
+    """The discriminator of a finished pretraining or transfer run (what a white-box attack reads)."""
+    return _load_network(result, Discriminator, "D")
+
+
+def _load_network(result: StageResult, network: type, key: str) -> torch.nn.Module:
     state = training.load_checkpoint(result.path / "checkpoint.pt")
-    generator = Generator(ModelConfig(**state["config"]["model"]))
-    generator.load_state_dict(state["G_ema"])
-    return generator.eval().requires_grad_(False)
+    model = network(ModelConfig(**state["config"]["model"]))
+    model.load_state_dict(state[key])
+    return model.eval().requires_grad_(False)

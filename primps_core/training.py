@@ -56,7 +56,7 @@ class TrainConfig:
     augment: str = "color,translation,cutout"
     freeze_d: int = 0
     seed: int = 0
-    source_options: tuple = ()         # synthesizer options as (name, value) pairs
+    source_options: tuple = ()         # (name, value) pairs: synthesizer options, or split / part (image_source)
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -78,18 +78,26 @@ def image_source(config: TrainConfig) -> Callable[[int, int], np.ndarray]:
     """``images(start, n)``: training images ``start .. start + n - 1`` (uint8 NHWC), deterministic.
 
     Synthetic and natural sources are index-addressable streams; a finite dataset is read once and
-    visited in a fresh seeded permutation each epoch.
+    visited in a fresh seeded permutation each epoch. ``source_options`` are the synthesizer's
+    options for a variant, ``split`` (a ``datasets.PHOTO_SPLITS`` name) for natural patches, and
+    ``part`` (a ``datasets.MEMBERSHIP_PARTS`` name: train on that part only) for a dataset.
     """
     resolution, options = config.model.resolution, dict(config.source_options)
     if config.source in synthesizer.VARIANTS:
         synthesizer.make_config(config.source, resolution, **options)
         return lambda start, n: synthesizer.generate(n, variant=config.source, resolution=resolution,
                                                      seed=config.seed, start=start, **options)
-    if options:
-        raise ValueError(f"source_options apply to synthesizer variants only, not to {config.source!r}")
+    allowed = ("split",) if config.source == NATURAL_SOURCE else ("part",)
+    if set(options) - set(allowed):
+        raise ValueError(f"source {config.source!r} takes only the option {allowed[0]!r}, got {sorted(options)}")
     if config.source == NATURAL_SOURCE:
-        return lambda start, n: datasets.natural_patches(n, resolution=resolution, seed=config.seed, start=start)
+        return lambda start, n: datasets.natural_patches(n, resolution=resolution, seed=config.seed, start=start,
+                                                         **options)
     images = datasets.load_images(config.source, resolution)
+    if "part" in options:
+        if options["part"] not in datasets.MEMBERSHIP_PARTS:
+            raise ValueError(f"part must be one of {', '.join(datasets.MEMBERSHIP_PARTS)}, got {options['part']!r}")
+        images = images[datasets.membership_split(len(images))[options["part"]]]
 
     def from_dataset(start: int, n: int) -> np.ndarray:
         index = np.arange(start, start + n)

@@ -119,12 +119,24 @@ def test_low_shot_subsets_are_reproducible_nested_and_checked():
             datasets.low_shot(images, k, seed=0)
 
 
-def test_photo_split_is_disjoint_complete_and_about_one_fifth_held_out():
+def test_photo_split_is_a_disjoint_complete_partition_with_about_a_tenth_in_each_small_part():
     records = datasets.photo_records()
     split = datasets.photo_split(records)
-    assert set(split["pretrain"]).isdisjoint(split["heldout"])
-    assert sorted(split["pretrain"] + split["heldout"]) == sorted(r["file"] for r in records)
-    assert 0.1 < len(split["heldout"]) / len(records) < 0.35
+    names = [name for part in datasets.PHOTO_SPLITS for name in split[part]]
+    assert sorted(names) == sorted(r["file"] for r in records)             # every photo, exactly once
+    for part in ("heldout", "reference"):
+        assert 0.05 < len(split[part]) / len(records) < 0.2
+    assert datasets.photo_split(records[::-1]) == {k: v[::-1] for k, v in split.items()}   # by name, not order
+
+
+def test_membership_split_halves_members_and_splits_the_rest_disjointly():
+    parts = datasets.membership_split(100, seed=0)
+    assert [len(parts[p]) for p in datasets.MEMBERSHIP_PARTS] == [50, 25, 25]
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(100))
+    np.testing.assert_array_equal(parts["members"], datasets.low_shot_indices(100, 50, 0))
+    assert not np.array_equal(parts["nonmembers"], datasets.membership_split(100, seed=1)["nonmembers"])
+    with pytest.raises(ValueError, match="at least 4"):
+        datasets.membership_split(3)
 
 
 def test_natural_patches_are_index_addressable_crops_of_the_split():

@@ -60,3 +60,38 @@ def test_balanced_workers_known_answers():
     from primps_core.experiments import balanced_workers
     assert [balanced_workers(n, 2) for n in (1, 2, 3, 4, 5, 36)] == [2, 2, 3, 2, 3, 2]
     assert balanced_workers(40, 16) == 16
+
+
+def test_scoring_less_often_changes_neither_the_training_nor_the_final_scores(tmp_path, monkeypatch):
+    """What lets notebook 05 score its new runs once and compare them with notebook 04's."""
+    import torch
+
+    from primps_core import experiments, training
+    monkeypatch.setattr("primps_core.paths.RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr("primps_core.experiments.SHOW_PROGRESS", False)
+    runs = [experiments.transfer("emoji-food", "scratch", "smoke", iterations=4) if evals is None else
+            experiments.transfer_stage(experiments.transfer_config("emoji-food", "scratch", "smoke", iterations=4,
+                                                                   evals=evals), preset="smoke")
+            for evals in (None, 1)]
+    assert [len(r.value["curve"]) for r in runs] == [2, 1] and runs[0].path != runs[1].path
+    assert {key: runs[0].value[key] for key in experiments.SCORES} == {key: runs[1].value[key] for key in experiments.SCORES}
+    weights = [training.load_checkpoint(r.path / "checkpoint.pt")["G_ema"] for r in runs]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_membership_part_and_photo_split_options_select_the_training_images():
+    from primps_core import experiments, training
+    config = experiments.transfer_config("faces-100", "scratch", "smoke", target_options=(("part", "members"),)).train
+    images = training.image_source(config)(0, 50)
+    members = datasets.load_images("faces-100", 16)[datasets.membership_split(100)["members"]]
+    assert {m.tobytes() for m in images} == {m.tobytes() for m in members}        # one epoch: each member once
+    reference = experiments.pretrain_config("natural-patches", "smoke", source_options=(("split", "reference"),)).train
+    np.testing.assert_array_equal(training.image_source(reference)(5, 3),
+                                  datasets.natural_patches(3, resolution=16, start=5, split="reference"))
+    import pytest
+    with pytest.raises(ValueError, match="part must be one of"):
+        training.image_source(experiments.transfer_config("faces-100", "scratch", "smoke",
+                                                          target_options=(("part", "all"),)).train)
+    with pytest.raises(ValueError, match="takes only the option 'part'"):
+        training.image_source(experiments.transfer_config("faces-100", "scratch", "smoke",
+                                                          target_options=(("n_shapes", 3),)).train)

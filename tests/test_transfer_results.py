@@ -1,6 +1,7 @@
 """Transfer tables on hand-made runs with known answers."""
 import numpy as np
 import pytest
+import scipy.stats
 
 from primps_core import transfer_results as tr
 
@@ -43,6 +44,16 @@ def test_paired_wins_count_same_seed_pairs_and_sign_test(rows):
     assert result["sign_test_p"] == pytest.approx(1.0)                           # 2 of 3 is no evidence
     many = [r for seed in range(8) for r in run("b", "scratch", seed, [100]) + run("b", "x", seed, [50])]
     assert tr.paired_wins(many)[0]["sign_test_p"] == pytest.approx(2 / 2**8)     # two-sided, 8 of 8
+
+
+def test_paired_t_test_matches_the_closed_form_and_groups_by_any_label(rows):
+    (result,) = tr.paired_wins(rows)
+    d = np.array([-20.0, -40.0, 5.0])
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    assert result["t_test_p"] == pytest.approx(2 * scipy.stats.t.sf(abs(t), df=2))
+    relabelled = [{**{k: v for k, v in r.items() if k != "init"}, "setting": r["init"]} for r in rows]
+    assert tr.paired_wins(relabelled, by="setting") == [{**{k: v for k, v in result.items() if k != "init"},
+                                                         "setting": "pps"}]
 
 
 def test_iterations_to_reach_interpolates_between_evaluations():
