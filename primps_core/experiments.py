@@ -10,7 +10,7 @@ pretraining run (seed ``PRETRAIN_SEED``: the fine-tuning seeds vary the transfer
 where one pretrained model is fine-tuned).
 
 ``run_jobs`` runs many such stages in worker processes (one thread each: two single-threaded
-trainings on 2 cores do 25% more images/s than one two-threaded one), pretraining first.
+trainings on 2 cores do about 15% more images/s than one two-threaded one), pretraining first.
 """
 from __future__ import annotations
 
