@@ -14,6 +14,7 @@ trainings on 2 cores do about 15% more images/s than one two-threaded one), pret
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -38,6 +39,7 @@ REFERENCE_START = 10**9        # index of the first held-out source image (train
 SCORES = ("fid", "kid_mean", "kid_std")
 SHOW_PROGRESS = True           # training progress bars (off in run_jobs' worker processes)
 DEVICE = "cpu"                 # where stages train and embed images; not part of a run's config
+RUN_THREADS = 1                # torch threads per run in run_jobs (a run's numbers depend on it)
 
 
 def train_config(source: str, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
@@ -206,6 +208,17 @@ def transfer_job(target: str, init: str, preset: str, **options) -> Job:
     return Job("transfer", transfer_config(target, init, preset, **options), preset)
 
 
+@contextlib.contextmanager
+def _threads(count: int):
+    """Run the block with ``count`` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _start_worker(runs_dir: str, threads: int) -> None:
     global SHOW_PROGRESS
     torch.set_num_threads(threads)
@@ -233,8 +246,9 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True)
 
     The pretraining runs that transfer jobs start from run first, so no two workers ever train
     the same stage, and the targets' features are computed once before the transfers start.
-    ``workers`` defaults to ``balanced_workers``, each with cores / workers threads (at least one);
-    with one worker (or nothing left to compute) everything runs in this process.
+    ``workers`` defaults to ``balanced_workers``; with one worker (or one run left to compute) the
+    runs go in this process. Every run trains on one thread wherever it runs: float sums depend on
+    the thread count, so this keeps a run's numbers independent of how many others were pending.
     """
     inits = [Job("pretrain", job.config.init, job.preset) for job in jobs
              if job.stage == "transfer" and job.config.init is not None]
@@ -246,12 +260,13 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True)
         pending = [job for job in phase if not job.done()]
         count = min(workers or balanced_workers(len(pending), cores), len(pending))
         if count <= 1:
-            results.update((job, job.run()) for job in phase)
+            with _threads(RUN_THREADS):
+                results.update((job, job.run()) for job in phase)
             continue
         _embed_targets(pending)
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker,
-                                   initargs=(str(paths.RUNS_DIR), max(1, cores // count)))
+                                   initargs=(str(paths.RUNS_DIR), RUN_THREADS))
         try:
             futures = {pool.submit(job.run): job for job in pending}
             for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage} runs",
