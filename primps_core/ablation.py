@@ -92,3 +92,9 @@ def family(rows_: list[dict], name: str) -> list[dict]:
     else:
         raise ValueError(f"unknown family {name!r}; expected components or knobs")
     return [row for row in rows_ if row["setting"] in names and row["target"] in targets]
+
+
+def pretraining_fid(preset: str) -> dict[str, float]:
+    """Each knob's pretraining run's final FID against held-out images of its own source."""
+    return {setting.name: experiments.Job("pretrain", experiments.pretrain_config(
+        setting.init, preset, source_options=setting.options), preset).run().value["fid"] for setting in KNOBS}

@@ -57,3 +57,19 @@ def format_rows(rows: list[dict], columns) -> str:
     table = [list(columns)] + [[cell(row[c]) for c in columns] for row in rows]
     widths = [max(len(line[k]) for line in table) for k in range(len(columns))]
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table)
+
+
+def mean_and_seeds(ax, rows: list[dict], names, metric: str, colour) -> dict[str, dict]:
+    """For each setting in ``names`` (rows keyed by ``setting``): the final mean ± std over seeds of
+    ``metric`` ("fid" or "kid") as a large marker with a bar, and each seed as a small dot beside
+    it. ``colour(name)`` picks the colours. Returns the summary per setting."""
+    from .transfer_results import summary
+    table = {r["setting"]: r for r in summary(rows, by=("setting",))}
+    key = "fid" if metric == "fid" else "kid_mean"
+    for x, name in enumerate(names):
+        ax.errorbar(x, table[name][f"{metric}_mean"], yerr=table[name][f"{metric}_std"], fmt="o", ms=9, capsize=5,
+                    color=colour(name), zorder=3)
+        seeds = [r[key] for r in rows if r["setting"] == name]
+        ax.plot([x + 0.18] * len(seeds), seeds, "k.", ms=4, zorder=3)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    return table
