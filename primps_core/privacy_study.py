@@ -90,3 +90,26 @@ def rows(experiment: str, init: str, scores: dict[str, privacy.AttackScores]) ->
     return [{"experiment": experiment, "init": init, "attack": name,
              **{key: round(value, 4) for key, value in privacy.summary(result).items()}}
             for name, result in scores.items()]
+
+
+def attack_models(preset: str) -> dict[tuple[str, str], dict[str, privacy.AttackScores]]:
+    """Train (or load) every model of the study and attack it on its queries.
+
+    Keys are (query set, model's init): photos and synthetic images against the two pretraining
+    runs, ``TARGET``'s members against each fine-tuned model; values map attack names to scores."""
+    experiments.run_jobs(jobs(preset))
+    generator, discriminator = experiments.load_generator, experiments.load_discriminator
+    natural, synthetic = (experiments.pretrain(source, preset) for source in ("natural-patches", "primitives-ps"))
+    photo_reference = generator(photo_reference_job(preset).run())
+    photos, faces = photo_queries(preset, QUERIES), target_queries(preset)
+    found = {
+        ("photos", "natural-patches"): attack(generator(natural), discriminator(natural), photos, photo_reference),
+        ("photos", "primitives-ps"): attack(generator(synthetic), discriminator(synthetic), photos, photo_reference),
+        ("synthetic", "primitives-ps"): attack(generator(synthetic), discriminator(synthetic),
+                                               synthetic_queries(preset)),
+    }
+    references = transfer_jobs(preset, "reference")
+    for init, job in transfer_jobs(preset, "members").items():
+        run = job.run()
+        found[TARGET, init] = attack(generator(run), discriminator(run), faces, generator(references[init].run()))
+    return found
