@@ -94,28 +94,15 @@ def training_command(args) -> int:
                 shutil.copytree(result.path, args.out, dirs_exist_ok=True)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if distributed:
-            torch.distributed.destroy_process_group()
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
+        status = 1
+    else:
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
+        status = 0
     if distributed:
-        _exit_now(0)
-    return 0
-
-
-def _exit_now(status: int) -> None:
-    """End a finished torchrun worker without interpreter finalisation.
-
-    About one run in ten of a two-process gloo job aborted (SIGABRT, "terminate called without an
-    active exception") after ``destroy_process_group`` had returned on both ranks and every file
-    was written: a C++ thread torn down during finalisation. Skipping finalisation once the output
-    is flushed leaves nothing undone.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+        from .training import end_worker
+        end_worker(status)
+    return status
 
 
 def parse_option(text: str) -> tuple[str, object]:

@@ -808,7 +808,8 @@ def write_dataset(path, n: int, *, variant: str = "primitives-ps", resolution: i
     whole dataset, so shards written with ``start`` offsets together equal the unsharded set.
     Memory stays bounded by the chunk (default: about 64 MB of pixels), whatever ``n``.
     """
-    config = make_config(variant, resolution, **options)           # validate before creating anything    n, seed, start, _ = _check_common(n, seed, start, None)
+    config = make_config(variant, resolution, **options)           # validate before creating anything
+    n, seed, start, _ = _check_common(n, seed, start, None)
     chunk = chunk or max(1, min(4096, (64 << 20) // (3 * config.resolution**2)))
     with ImageWriter(path, n=n, format=format, first_index=start) as writer, \
             tqdm(total=n, unit="img", desc=f"{variant} {config.resolution}px", disable=not progress) as bar:

@@ -24,4 +24,4 @@ if __name__ == "__main__":
     trainer = training.train(config(int(sys.argv[3])), sys.argv[1], progress=False)
     if dist.get_rank() == 0:
         torch.save(flat_weights(trainer), sys.argv[2])
-    dist.destroy_process_group()
+    training.end_worker()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from primps_core import training
 from primps_core.pipeline import stage
 
 ran: list[str] = []
@@ -44,4 +45,4 @@ if __name__ == "__main__":
     report = {"rank": dist.get_rank(), "collective": first.value, "single": second.value, "ran": ran,
               "cached": [first.cached, again.cached], "again": again.value}
     (Path(sys.argv[2]) / f"rank{dist.get_rank()}.json").write_text(json.dumps(report))
-    dist.destroy_process_group()
+    training.end_worker()

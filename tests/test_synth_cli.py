@@ -55,3 +55,10 @@ def test_bad_arguments_give_one_clear_error_and_write_nothing(tmp_path, capsys, 
     error = capsys.readouterr().err
     assert error.startswith("error:") and message in error and error.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("n, seed, message", [(0, 0, "n must be"), (4, -1, "seed must be")])
+def test_write_dataset_checks_its_arguments_before_creating_anything(tmp_path, n, seed, message):
+    with pytest.raises(ValueError, match=message):
+        synthesizer.write_dataset(tmp_path / "set.zip", n, resolution=16, seed=seed, progress=False)
+    assert list(tmp_path.iterdir()) == []
