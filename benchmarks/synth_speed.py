@@ -1,8 +1,10 @@
 """Synthesizer throughput: primps_core.synthesizer.generate against the per-image reference.
 
 For primitives-ps and ps-noise at 32, 64 and 256 px, in one run: images/s of the batched
-``generate`` (default chunking, all torch threads) and of ``reference_primitives_ps`` (numpy FFT +
-OpenCV, one image at a time, as the published code), their ratio, and two floors measured the
+``generate`` (default chunking, all torch threads; on CPU the compiled fused rasteriser) and of
+``reference_primitives_ps`` (numpy FFT + OpenCV, one image at a time, as the published code),
+their ratio, ``generate`` with the torch tile rasteriser (the path other devices take; same
+images) for comparison, and two floors measured the
 way ``generate`` does the work: the inverse FFTs alone (background and, for primitives-ps, the
 salient texture field, batched through scipy.fft with the same thread count) and the
 random-number generation alone (every counter-based draw of an image: spectra, exponents, shapes).
@@ -21,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import scipy.fft
 import torch
@@ -96,9 +99,11 @@ def measure(repeats: int) -> list[dict]:
         for variant in ("primitives-ps", "ps-noise"):
             ours = best_rate(lambda n: synthesizer.generate(n, variant=variant, resolution=resolution),
                              count, repeats)
+            tiles = best_rate(lambda n: synthesizer.generate(n, variant=variant, resolution=resolution,
+                                                             rasteriser="tiles"), count, repeats)
             theirs = best_rate(lambda n: reference.generate(n, resolution, variant=variant),
                                reference_count, repeats)
-            rows.append(dict(resolution=resolution, variant=variant, reference=theirs, primps=ours,
+            rows.append(dict(resolution=resolution, variant=variant, reference=theirs, primps=ours, tiles=tiles,
                              fft=fft_floor(variant, resolution, count, repeats),
                              rng=rng_floor(variant, resolution, count, repeats)))
             print(f"{variant} {resolution} px: {ours:.0f} vs {theirs:.0f} images/s", flush=True)
@@ -112,17 +117,19 @@ def table(rows: list[dict]) -> str:
         "",
         f"{now}; CPU: {cpu_model()} ({torch.get_num_threads()} torch threads, "
         f"{len(__import__('os').sched_getaffinity(0))} cores); torch {torch.__version__}, "
-        f"numpy {np.__version__}, scipy {scipy.__version__}.",
+        f"numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}.",
         "Reference: benchmarks/reference_primitives_ps.py (numpy FFT + OpenCV, one image at a time). "
         "Floors: the inverse FFTs alone and the random numbers alone, per image, batched as in "
         "`generate` (images/s; the ceiling those steps leave). Best of several passes after a warm-up.",
         "",
-        "| resolution | variant | reference images/s | primps images/s | ratio | FFT floor images/s | RNG floor images/s |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| resolution | variant | reference images/s | primps images/s | ratio | primps, torch tiles images/s | ratio | "
+        "FFT floor images/s | RNG floor images/s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(f"| {row['resolution']} | {row['variant']} | {row['reference']:.0f} | {row['primps']:.0f} | "
-                     f"{row['primps'] / row['reference']:.1f}x | {row['fft']:.0f} | {row['rng']:.0f} |")
+                     f"{row['primps'] / row['reference']:.1f}x | {row['tiles']:.0f} | {row['tiles'] / row['reference']:.1f}x | "
+                     f"{row['fft']:.0f} | {row['rng']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -12,10 +12,11 @@ Coverage is a function of each pixel's absolute centre coordinates and the shape
 the shape's support (its bounding box widened by MARGIN, or for lines the band of pixels within
 MARGIN of the thick segment); footprints hold every tile meeting the support. So the result does
 not depend on the tile size, on the batch, or on which other tiles a footprint happens to include:
-pixels with coverage 0 keep their value bit for bit. Only exact IEEE operations (+, -, *, /, sqrt,
-abs, min/max, clamp) touch per-pixel data, never transcendental functions or fused multiply-adds,
-whose vectorised and scalar code paths can differ in the last bit and would make a pixel depend on
-its position in the batch or on the thread count.
+pixels with coverage 0 keep their value bit for bit. Only exact IEEE operations (+, -, *, /,
+correctly rounded ``sqrt``, abs, min/max, clamp) touch per-pixel data, never transcendental
+functions or fused multiply-adds, whose vectorised and scalar code paths can differ in the last bit
+and would make a pixel depend on its position in the batch or on the thread count. The same
+operations in the same order make fused_raster.py's compiled CPU rasteriser give the same bytes.
 
 Anti-aliasing: coverage = clamp(0.5 - d, 0, 1) with d a signed distance in pixels (first order
 for ellipses, exact pixel-area overlap for axis-aligned rectangles), a one-pixel ramp across each
@@ -35,6 +36,17 @@ from torch import Tensor
 MIN_SIZE = 1e-3   # pixels: smaller semi-axes are clamped (their ink is ~0 anyway), avoiding 0/0
 MARGIN = 0.5      # pixels added around a shape's bounding box for its support (anti-aliasing ramp)
 BAND_SLACK = 0.01 # pixels added to a line's band, far above rounding errors, so it holds every inked pixel
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Correctly rounded square root of float32 ``x``: computed in float64, then rounded.
+
+    torch.sqrt on CPU goes through MKL's VML and is not correctly rounded: about 15% of float32
+    results differ by an ulp from IEEE sqrt here, and MKL picks its code by CPU model. A float64
+    square root rounded to float32 is the correctly rounded result (float64 carries more than twice
+    float32's bits), the one numba's compiled sqrt gives in fused_raster.py, on any CPU.
+    """
+    return torch.sqrt(x.double()).to(x.dtype)
 
 
 def move_rows(x: Tensor, shape: tuple, order: tuple) -> Tensor:
@@ -166,7 +178,7 @@ def band_tiles(canvas: TileCanvas, image: Tensor, p0: Tensor, p1: Tensor, reach:
     b = torch.where(along_x[:, None], p1.flip(1), p1)
     d_major = b[:, 0] - a[:, 0]
     slope = (b[:, 1] - a[:, 1]) / torch.where(d_major == 0, 1.0, d_major)
-    half = (reach + MARGIN + BAND_SLACK) * torch.sqrt(1 + slope * slope)
+    half = (reach + MARGIN + BAND_SLACK) * sqrt(1 + slope * slope)
     start = torch.minimum(a[:, 0], b[:, 0]) - half
     stop = torch.maximum(a[:, 0], b[:, 0]) + half
     first = _tile_of(start, t, n_side)
@@ -215,7 +227,7 @@ def ellipse_coefficients(cy: Tensor, cx: Tensor, semi_a: Tensor, semi_b: Tensor,
     """
     semi_a, semi_b = semi_a.clamp_min(MIN_SIZE), semi_b.clamp_min(MIN_SIZE)
     gain = round_gain(semi_a, semi_b)
-    scale = torch.sqrt(gain)
+    scale = sqrt(gain)
     return torch.stack([cy, cx, cos_t * scale / semi_a, sin_t * scale / semi_a, -sin_t * scale / semi_b,
                         cos_t * scale / semi_b, gain * 0.5, 1 / (semi_a * semi_a * gain),
                         1 / (semi_b * semi_b * gain), gain, scale])
@@ -224,7 +236,7 @@ def ellipse_coefficients(cy: Tensor, cx: Tensor, semi_a: Tensor, semi_b: Tensor,
 def ellipse_extent(semi_a: Tensor, semi_b: Tensor, cos_t: Tensor, sin_t: Tensor) -> tuple[Tensor, Tensor]:
     """Half-height and half-width (ey, ex) of the rotated ellipse's bounding box."""
     a_cos, a_sin, b_cos, b_sin = semi_a * cos_t, semi_a * sin_t, semi_b * cos_t, semi_b * sin_t
-    return torch.sqrt(a_sin * a_sin + b_cos * b_cos), torch.sqrt(a_cos * a_cos + b_sin * b_sin)
+    return sqrt(a_sin * a_sin + b_cos * b_cos), sqrt(a_cos * a_cos + b_sin * b_sin)
 
 
 def box_coefficients(cy: Tensor, cx: Tensor, half_u: Tensor, half_v: Tensor, cos_t: Tensor,
@@ -288,8 +300,8 @@ def ellipse_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> 
     inside = _inside(y, x, *box)
     if not antialias:
         return (square <= gain).float().mul_(inside)
-    level = square.sub_(torch.sqrt(square).mul_(scale))     # gain * rho (rho - 1)
-    slope = uu.mul_(ka).add_(vv.mul_(kb)).sqrt_()            # |(U/a, V/b)|
+    level = square.sub_(sqrt(square).mul_(scale))           # gain * rho (rho - 1)
+    slope = sqrt(uu.mul_(ka).add_(vv.mul_(kb)))              # |(U/a, V/b)|
     return _ramp(level.div_(slope), half_gain, gain, antialias, inside)
 
 

@@ -53,9 +53,14 @@ in int64 torch ops. Gaussian spectra use a 65536-entry table of a quantised comp
 (256 Rayleigh radii x 256 phases) indexed by 16 random bits, so one 64-bit hash feeds four Fourier
 coefficients. Per-image parameters that need transcendental functions are computed in float64
 numpy (whose SIMD loops do not depend on an element's position) and rounded to float32; per-pixel
-work uses only exact IEEE operations (see primitives.py). The inverse FFT runs in scipy.fft on CPU
-(bit-identical for any batch split and worker count; torch's MKL FFT differs between 1 and 2
-threads) and in torch.fft elsewhere; results on other devices may differ in rare roundings.
+work uses only exact IEEE operations and correctly rounded square roots (see primitives.py). The
+inverse FFT runs in scipy.fft on CPU (bit-identical for any batch split and worker count; torch's
+MKL FFT differs between 1 and 2 threads) and in torch.fft elsewhere; results on other devices may
+differ in rare roundings.
+
+Two rasterisers draw the same bits (``paint``): on CPU a compiled kernel that draws each image's
+shapes pixel by pixel (fused_raster.py, numba), elsewhere the torch tile rasteriser (primitives.py),
+vectorised over the batch for GPUs.
 
 Speed: images are made in chunks (``batch_size``, default a fixed pixel budget, so memory stays
 bounded for any n); on CPU the chunks run in a pool of ``torch.get_num_threads()`` single-threaded
@@ -74,7 +79,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from primps_core import primitives
+from primps_core import fused_raster, primitives
 from primps_core.datasets import ImageWriter
 from primps_core.paths import FIGURES_DIR
 
@@ -434,7 +439,7 @@ def size_limits(n_shapes: int) -> np.ndarray:
 
 def _unit_direction(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """(cos, sin) of a uniform angle: two independent normals divided by their norm."""
-    norm = torch.sqrt(x * x + y * y).clamp_min(1e-12)
+    norm = primitives.sqrt(x * x + y * y).clamp_min(1e-12)
     return x / norm, y / norm
 
 
@@ -480,7 +485,7 @@ def shape_table(seed: int, indices: np.ndarray, config: SynthConfig, device) -> 
     semi_b = torch.where(kind == 1, semi_a, u[7] * limit)
     ey, ex = primitives.ellipse_extent(semi_a, semi_b, cos_t, sin_t)
     dy, dx = end_y - centre_y, end_x - centre_x
-    length = torch.sqrt(dy * dy + dx * dx)
+    length = primitives.sqrt(dy * dy + dx * dx)
     safe = length.clamp_min(1e-12)
     half_thickness = u[8] * limit * 0.5
     is_rect = kind == 3
@@ -671,20 +676,67 @@ def default_batch_size(resolution: int) -> int:
     return max(1, min(MAX_CHUNK, PIXELS_PER_CHUNK // (resolution * resolution)))
 
 
-def render(config: SynthConfig, seed: int, indices: np.ndarray, device) -> Tensor:
+RASTERISERS = ("fused", "tiles")
+
+
+def render(config: SynthConfig, seed: int, indices: np.ndarray, device, rasteriser: str | None = None) -> Tensor:
     """Images ``indices`` (one chunk) as uint8 (B, S, S, 3) on ``device``."""
+    images = paint(config, seed, indices, device, rasteriser)
+    return images.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def paint(config: SynthConfig, seed: int, indices: np.ndarray, device, rasteriser: str | None = None) -> Tensor:
+    """Images ``indices`` before quantisation: float32 (B, 3, S, S), values in 0..255.
+
+    ``rasteriser``: "fused" (fused_raster.py, compiled, CPU only) or "tiles" (primitives.py, torch
+    on any device); by default fused on CPU. Both give the same bits.
+    """
     size = config.resolution
+    device = torch.device(device)
+    rasteriser = rasteriser or ("fused" if device.type == "cpu" else "tiles")
+    _check_choice(rasteriser, "rasteriser", RASTERISERS)
+    if rasteriser == "fused" and device.type != "cpu":
+        raise ValueError(f"the fused rasteriser runs on CPU only, not on {device}; use rasteriser='tiles'")
     if config.background == "ps-noise":
         background = ps_noise(seed, indices, _BACKGROUND_NOISE, size, config, device)
     else:
         colour = torch.floor(uniforms(image_keys(seed, indices, _BACKGROUND_COLOUR, device), 3) * 256).clamp_(max=255)
         background = colour.float()[:, :, None, None].expand(-1, -1, size, size)
+    if rasteriser == "fused":
+        images = background.contiguous()
+        draw_fused(images, seed, indices, config)
+        return images
     canvas = primitives.TileCanvas.from_images(background, tile_size(size))
     if config.n_shapes:
         draw_shapes(canvas, shape_table(seed, indices, config, device), config)
     if config.saliency:
         draw_salient(canvas, seed, indices, config, device)
-    return canvas.to_images().round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return canvas.to_images()
+
+
+def draw_fused(images: Tensor, seed: int, indices: np.ndarray, config: SynthConfig) -> None:
+    """Draw the shapes and the salient object of ``images`` (B, 3, S, S) float32 on CPU, in place,
+    with fused_raster.paint_images: the same shapes, order and arithmetic as the tile rasteriser."""
+    device = images.device
+    shapes = [torch.zeros(0, dtype=torch.int64)] + [torch.zeros(0, width) for width in (3, 15, 8, 4)]
+    if config.n_shapes:
+        table = shape_table(seed, indices, config, device)
+        shapes = [torch.from_numpy(table.family.astype(np.int64)), table.colour,
+                  *(t.T.contiguous() for t in (table.round, table.box, table.rectangle))]
+    salient = [torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3), torch.zeros(0, 15), torch.zeros(0, 4),
+               torch.zeros(len(indices), 3, 0, 0), torch.zeros(0, 2, dtype=torch.int64)]
+    if config.saliency:
+        objects = salient_objects(seed, indices, config.resolution, device)
+        texture = salient[4]
+        if config.shape_texture == "ps-noise":
+            texture = ps_noise(seed, indices, _TEXTURE_NOISE, texture_side(config.resolution), config, device)
+        top, _, left, _ = objects.support
+        salient = [torch.from_numpy(objects.family.astype(np.int64)), objects.colour.contiguous(),
+                   torch.cat([objects.ellipse, objects.support]).T.contiguous(), objects.rectangle.T.contiguous(),
+                   texture, torch.stack([_aligned(top), _aligned(left)], 1).long()]
+    family, colour, round_, box, rectangle = (t.numpy() for t in shapes)
+    fused_raster.paint_images(images.numpy(), config.n_shapes, family, colour, round_, box, rectangle,
+                              *(t.numpy() for t in salient), config.antialias)
 
 
 def _chunks(n: int, start: int, batch_size: int) -> list[tuple[int, np.ndarray]]:
@@ -737,11 +789,12 @@ def _plan(n: int, start: int, batch_size: int | None, resolution: int, device: t
 
 
 def generate(n: int, *, variant: str = "primitives-ps", resolution: int = 64, seed: int = 0, start: int = 0,
-             device="cpu", batch_size: int | None = None, **options) -> np.ndarray:
+             device="cpu", batch_size: int | None = None, rasteriser: str | None = None, **options) -> np.ndarray:
     """Images ``start .. start + n - 1`` of the (variant, options, seed) stream: uint8 (n, S, S, 3).
 
-    ``batch_size`` (images per internal chunk, default from a fixed pixel budget) changes speed
-    and memory only, never the images. ``options`` are described in the module docstring.
+    ``batch_size`` (images per internal chunk, default from a fixed pixel budget) and
+    ``rasteriser`` ("fused" or "tiles", see ``paint``) change speed and memory only, never the
+    images. ``options`` are described in the module docstring.
     """
     config = make_config(variant, resolution, **options)
     n, seed, start, batch_size = _check_common(n, seed, start, batch_size)
@@ -749,7 +802,7 @@ def generate(n: int, *, variant: str = "primitives-ps", resolution: int = 64, se
     out = np.empty((n, config.resolution, config.resolution, 3), dtype=np.uint8)
     chunks = _plan(n, start, batch_size, config.resolution, device)
     for (low, indices), images in zip(chunks, _map_chunks(
-            lambda chunk: render(config, seed, chunk[1], device).cpu().numpy(), chunks, device)):
+            lambda chunk: render(config, seed, chunk[1], device, rasteriser).cpu().numpy(), chunks, device)):
         out[low:low + len(indices)] = images
     return out
 

@@ -59,9 +59,10 @@ def test_images_do_not_depend_on_batching_or_splitting(variant):
 
 
 def test_images_do_not_depend_on_resolution_padding_or_tile_size(monkeypatch):
-    whole = generate(4, resolution=36, seed=2)            # 36 px: the canvas is padded to whole tiles
+    config, indices = synthesizer.make_config("primitives-ps", 36), np.arange(4)
+    whole = synthesizer.paint(config, 2, indices, "cpu", "tiles")   # 36 px: the canvas is padded to whole tiles
     monkeypatch.setattr(synthesizer, "tile_size", lambda resolution: 8)
-    assert np.array_equal(whole, generate(4, resolution=36, seed=2))
+    assert torch.equal(whole, synthesizer.paint(config, 2, indices, "cpu", "tiles"))
 
 
 def test_images_do_not_depend_on_torch_thread_count():
