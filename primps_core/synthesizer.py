@@ -572,7 +572,7 @@ class Salient:
     family: np.ndarray        # (B,)
     colour: Tensor            # (B, 3)
     support: Tensor           # (4, B) primitives.support box
-    ellipse: Tensor           # (10, B)
+    ellipse: Tensor           # (11, B) primitives.ellipse_coefficients
     rectangle: Tensor         # (4, B)
 
 
