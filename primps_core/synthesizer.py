@@ -717,26 +717,38 @@ def paint(config: SynthConfig, seed: int, indices: np.ndarray, device, rasterise
 def draw_fused(images: Tensor, seed: int, indices: np.ndarray, config: SynthConfig) -> None:
     """Draw the shapes and the salient object of ``images`` (B, 3, S, S) float32 on CPU, in place,
     with fused_raster.paint_images: the same shapes, order and arithmetic as the tile rasteriser."""
-    device = images.device
-    shapes = [torch.zeros(0, dtype=torch.int64)] + [torch.zeros(0, width) for width in (3, 15, 8, 4)]
-    if config.n_shapes:
-        table = shape_table(seed, indices, config, device)
-        shapes = [torch.from_numpy(table.family.astype(np.int64)), table.colour,
-                  *(t.T.contiguous() for t in (table.round, table.box, table.rectangle))]
-    salient = [torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3), torch.zeros(0, 15), torch.zeros(0, 4),
-               torch.zeros(len(indices), 3, 0, 0), torch.zeros(0, 2, dtype=torch.int64)]
-    if config.saliency:
-        objects = salient_objects(seed, indices, config.resolution, device)
-        texture = salient[4]
-        if config.shape_texture == "ps-noise":
-            texture = ps_noise(seed, indices, _TEXTURE_NOISE, texture_side(config.resolution), config, device)
-        top, _, left, _ = objects.support
-        salient = [torch.from_numpy(objects.family.astype(np.int64)), objects.colour.contiguous(),
-                   torch.cat([objects.ellipse, objects.support]).T.contiguous(), objects.rectangle.T.contiguous(),
-                   texture, torch.stack([_aligned(top), _aligned(left)], 1).long()]
-    family, colour, round_, box, rectangle = (t.numpy() for t in shapes)
-    fused_raster.paint_images(images.numpy(), config.n_shapes, family, colour, round_, box, rectangle,
-                              *(t.numpy() for t in salient), config.antialias)
+    shapes = _fused_shapes(seed, indices, config)
+    salient = _fused_salient(seed, indices, config)
+    fused_raster.paint_images(images.numpy(), config.n_shapes, *(t.numpy() for t in shapes + salient),
+                              config.antialias)
+
+
+def _fused_shapes(seed: int, indices: np.ndarray, config: SynthConfig) -> list[Tensor]:
+    """paint_images' shape arguments: family, colour, and the round, box and rectangle coefficients
+    one row per shape (empty without shapes)."""
+    if not config.n_shapes:
+        return [torch.zeros(0, dtype=torch.int64)] + [torch.zeros(0, width) for width in (3, 15, 8, 4)]
+    table = shape_table(seed, indices, config, "cpu")
+    return [torch.from_numpy(table.family.astype(np.int64)), table.colour,
+            *(t.T.contiguous() for t in (table.round, table.box, table.rectangle))]
+
+
+def _fused_salient(seed: int, indices: np.ndarray, config: SynthConfig) -> list[Tensor]:
+    """paint_images' salient-object arguments: family, colour, round (ellipse + support) and
+    rectangle coefficients one row per image, the texture (B, 3, R, R; R = 0 for a flat colour)
+    and its anchor (empty without saliency)."""
+    flat = torch.zeros(len(indices), 3, 0, 0)
+    if not config.saliency:
+        return [torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3), torch.zeros(0, 15), torch.zeros(0, 4), flat,
+                torch.zeros(0, 2, dtype=torch.int64)]
+    objects = salient_objects(seed, indices, config.resolution, "cpu")
+    texture = flat
+    if config.shape_texture == "ps-noise":
+        texture = ps_noise(seed, indices, _TEXTURE_NOISE, texture_side(config.resolution), config, "cpu")
+    top, _, left, _ = objects.support
+    return [torch.from_numpy(objects.family.astype(np.int64)), objects.colour.contiguous(),
+            torch.cat([objects.ellipse, objects.support]).T.contiguous(), objects.rectangle.T.contiguous(),
+            texture, torch.stack([_aligned(top), _aligned(left)], 1).long()]
 
 
 def _chunks(n: int, start: int, batch_size: int) -> list[tuple[int, np.ndarray]]:
