@@ -23,9 +23,8 @@ import math
 import numba
 import numpy as np
 
-from .primitives import BAND_SLACK, MARGIN
+from .primitives import BAND_SLACK, LINE, MARGIN, ROUND
 
-ROUND, RECTANGLE, LINE = 1, 2, 0                  # families, as in the synthesizer's shape table
 _ZERO, _HALF, _ONE = np.float32(0.0), np.float32(0.5), np.float32(1.0)
 _TINY = np.float32(1e-15)                         # primitives.ellipse_coverage's offset of U
 # pixels from a line's box where its coverage can still be above 0: the ramp (MARGIN) and a slack
@@ -163,10 +162,10 @@ def paint_images(images, count, family, colour, round_, box, rectangle, salient_
     """Draw, in place on ``images`` (B, 3, S, S) float32, each image's ``count`` shapes in order, then
     its salient object (when ``salient_family`` is not empty).
 
-    Shape r = b * count + j: ``family`` (0 line, 1 round, 2 rectangle), ``colour`` (3,), and the
+    Shape r = b * count + j: ``family`` (primitives.LINE, ROUND or RECTANGLE), ``colour`` (3,), and the
     rows of ``round_`` (15: ellipse coefficients then the support box, used by rectangles too),
     ``box`` (8: the line's box coefficients) and ``rectangle`` (4 edges). The salient object of
-    image b: family 1 or 2, colour, ``salient_round`` (15), ``salient_rectangle`` (4), painted with
+    image b: family ROUND or RECTANGLE, colour, ``salient_round`` (15), ``salient_rectangle`` (4), painted with
     its colour or, when ``texture`` (B, 3, R, R) has R > 0, the texture anchored at ``anchor[b]``.
     """
     flat = np.zeros((3, 0, 0), np.float32)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+LINE, ROUND, RECTANGLE = 0, 1, 2   # shape families: a thick segment, an ellipse, an axis-aligned rectangle
 MIN_SIZE = 1e-3   # pixels: smaller semi-axes are clamped (their ink is ~0 anyway), avoiding 0/0
 MARGIN = 0.5      # pixels added around a shape's bounding box for its support (anti-aliasing ramp)
 BAND_SLACK = 0.01 # pixels added to a line's band, far above rounding errors, so it holds every inked pixel

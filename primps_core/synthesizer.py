@@ -452,7 +452,7 @@ class ShapeTable:
     """
 
     count: int                # shapes per image
-    family: np.ndarray        # (rows,) 0 line, 1 round (circle / ellipse), 2 rectangle
+    family: np.ndarray        # (rows,) primitives.LINE, ROUND (circle / ellipse) or RECTANGLE
     colour: Tensor            # (rows, 3)
     round: Tensor             # (15, rows) ellipse_coefficients (11) then the support box (4)
     segment: Tensor           # (5, rows) line end points (y0, x0, y1, x1) and half-thickness
@@ -460,7 +460,7 @@ class ShapeTable:
     rectangle: Tensor         # (4, rows) rectangle_coefficients
 
 
-_FAMILY_OF_KIND = np.array([0, 1, 1, 2])   # line, circle, ellipse, rectangle
+_FAMILY_OF_KIND = np.array([primitives.LINE, primitives.ROUND, primitives.ROUND, primitives.RECTANGLE])  # SHAPE_KINDS
 
 
 def shape_table(seed: int, indices: np.ndarray, config: SynthConfig, device) -> ShapeTable:
@@ -513,7 +513,7 @@ def _family_layer(canvas: primitives.TileCanvas, table: ShapeTable, rows: Tensor
                   antialias: bool) -> tuple[primitives.Layer, Tensor]:
     """Footprints, coverage and paint of the shapes ``rows`` (one family); also the owner of each tile."""
     image = torch.div(rows, table.count, rounding_mode="floor")
-    if family == 0:
+    if family == primitives.LINE:
         segment = table.segment.index_select(1, rows)
         tiles = primitives.band_tiles(canvas, image, segment[0:2].T, segment[2:4].T, segment[4])
         per_tile = rows.index_select(0, tiles.owner)
@@ -521,7 +521,7 @@ def _family_layer(canvas: primitives.TileCanvas, table: ShapeTable, rows: Tensor
     else:
         tiles = primitives.box_tiles(canvas, image, *table.round[11:].index_select(1, rows))
         per_tile = rows.index_select(0, tiles.owner)
-        if family == 1:
+        if family == primitives.ROUND:
             cover = primitives.ellipse_coverage(tiles, _per_tile(table.round, per_tile), antialias)
         else:
             cover = primitives.rectangle_coverage(tiles, _per_tile(table.rectangle, per_tile), antialias)
@@ -547,7 +547,7 @@ def draw_shapes(canvas: primitives.TileCanvas, table: ShapeTable, config: SynthC
     device = canvas.tiles.device
     for first, stop in _level_blocks(table.count, canvas.batch, config.resolution):
         parts = []
-        for family in (0, 1, 2):
+        for family in (primitives.LINE, primitives.ROUND, primitives.RECTANGLE):
             rows = np.flatnonzero((table.family == family) & (level >= first) & (level < stop))
             if len(rows):
                 rows = rows[np.argsort(level[rows], kind="stable")]
@@ -567,7 +567,7 @@ def draw_shapes(canvas: primitives.TileCanvas, table: ShapeTable, config: SynthC
 
 @dataclass
 class Salient:
-    """The salient object of each image: family (1 round, 2 rectangle), colour and coefficients."""
+    """The salient object of each image: family (primitives.ROUND or RECTANGLE), colour and coefficients."""
 
     family: np.ndarray        # (B,)
     colour: Tensor            # (B, 3)
@@ -594,7 +594,7 @@ def salient_objects(seed: int, indices: np.ndarray, size: int, device) -> Salien
     ey, ex = primitives.ellipse_extent(r1, r2, cos_t, sin_t)
     is_rect = kind == 2
     return Salient(
-        family=np.where(is_rect.cpu().numpy(), 2, 1),
+        family=np.where(is_rect.cpu().numpy(), primitives.RECTANGLE, primitives.ROUND),
         colour=torch.floor(u[:, 5:8] * 256),
         support=primitives.support(cy, cx, torch.where(is_rect, half_h, ey), torch.where(is_rect, half_w, ex)),
         ellipse=primitives.ellipse_coefficients(cy, cx, r1, r2, cos_t, sin_t),
@@ -621,13 +621,13 @@ def texture_side(size: int) -> int:
 def salient_groups(canvas: primitives.TileCanvas, salient: Salient, antialias: bool):
     """Yield (tiles, coverage (T, T, N), image of each tile) for the round and the rectangular objects."""
     device = canvas.tiles.device
-    for family in (1, 2):
+    for family in (primitives.ROUND, primitives.RECTANGLE):
         rows = torch.from_numpy(np.flatnonzero(salient.family == family)).to(device)
         if not len(rows):
             continue
         tiles = primitives.box_tiles(canvas, rows, *salient.support.index_select(1, rows))
         per_tile = rows.index_select(0, tiles.owner)
-        if family == 1:
+        if family == primitives.ROUND:
             coefficients = torch.cat([_per_tile(salient.ellipse, per_tile), _per_tile(salient.support, per_tile)])
             coverage = primitives.ellipse_coverage(tiles, coefficients, antialias)
         else:
