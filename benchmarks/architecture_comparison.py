@@ -23,7 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from primps_core import experiments, metrics, models, synthesizer, training
+from primps_core import synth
+from primps_core.data import sources
+from primps_core.eval import metrics
+from primps_core.gan import models, training
 
 RESULTS = Path(__file__).resolve().parent / "results" / "architecture_comparison.md"
 CANDIDATES = (("dcgan", 16, 128), ("dcgan", 32, 128), ("resnet", 16, 128), ("resnet", 32, 128))
@@ -32,17 +35,17 @@ CANDIDATES = (("dcgan", 16, 128), ("dcgan", 32, 128), ("resnet", 16, 128), ("res
 def run(architecture: str, width: int, widest: int, minutes: float, checkpoints: int, samples: int, real,
         seed: int) -> list[dict]:
     model = models.ModelConfig(architecture=architecture, resolution=32, base_channels=width, max_channels=widest)
-    config = training.TrainConfig(source="primitives-ps", model=model, batch_size=32, iterations=10**9, seed=seed)
+    config = training.TrainConfig(source=sources.resolve("primitives-ps"), model=model, batch_size=32, iterations=10**9, seed=seed)
     trainer = training.Trainer(config)
     rows, trained, marks = [], 0.0, [minutes * 60 * (k + 1) / checkpoints for k in range(checkpoints)]
     for mark in marks:
         while trained < mark:
-            reals = synthesizer.generate(32, variant="primitives-ps", resolution=32, seed=seed,
+            reals = synth.generate(32, variant="primitives-ps", resolution=32, seed=seed,
                                          start=trainer.iteration * 32)
             start = time.perf_counter()
             trainer.step(reals)
             trained += time.perf_counter() - start
-        fake = experiments.sample_images(trainer.G_ema, samples, seed=7)
+        fake = training.sample_images(trainer.G_ema, samples, seed=7)
         scores = metrics.evaluate(real, fake, ["fid", "kid"], cache_dir=None, progress=False)
         rows.append({"minutes": trained / 60, "iterations": trainer.iteration, **scores})
         print(architecture, width, widest, seed, rows[-1], flush=True)
@@ -63,7 +66,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
-    real = synthesizer.generate(args.samples, variant="primitives-ps", resolution=32, seed=10**6)
+    real = synth.generate(args.samples, variant="primitives-ps", resolution=32, seed=10**6)
     # With at most 1,000 samples every KID subset is the whole set, so KID has no subset spread to report.
     lines = [f"# GAN architectures at 32 px: FID against training time ({datetime.date.today()})", "",
              f"torch {torch.__version__}, {torch.get_num_threads()} threads; Primitives-PS, batch 32, DiffAugment, "

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from primps_core import datasets, metrics
+from primps_core.data import sources
+from primps_core.eval import metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fid_speed.md"
 
@@ -60,7 +61,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
-    images = datasets.load_images("emoji-food")[: args.images]
+    images = sources.load_images("emoji-food")[: args.images]
     x = metrics.inception_input(images)
 
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -2,7 +2,7 @@
 
 Written from the description in DESIGN.md ("The algorithm, as published"), one image at a time,
 the way the official code makes them, so that ``benchmarks/synth_speed.py`` can time the batched
-``primps_core.synthesizer`` against it:
+``primps_core.synth`` against it:
 
 - PS noise: per colour channel, white Gaussian noise -> complex ``fft2`` -> multiplied by
   ``1 / (|fx|^a + |fy|^b)`` with ``a, b ~ U[0.5, 3.5]`` -> ``ifft2`` (real part) -> min-max to

@@ -1,4 +1,4 @@
-"""Synthesizer throughput: primps_core.synthesizer.generate against the per-image reference.
+"""Synthesizer throughput: primps_core.synth.generate against the per-image reference.
 
 For primitives-ps and ps-noise at 32, 64 and 256 px, in one run: images/s of the batched
 ``generate`` (default chunking, all torch threads; on CPU the compiled fused rasteriser) and of
@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_primitives_ps as reference  # noqa: E402
 
-from primps_core import synthesizer  # noqa: E402
+from primps_core import synth  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synth_speed.md"
 # Images per timed pass: enough for stable numbers, the whole run within ~3 minutes.
@@ -58,8 +58,8 @@ def best_rate(run, count: int, repeats: int) -> float:
 
 def fft_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
     """Images/s of the inverse FFTs alone: 3 channels of background (and of texture for primitives-ps)."""
-    sizes = [resolution] + ([synthesizer.texture_side(resolution)] if variant == "primitives-ps" else [])
-    step = max(1, synthesizer.NOISE_PIXELS // resolution**2)
+    sizes = [resolution] + ([synth.shapes.texture_side(resolution)] if variant == "primitives-ps" else [])
+    step = max(1, synth.noise.NOISE_PIXELS // resolution**2)
     rng = np.random.default_rng(0)
     spectra = [(rng.standard_normal((step, 3, s, s // 2 + 1)) * 1j).astype(np.complex64) for s in sizes]
 
@@ -73,21 +73,21 @@ def fft_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
 
 def rng_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
     """Images/s of all the counter-based random numbers an image of ``variant`` draws."""
-    sizes = [resolution] + ([synthesizer.texture_side(resolution)] if variant == "primitives-ps" else [])
-    shapes = synthesizer.make_config(variant, resolution).n_shapes
+    sizes = [resolution] + ([synth.shapes.texture_side(resolution)] if variant == "primitives-ps" else [])
+    shapes = synth.make_config(variant, resolution).n_shapes
 
     def run(n: int) -> None:
         for start in range(0, n, 1024):
-            keys = synthesizer.image_keys(0, np.arange(start, min(n, start + 1024)), 1, "cpu")
+            keys = synth.rng.image_keys(0, np.arange(start, min(n, start + 1024)), 1, "cpu")
             for size in sizes:
-                step = max(1, synthesizer.NOISE_PIXELS // size**2)
+                step = max(1, synth.noise.NOISE_PIXELS // size**2)
                 for low in range(0, len(keys), step):
-                    synthesizer.gaussians(keys[low:low + step], 3 * size * (size // 2 + 1))
-                synthesizer.uniforms(keys, 6)
+                    synth.rng.gaussians(keys[low:low + step], 3 * size * (size // 2 + 1))
+                synth.rng.uniforms(keys, 6)
             if shapes:
-                synthesizer.uniforms(keys, 9 * shapes, torch.float32)
-                synthesizer.gaussians(keys, 2 * shapes + 2)
-                synthesizer.uniforms(keys, 8, torch.float32)
+                synth.rng.uniforms(keys, 9 * shapes, torch.float32)
+                synth.rng.gaussians(keys, 2 * shapes + 2)
+                synth.rng.uniforms(keys, 8, torch.float32)
 
     with torch.inference_mode():
         return best_rate(run, count, repeats)
@@ -97,9 +97,9 @@ def measure(repeats: int) -> list[dict]:
     rows = []
     for resolution, (count, reference_count) in COUNTS.items():
         for variant in ("primitives-ps", "ps-noise"):
-            ours = best_rate(lambda n: synthesizer.generate(n, variant=variant, resolution=resolution),
+            ours = best_rate(lambda n: synth.generate(n, variant=variant, resolution=resolution),
                              count, repeats)
-            tiles = best_rate(lambda n: synthesizer.generate(n, variant=variant, resolution=resolution,
+            tiles = best_rate(lambda n: synth.generate(n, variant=variant, resolution=resolution,
                                                              rasteriser="tiles"), count, repeats)
             theirs = best_rate(lambda n: reference.generate(n, resolution, variant=variant),
                                reference_count, repeats)

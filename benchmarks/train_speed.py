@@ -5,7 +5,7 @@ timed), for each architecture and width, after a warm-up, in one process using e
 thread. Then the default three ways on the same cores: one process with all threads; one run
 data-parallel over one single-thread process per core (gloo, as ``torchrun --nproc_per_node``
 runs it: each process computes its share of the same global batch, gradients are summed); and one
-independent single-thread run per core side by side (what ``experiments.run_jobs`` does with
+independent single-thread run per core side by side (what ``runs.run_jobs`` does with
 many runs; their images/s summed). The default must reach at least 200 images/s on 2 cores.
 
     .venv/bin/python benchmarks/train_speed.py [--steps 30] [--batch 32] [--default-only]
@@ -25,16 +25,18 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from primps_core import models, synthesizer, training
+from primps_core import synth
+from primps_core.data import sources
+from primps_core.gan import models, training
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_speed.md"
 WIDTHS = ((16, 128), (32, 128), (32, 256), (64, 256))     # (base_channels, max_channels) candidates
 
 
 def images_per_second(model: models.ModelConfig, batch: int, steps: int) -> float:
-    config = training.TrainConfig(source="primitives-ps", model=model, batch_size=batch, iterations=steps + 5)
+    config = training.TrainConfig(source=sources.resolve("primitives-ps"), model=model, batch_size=batch, iterations=steps + 5)
     trainer = training.Trainer(config)
-    reals = synthesizer.generate(batch * (steps + 5), variant="primitives-ps", resolution=model.resolution)
+    reals = synth.generate(batch * (steps + 5), variant="primitives-ps", resolution=model.resolution)
     offset, count = trainer.local_slice()                # this process's share of each global batch
     for k in range(5):                                   # warm-up, and one lazy-R1 step
         trainer.step(reals[k * batch + offset:k * batch + offset + count])

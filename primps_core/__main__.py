@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from . import checks
 from .presets import PRESETS
 
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "reproduce":
-        from .reproduce import NotebookFailed, reproduce
+        from .study.reproduce import NotebookFailed, reproduce
         only = [o.strip() for o in args.only.split(",") if o.strip()] if args.only else None
         try:
             reproduce(args.preset, only, kernel=args.kernel)
@@ -77,22 +78,26 @@ def training_command(args) -> int:
     import json
     import shutil
 
-    from . import experiments
+    from .data import sources
+    from .study import runs
+    from .study.pipeline import Context
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1       # launched by torchrun
-    experiments.DEVICE = args.device
+    device = args.device
     if args.device.startswith("cuda") and distributed:
-        experiments.DEVICE = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     if distributed:
         import torch.distributed
         torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+    context = Context(device=device)
     try:
         if args.command == "pretrain":
-            result = experiments.pretrain(args.source, args.preset, args.seed, args.iterations)
+            result = runs.pretrain(args.source, args.preset, args.seed, args.iterations, context=context)
         else:
-            result = experiments.transfer(args.target, args.init, args.preset, args.seed, args.freeze_d, args.iterations)
+            result = runs.transfer(sources.resolve(args.target), args.init, args.preset, args.seed, args.freeze_d,
+                                   args.iterations, context=context)
             if args.out:
                 shutil.copytree(result.path, args.out, dirs_exist_ok=True)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         status = 1
     else:
@@ -100,7 +105,7 @@ def training_command(args) -> int:
             print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
         status = 0
     if distributed:
-        from .training import end_worker
+        from .gan.training import end_worker
         end_worker(status)
     return status
 
@@ -119,13 +124,12 @@ def parse_option(text: str) -> tuple[str, object]:
 
 def synth_command(args) -> int:
     """Write the requested synthetic dataset (or shard) with a progress bar."""
-    from .synthesizer import parse_shard, shard_range, write_dataset
+    from .data.export import parse_shard, shard_range, write_dataset
     try:
         options = dict(parse_option(text) for text in args.option)
         start, n = args.start, args.n
         if args.shard is not None:
-            if n < 1:
-                raise ValueError(f"n must be a positive integer, got {n}")
+            checks.integer(n, "n", 1)
             start, n = shard_range(n, *parse_shard(args.shard))
             if n == 0:
                 raise ValueError(f"shard {args.shard} of {args.n} images is empty: use fewer shards")
@@ -142,11 +146,11 @@ def score_command(args) -> int:
     """Print one JSON object with the metrics between ``args.a`` and ``args.b``."""
     import json
 
-    from .metrics import evaluate
+    from .eval.metrics import evaluate
     names = ["fid"] + ["kid"] * args.kid + ["pr"] * args.pr
     try:
         result = evaluate(args.a, args.b, names, resolution=args.resolution, device=args.device)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(json.dumps({"a": args.a, "b": args.b, **result}))

@@ -1,4 +1,4 @@
-"""Where the project's files live: data, runs, figures and notebooks.
+"""Where the project's files live (data, runs, figures, notebooks) and how they are written: atomically.
 
 Paths are resolved from the package (an editable install inside the repository), never from the
 current working directory, so notebooks run from any folder read the right files. Set
@@ -6,10 +6,13 @@ current working directory, so notebooks run from any folder read the right files
 """
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 ROOT = Path(os.environ.get("PRIMPS_ROOT", Path(__file__).resolve().parents[1]))
 DATA_DIR = ROOT / "data"
@@ -46,3 +49,27 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
 def figures_dir(preset: str) -> Path:
     """Output folder of a preset's figures: ``figures/`` for the canonical preset, else under runs/."""
     return FIGURES_DIR if preset == CANONICAL_PRESET else RUNS_DIR / preset / "figures"
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` (dicts with the same keys) as CSV atomically: a temporary name, then rename."""
+    def write(temporary: str) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    atomic_write(path, write)
+
+
+def read_csv(path: Path) -> dict[str, np.ndarray]:
+    """A CSV written by ``write_csv`` as columns: numbers as float arrays, text as string arrays."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        try:
+            columns[key] = np.array(values, dtype=float)
+        except ValueError:
+            columns[key] = np.array(values)
+    return columns

@@ -4,14 +4,15 @@ import sys
 import torch
 import torch.distributed as dist
 
-from primps_core import training
-from primps_core.models import ModelConfig
+from primps_core.data import sources
+from primps_core.gan import training
+from primps_core.gan.models import ModelConfig
 
 TINY = ModelConfig(resolution=16, base_channels=8, max_channels=16, latent_dim=16)
 
 
 def config(iterations: int, micro_batch: int = 0) -> training.TrainConfig:
-    return training.TrainConfig(source="primitives-ps", model=TINY, iterations=iterations, batch_size=8,
+    return training.TrainConfig(source=sources.resolve("primitives-ps"), model=TINY, iterations=iterations, batch_size=8,
                                 micro_batch=micro_batch, r1_interval=1, ema_images=200, checkpoint_every=2)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from primps_core import training
-from primps_core.pipeline import stage
+from primps_core.gan import training
+from primps_core.study.pipeline import Context, stage
 
 ran: list[str] = []
 
@@ -23,7 +23,7 @@ class Config:
 
 
 @stage("collective", resumable=True)
-def collective(config: Config, out_dir: Path) -> dict:
+def collective(config: Config, out_dir: Path, context: Context) -> dict:
     ran.append("collective")
     if dist.get_rank() == 0:
         time.sleep(2)
@@ -32,16 +32,17 @@ def collective(config: Config, out_dir: Path) -> dict:
 
 
 @stage("single")
-def single(config: Config, out_dir: Path) -> dict:
+def single(config: Config, out_dir: Path, context: Context) -> dict:
     ran.append("single")
     return {"rank": dist.get_rank(), "x": config.x}
 
 
 if __name__ == "__main__":
     dist.init_process_group("gloo")
-    root = Path(sys.argv[1])
-    first, second = collective(Config(1), preset="smoke", root=root), single(Config(2), preset="smoke", root=root)
-    again = collective(Config(1), preset="smoke", root=root)
+    context = Context(Path(sys.argv[1]))
+    first = collective(Config(1), preset="smoke", context=context)
+    second = single(Config(2), preset="smoke", context=context)
+    again = collective(Config(1), preset="smoke", context=context)
     report = {"rank": dist.get_rank(), "collective": first.value, "single": second.value, "ran": ran,
               "cached": [first.cached, again.cached], "again": again.value}
     (Path(sys.argv[2]) / f"rank{dist.get_rank()}.json").write_text(json.dumps(report))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from primps_core import augment
+from primps_core.gan import augment
 
 
 def images(n=6, size=32, seed=0):

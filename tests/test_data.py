@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from primps_core import datasets, paths
+from primps_core import paths
+from primps_core.data import images as image_files, photos as photo_data
 
 
 def test_photos_are_many_distinct_real_files_with_provenance():
-    records = datasets.photo_records()
+    records = photo_data.photo_records()
     files = sorted(p.name for p in paths.PHOTOS_DIR.glob("*.jpg"))
     assert len(records) >= 80
     assert sorted(r["file"] for r in records) == files
@@ -30,8 +31,8 @@ def test_data_folder_stays_small():
 
 
 def test_load_photos_returns_rgb_and_colour_filter():
-    photos, records = datasets.load_photos()
-    colour, colour_records = datasets.load_photos(colour_only=True)
+    photos, records = photo_data.load_photos()
+    colour, colour_records = photo_data.load_photos(colour_only=True)
     assert all(p.dtype == np.uint8 and p.ndim == 3 and p.shape[2] == 3 for p in photos)
     assert len(colour) == sum(r["mode"] == "RGB" for r in records) < len(photos)
     grey = [p for p, r in zip(photos, records) if r["mode"] == "L"]
@@ -40,32 +41,32 @@ def test_load_photos_returns_rgb_and_colour_filter():
 
 def test_random_patches_are_deterministic_crops():
     photos = [np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8), np.zeros((10, 10, 3), np.uint8)]
-    a = datasets.random_patches(photos, 16, 5, seed=1)
+    a = photo_data.random_patches(photos, 16, 5, seed=1)
     assert a.shape == (5, 16, 16, 3)
-    np.testing.assert_array_equal(a, datasets.random_patches(photos, 16, 5, seed=1))
-    np.testing.assert_array_equal(a[:3], datasets.random_patches(photos, 16, 3, seed=1))
+    np.testing.assert_array_equal(a, photo_data.random_patches(photos, 16, 5, seed=1))
+    np.testing.assert_array_equal(a[:3], photo_data.random_patches(photos, 16, 3, seed=1))
     source = photos[0]
     windows = np.lib.stride_tricks.sliding_window_view(source, (16, 16, 3)).reshape(-1, 16, 16, 3)
     for patch in a:                      # every patch is a window of the only large-enough photo
         assert np.any(np.all(windows == patch, axis=(1, 2, 3)))
     with pytest.raises(ValueError, match="no photo is at least 64 px"):
-        datasets.random_patches(photos, 64, 1, seed=0)
+        photo_data.random_patches(photos, 64, 1, seed=0)
     with pytest.raises(ValueError, match="patch size"):
-        datasets.random_patches(photos, 2, 1, seed=0)
+        photo_data.random_patches(photos, 2, 1, seed=0)
 
 
 def test_read_image_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.jpg does not exist"):
-        datasets.read_image(tmp_path / "missing.jpg")
+        image_files.read_image(tmp_path / "missing.jpg")
     (tmp_path / "text.jpg").write_text("not an image")
     with pytest.raises(ValueError, match="text.jpg is not a readable image"):
-        datasets.read_image(tmp_path / "text.jpg")
-    good = paths.PHOTOS_DIR / datasets.photo_records()[0]["file"]
+        image_files.read_image(tmp_path / "text.jpg")
+    good = paths.PHOTOS_DIR / photo_data.photo_records()[0]["file"]
     (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[:2000])
     with pytest.raises(ValueError, match="cut.jpg is not a readable image"):
-        datasets.read_image(tmp_path / "cut.jpg")
+        image_files.read_image(tmp_path / "cut.jpg")
     with pytest.raises(FileNotFoundError, match="PROVENANCE.csv does not exist"):
-        datasets.photo_records(tmp_path)
+        photo_data.photo_records(tmp_path)
 
 
 def test_dep5_licence_lookup_takes_the_most_specific_stanza(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from distributed_run import config, flat_weights
-from primps_core import training
+from primps_core.gan import training
 
 HERE = Path(__file__).parent
 

@@ -9,7 +9,8 @@ import scipy.linalg
 import torch
 
 from conftest import functions_from_installed_source
-from primps_core import datasets, metrics
+from primps_core.data import images as image_files, sources
+from primps_core.eval import metrics
 from primps_core.__main__ import main
 
 
@@ -96,7 +97,7 @@ def test_registries_and_unknown_names():
 
 @pytest.fixture(scope="module")
 def emoji():
-    return datasets.load_images("emoji-food")[:24]
+    return sources.load_images("emoji-food")[:24]
 
 
 def test_inception_features_equal_the_shipped_module_after_the_reference_resize(emoji):
@@ -127,8 +128,8 @@ def test_fid_of_a_set_with_itself_is_zero_and_features_are_cached(emoji, tmp_pat
 
 
 def test_fid_command_line_prints_one_json_object(tmp_path, capsys, emoji):
-    datasets.save_images(emoji[:12], tmp_path / "a.zip")
-    datasets.save_images(emoji[12:], tmp_path / "b")
+    image_files.save_images(emoji[:12], tmp_path / "a.zip")
+    image_files.save_images(emoji[12:], tmp_path / "b")
     assert main(["fid", str(tmp_path / "a.zip"), str(tmp_path / "b"), "--kid", "--resolution", "32"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n_real"] == result["n_fake"] == 12

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from primps_core import models
+from primps_core.gan import models
 
 
 @pytest.mark.parametrize("architecture", models.ARCHITECTURES)
@@ -46,7 +46,7 @@ def test_freeze_discriminator_freezes_the_input_side_stages_only():
 
 
 @pytest.mark.parametrize("field, value, message", [("architecture", "stylegan3", "architecture"),
-                                                   ("resolution", 48, "power of two"),
+                                                   ("resolution", 48, "resolution must be one of 16, 32"),
                                                    ("base_channels", 0, "base_channels")])
 def test_bad_configs_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from primps_core import reproduce
+from primps_core.study import reproduce
 
 
 def write_notebook(path, body):

@@ -5,7 +5,7 @@ import nbformat
 import yaml
 
 from primps_core import paths
-from primps_core.reproduce import find_notebooks
+from primps_core.study.reproduce import find_notebooks
 
 
 def test_environment_yml_lists_exactly_the_pyproject_dependencies():

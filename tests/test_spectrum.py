@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from primps_core import spectrum
+from primps_core.eval import spectrum
 
 
 @pytest.mark.parametrize("alpha", [1.0, 2.0, 3.0])

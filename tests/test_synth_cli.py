@@ -5,7 +5,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from primps_core import datasets, synthesizer
+from primps_core import synth
+from primps_core.data import export, sources
 from primps_core.__main__ import main
 
 
@@ -14,8 +15,8 @@ def test_zip_is_a_stylegan_dataset_equal_to_generate(tmp_path, capsys):
     assert main(["synth", "--n", "12", "--resolution", "16", "--seed", "3", "--out", str(out)]) == 0
     with zipfile.ZipFile(out) as archive:
         assert json.loads(archive.read("dataset.json")) == {"labels": None}
-    expected = synthesizer.generate(12, variant="primitives-ps", resolution=16, seed=3)
-    np.testing.assert_array_equal(datasets.load_images(out), expected)
+    expected = synth.generate(12, variant="primitives-ps", resolution=16, seed=3)
+    np.testing.assert_array_equal(sources.load_images(out), expected)
     assert "wrote images 0..11" in capsys.readouterr().out
 
 
@@ -36,8 +37,8 @@ def test_npz_start_offset_and_options(tmp_path):
     out = tmp_path / "noise.npz"
     assert main(["synth", "--variant", "primitives", "--n", "5", "--start", "7", "--resolution", "16",
                  "--out", str(out), "-o", "n_shapes=3", "-o", "antialias=False"]) == 0
-    expected = synthesizer.generate(5, variant="primitives", resolution=16, start=7, n_shapes=3, antialias=False)
-    np.testing.assert_array_equal(datasets.load_images(out), expected)
+    expected = synth.generate(5, variant="primitives", resolution=16, start=7, n_shapes=3, antialias=False)
+    np.testing.assert_array_equal(sources.load_images(out), expected)
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -60,5 +61,5 @@ def test_bad_arguments_give_one_clear_error_and_write_nothing(tmp_path, capsys, 
 @pytest.mark.parametrize("n, seed, message", [(0, 0, "n must be"), (4, -1, "seed must be")])
 def test_write_dataset_checks_its_arguments_before_creating_anything(tmp_path, n, seed, message):
     with pytest.raises(ValueError, match=message):
-        synthesizer.write_dataset(tmp_path / "set.zip", n, resolution=16, seed=seed, progress=False)
+        export.write_dataset(tmp_path / "set.zip", n, resolution=16, seed=seed, progress=False)
     assert list(tmp_path.iterdir()) == []

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from primps_core import paths, primitives, spectrum, synthesizer
-from primps_core.synthesizer import generate, salient_coverage
+from primps_core import paths, synth
+from primps_core.eval import spectrum
+from primps_core.synth import generate, salient_coverage, raster_tiles, shapes
 
 NATURAL = json.loads((paths.FIGURES_DIR / "natural_stats.json").read_text())
 
@@ -33,7 +34,7 @@ def channel_alphas(images: np.ndarray) -> np.ndarray:
 # Output and determinism
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("variant", synthesizer.VARIANTS)
+@pytest.mark.parametrize("variant", synth.VARIANTS)
 def test_shape_dtype_and_variation(variant):
     images = generate(6, variant=variant, resolution=32, seed=1)
     assert images.shape == (6, 32, 32, 3) and images.dtype == np.uint8
@@ -59,10 +60,10 @@ def test_images_do_not_depend_on_batching_or_splitting(variant):
 
 
 def test_images_do_not_depend_on_resolution_padding_or_tile_size(monkeypatch):
-    config, indices = synthesizer.make_config("primitives-ps", 36), np.arange(4)
-    whole = synthesizer.paint(config, 2, indices, "cpu", "tiles")   # 36 px: the canvas is padded to whole tiles
-    monkeypatch.setattr(synthesizer, "tile_size", lambda resolution: 8)
-    assert torch.equal(whole, synthesizer.paint(config, 2, indices, "cpu", "tiles"))
+    config, indices = synth.make_config("primitives-ps", 36), np.arange(4)
+    whole = synth.render.paint(config, 2, indices, "cpu", "tiles")   # 36 px: the canvas is padded to whole tiles
+    monkeypatch.setattr(raster_tiles, "tile_size", lambda resolution: 8)
+    assert torch.equal(whole, synth.render.paint(config, 2, indices, "cpu", "tiles"))
 
 
 def test_images_do_not_depend_on_torch_thread_count():
@@ -79,7 +80,7 @@ def test_images_do_not_depend_on_torch_thread_count():
 
 
 def test_images_are_identical_in_a_fresh_process():
-    code = ("import sys, numpy as np; from primps_core.synthesizer import generate; "
+    code = ("import sys, numpy as np; from primps_core.synth import generate; "
             "sys.stdout.buffer.write(generate(3, resolution=32, seed=4, start=7).tobytes())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
     assert out == generate(3, resolution=32, seed=4, start=7).tobytes()
@@ -130,8 +131,8 @@ def test_published_background_alpha_lies_in_the_configured_law():
 
 
 def test_steep_published_spectra_are_exact_before_quantisation():
-    config = synthesizer.make_config("ps-noise", 128, alpha_range=(3.0, 3.5))
-    fields = synthesizer.ps_noise(0, np.arange(12), 1, 128, config, "cpu").permute(0, 2, 3, 1).numpy()
+    config = synth.make_config("ps-noise", 128, alpha_range=(3.0, 3.5))
+    fields = synth.noise.ps_noise(0, np.arange(12), 1, 128, config, "cpu").permute(0, 2, 3, 1).numpy()
     alpha = channel_alphas(fields)
     assert alpha.min() > 5.7 and alpha.max() < 7.3
 
@@ -175,10 +176,10 @@ def test_shapes_are_the_same_picture_at_every_resolution(variant):
 
 
 def test_kind_frequencies_follow_the_published_weights():
-    table = synthesizer.shape_table(0, np.arange(200), synthesizer.make_config("primitives", 32), "cpu")
+    table = synth.shapes.shape_table(0, np.arange(200), synth.make_config("primitives", 32), "cpu")
     np.testing.assert_allclose(np.bincount(table.family, minlength=3) / table.family.size, [1 / 7, 4 / 7, 2 / 7],
                                atol=0.01)
-    lines = synthesizer.shape_table(0, np.arange(4), synthesizer.make_config("primitives", 32, shape_kinds=["line"]),
+    lines = synth.shapes.shape_table(0, np.arange(4), synth.make_config("primitives", 32, shape_kinds=["line"]),
                                     "cpu")
     assert np.all(lines.family == 0)
 
@@ -215,26 +216,26 @@ def ink(kind: str, **geometry) -> float:
     """
     shift = torch.tensor([(i / 8, j / 8) for i in range(8) for j in range(8)])
     n = len(shift)
-    canvas = primitives.TileCanvas.from_images(torch.zeros(n, 1, 64, 64), 4)
+    canvas = raster_tiles.TileCanvas.from_images(torch.zeros(n, 1, 64, 64), 4)
     image = torch.arange(n)
     g = {k: torch.full((n,), float(v)) for k, v in geometry.items()}
     if kind == "ellipse":
         cy, cx = g["cy"] + shift[:, 0], g["cx"] + shift[:, 1]
         direction = torch.full((n,), np.cos(0.3)), torch.full((n,), np.sin(0.3))
-        box = primitives.support(cy, cx, *primitives.ellipse_extent(g["a"], g["b"], *direction))
-        tiles = primitives.box_tiles(canvas, image, *box)
-        coefficients = torch.cat([primitives.ellipse_coefficients(cy, cx, g["a"], g["b"], *direction), box])
-        coverage = primitives.ellipse_coverage(tiles, coefficients[:, tiles.owner], True)
+        box = shapes.support(cy, cx, *shapes.ellipse_extent(g["a"], g["b"], *direction))
+        tiles = raster_tiles.box_tiles(canvas, image, *box)
+        coefficients = torch.cat([shapes.ellipse_coefficients(cy, cx, g["a"], g["b"], *direction), box])
+        coverage = raster_tiles.ellipse_coverage(tiles, coefficients[:, tiles.owner], True)
     else:
         p0 = torch.stack([g["y0"], g["x0"]], 1) + shift
         p1 = torch.stack([g["y1"], g["x1"]], 1) + shift
-        tiles = primitives.band_tiles(canvas, image, p0, p1, g["half"])
+        tiles = raster_tiles.band_tiles(canvas, image, p0, p1, g["half"])
         delta = p1 - p0
         length = delta.norm(dim=1)
-        coefficients = primitives.box_coefficients((p0[:, 0] + p1[:, 0]) / 2, (p0[:, 1] + p1[:, 1]) / 2, length / 2,
+        coefficients = shapes.box_coefficients((p0[:, 0] + p1[:, 0]) / 2, (p0[:, 1] + p1[:, 1]) / 2, length / 2,
                                                    g["half"], delta[:, 1] / length, delta[:, 0] / length)
-        coverage = primitives.box_coverage(tiles, coefficients[:, tiles.owner], True)
-    primitives.composite(canvas, primitives.Layer.paint_over(tiles, coverage, torch.ones(len(tiles.ids), 1)))
+        coverage = raster_tiles.box_coverage(tiles, coefficients[:, tiles.owner], True)
+    raster_tiles.composite(canvas, raster_tiles.Layer.paint_over(tiles, coverage, torch.ones(len(tiles.ids), 1)))
     return canvas.to_images().sum().item() / n
 
 
@@ -264,8 +265,8 @@ def test_thick_lines_hold_their_area():
 def test_noise_spectra_are_isotropic_where_the_filter_is():
     # With a == b the filter is symmetric in x and y; the kx = 0 column of a half spectrum needs its
     # sqrt(2) weight to carry as much power as the ky = 0 row.
-    config = synthesizer.make_config("ps-noise", 64, alpha_range=(1.5, 1.5))
-    fields = synthesizer.ps_noise(0, np.arange(64), 1, 64, config, "cpu").numpy()
+    config = synth.make_config("ps-noise", 64, alpha_range=(1.5, 1.5))
+    fields = synth.noise.ps_noise(0, np.arange(64), 1, 64, config, "cpu").numpy()
     power = np.abs(np.fft.fft2(fields - fields.mean(axis=(2, 3), keepdims=True))) ** 2
     vertical, horizontal = power[..., 1:9, 0].mean(), power[..., 0, 1:9].mean()
     assert 0.85 < vertical / horizontal < 1.15

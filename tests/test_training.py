@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from primps_core import training
-from primps_core.models import ModelConfig
+from primps_core.data import images as image_files, sources
+from primps_core.gan import training
+from primps_core.gan.models import ModelConfig
 
 TINY = ModelConfig(resolution=16, base_channels=8, max_channels=16, latent_dim=16)
 
@@ -19,7 +20,8 @@ TINY = ModelConfig(resolution=16, base_channels=8, max_channels=16, latent_dim=1
 def config(**changes):
     base = dict(source="primitives-ps", model=TINY, iterations=12, batch_size=8, r1_interval=4, log_every=2,
                 sample_every=6, checkpoint_every=4, ema_images=200)
-    return training.TrainConfig(**{**base, **changes})
+    merged = {**base, **changes}
+    return training.TrainConfig(**{**merged, "source": sources.resolve(merged["source"])})
 
 
 def weights(trainer):
@@ -53,7 +55,7 @@ def test_training_is_deterministic_and_learns_something(tmp_path):
 
 SLOW_RUN = """
 import sys, time
-from primps_core import training
+from primps_core.gan import training
 from test_training import config
 step = training.Trainer.step
 training.Trainer.step = lambda self, reals: (time.sleep(0.15), step(self, reals))[1]
@@ -82,8 +84,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
 def test_transfer_starts_from_a_checkpoint_and_freezed_keeps_the_first_stages(tmp_path):
     pretrained = training.train(config(), tmp_path / "pretrain", progress=False)
     target = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
-    from primps_core import datasets
-    datasets.save_images(target, tmp_path / "target.zip")
+    image_files.save_images(target, tmp_path / "target.zip")
     transfer = config(source=str(tmp_path / "target.zip"), iterations=4, freeze_d=1)
     tuned = training.train(transfer, tmp_path / "transfer", init=tmp_path / "pretrain" / "checkpoint.pt", progress=False)
     frozen = [p for p in pretrained.D.stages[0].parameters()]
@@ -92,10 +93,9 @@ def test_transfer_starts_from_a_checkpoint_and_freezed_keeps_the_first_stages(tm
 
 
 def test_dataset_source_visits_every_image_once_per_epoch(tmp_path):
-    from primps_core import datasets
-    images = np.arange(5, dtype=np.uint8)[:, None, None, None].repeat(16, 1).repeat(16, 2).repeat(3, 3)
-    datasets.save_images(images, tmp_path / "five")
-    source = training.image_source(config(source=str(tmp_path / "five")))
+    five = np.arange(5, dtype=np.uint8)[:, None, None, None].repeat(16, 1).repeat(16, 2).repeat(3, 3)
+    image_files.save_images(five, tmp_path / "five")
+    source = sources.image_stream(sources.resolve(tmp_path / "five"), 16, seed=0)
     drawn = source(0, 15)[:, 0, 0, 0]
     assert all(sorted(drawn[k:k + 5]) == [0, 1, 2, 3, 4] for k in (0, 5, 10))
     np.testing.assert_array_equal(source(7, 3), source(0, 15)[7:10])

@@ -6,14 +6,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from primps_core import natural_stats, widgets  # noqa: E402
+from primps_core.study import spectrum_analysis  # noqa: E402
+from primps_core.viz import widgets  # noqa: E402
 
 
 def test_explorer_draws_then_redraws_on_change_and_reports_bad_combinations(monkeypatch, capsys):
     shown, boxes = [], []
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
     monkeypatch.setattr(widgets, "display", boxes.append)
-    photos = {"freq": natural_stats.SPECTRUM_GRID, "photos": -2.6 * np.log10(natural_stats.SPECTRUM_GRID)}
+    photos = {"freq": spectrum_analysis.SPECTRUM_GRID, "photos": -2.6 * np.log10(spectrum_analysis.SPECTRUM_GRID)}
     widgets.synth_explorer(photos, resolution=32)
     assert len(shown) == 1 and len(shown[0].axes) == 9                 # 8 images + the spectrum, drawn statically
     controls = {c.description: c for row in boxes[0].children[:2] for c in row.children}

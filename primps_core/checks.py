@@ -1,0 +1,52 @@
+"""Validation of user-facing parameters, with one wording everywhere.
+
+Every public function that takes a count, a size, a seed, a flag or a name from a fixed list checks
+it here, so a bad value fails early with one sentence naming the parameter, what was expected and
+what was given. A value of the wrong type raises ``TypeError``; a value of the right type outside
+its range or list raises ``ValueError``.
+
+    integer(n, "n", 1)                    -> "n must be an integer >= 1, got 0"
+    integer(k, "freeze_d", 0, 3)          -> "freeze_d must be an integer in 0..3, got 5"
+    choice(law, "alpha_law", ALPHA_LAWS)  -> "alpha_law must be one of 'published', 'natural'; got 'x'"
+"""
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+
+def integer(value, name: str, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as a Python int if it is an integer (not a bool) within ``low..high`` (either bound
+    optional); one clear error otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer{_bounds(low, high)}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be an integer{_bounds(low, high)}, got {value!r}")
+    return int(value)
+
+
+def _bounds(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f" in {low}..{high}"
+    if low is not None:
+        return f" >= {low}"
+    return f" <= {high}" if high is not None else ""
+
+
+def boolean(value, name: str) -> bool:
+    """``value`` as a bool if it is True or False; one clear error otherwise (1 and "yes" are not)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def choice(value, name: str, choices: Collection):
+    """``value`` if it is one of ``choices``; one clear error listing them otherwise."""
+    try:
+        known = value in choices
+    except TypeError:                       # an unhashable value asked of a set or dict
+        known = False
+    if not known:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value

@@ -1,0 +1,277 @@
+"""Image sets in and out: folders, zips (StyleGAN2-ADA's dataset format) and ``.npz`` files.
+
+``load_images`` reads a folder, a zip or an ``.npz`` into one uint8 array (N, R, R, 3);
+``save_images`` and ``ImageWriter`` write them atomically (a temporary name, then rename), the
+latter in chunks so a million images never sit in memory. Embedded datasets are named through
+``data.sources``.
+
+Conventions for every image read: RGBA (and palette or LA images with transparency) is composited
+on white, greyscale and palette become RGB, 16-bit greyscale is scaled to 8 bits, non-square
+images are centre-cropped to a square, and resizing uses Lanczos (``RESAMPLE``), the filter
+StyleGAN2-ADA's dataset tool and clean-fid recommend for downscaling without aliasing.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .. import checks
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+RESAMPLE = Image.Resampling.LANCZOS
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """A PIL image as uint8 RGB: transparency composited on white, 16-bit scaled to 8 bits."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        wide = np.asarray(image, dtype=np.float64)
+        scale = 65535.0 if image.mode.startswith("I;16") or wide.max() > 255 else 255.0
+        image = Image.fromarray(np.round(np.clip(wide, 0, scale) * (255.0 / scale)).astype(np.uint8))
+    elif image.mode == "F":
+        raise ValueError("floating-point images have no defined 0..255 range")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("RGB"))
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Encoded image bytes as uint8 RGB (H, W, 3); ``name`` labels the file in the error."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return to_rgb(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"{name} is not a readable image: {error}") from None
+
+
+def read_image(path: Path) -> np.ndarray:
+    """One image file as uint8 RGB (H, W, 3); a clear error for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist")
+    return decode_image(path.read_bytes(), str(path))
+
+
+def square(image: np.ndarray, resolution: int | None = None) -> np.ndarray:
+    """Centre-crop ``image`` (H, W, 3) to a square, then resize it to ``resolution`` with Lanczos."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    image = image[top:top + side, left:left + side]
+    if resolution is None or side == resolution:
+        return image
+    return np.asarray(Image.fromarray(image).resize((resolution, resolution), RESAMPLE))
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not Path(name).name.startswith(".")
+
+
+def _folder_members(folder: Path):
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
+    return [(str(p), p.read_bytes) for p in files]
+
+
+def _zip_members(archive: zipfile.ZipFile, label: str):
+    names = sorted(n for n in archive.namelist() if not n.endswith("/") and is_image_name(n))
+    return [(f"{label}:{n}", functools.partial(archive.read, n)) for n in names]
+
+
+def _from_npz(path: Path) -> np.ndarray:
+    """The image array stored in an ``.npz`` (key ``images``, or its only array) as uint8 RGB."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            if "images" not in keys and len(keys) != 1:
+                raise ValueError(f"{path} must hold an array named 'images' or exactly one array, has {keys}")
+            array = archive["images" if "images" in keys else keys[0]]
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+    if array.dtype != np.uint8 or array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[-1] not in (1, 3, 4)):
+        raise ValueError(f"{path}: expected uint8 images (N, H, W) or (N, H, W, 1|3|4), "
+                         f"got {array.dtype} {array.shape}")
+    if len(array) == 0:
+        raise ValueError(f"{path} holds no images")
+    if array.ndim == 3 or array.shape[-1] == 1:
+        return np.repeat(array.reshape(array.shape[:3] + (1,)), 3, axis=3)
+    return np.stack([to_rgb(Image.fromarray(a)) for a in array]) if array.shape[-1] == 4 else array
+
+
+def _stack(images: list[np.ndarray], resolution: int | None, label: str) -> np.ndarray:
+    squares = [square(image, resolution) for image in images]
+    sizes = sorted({s.shape[0] for s in squares})
+    if len(sizes) > 1:
+        raise ValueError(f"{label} holds images of different sizes {sizes[:5]}: pass a resolution")
+    return np.stack(squares)
+
+
+def load_images(path, resolution: int | None = None) -> np.ndarray:
+    """An image set on disk as uint8 (N, R, R, 3), sorted by file name.
+
+    ``path`` is a folder (searched recursively for png/jpg/jpeg/webp/bmp), a zip (StyleGAN2-ADA's
+    dataset format included; ``dataset.json`` is ignored) or an ``.npz`` file (embedded datasets:
+    ``sources.load_images``). Images are made square by a centre crop and resized to
+    ``resolution`` (Lanczos) if given; without it all images must share one size.
+    """
+    if resolution is not None:
+        resolution = checks.integer(resolution, "resolution", 1)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if path.is_dir():
+        return _decode_all(_folder_members(path), resolution, str(path))
+    if path.suffix.lower() == ".npz":
+        return _stack(list(_from_npz(path)), resolution, str(path))
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return _decode_all(_zip_members(archive, str(path)), resolution, str(path))
+    raise ValueError(f"{path} is not a folder, a zip or an .npz file")
+
+
+def _decode_all(members, resolution: int | None, label: str) -> np.ndarray:
+    if not members:
+        raise ValueError(f"{label} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
+    return _stack([decode_image(read(), name) for name, read in members], resolution, label)
+
+
+def _encode_png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def check_images(images) -> np.ndarray:
+    """``images`` as a uint8 (N, H, W, 3) array, or one clear error."""
+    array = np.asarray(images)
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3 or len(array) == 0:
+        raise ValueError(f"images must be a non-empty uint8 array (N, H, W, 3), got {array.dtype} {array.shape}")
+    return array
+
+
+class ImageWriter:
+    """Write images in chunks to a folder, a zip or an ``.npz``, atomically.
+
+    Files go to a temporary name beside ``path`` and are renamed into place only when the ``with``
+    block ends without an error; an error removes them. Zips follow StyleGAN2-ADA's dataset
+    format (``00000/img00000000.png`` ... plus ``dataset.json`` with ``"labels": null``), so its
+    official training code reads them. ``.npz`` needs the total count ``n`` up front because the
+    array is streamed into the archive without being held in memory. ``first_index`` numbers the
+    files of a shard by their place in the whole dataset, so the shards' files together are the
+    unsharded dataset's files.
+    """
+
+    def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0):
+        self.path = Path(path)
+        self.format = format or {".zip": "zip", ".npz": "npz"}.get(self.path.suffix.lower(), "folder")
+        if self.format not in ("zip", "folder", "npz"):
+            raise ValueError(f"format must be zip, folder or npz, got {self.format!r}")
+        if self.format == "npz" and n is None:
+            raise ValueError("writing an .npz needs the total number of images n up front")
+        if n is not None:
+            checks.integer(n, "n", 1)
+        self.n, self.count, self.shape, self.npy = n, 0, None, None
+        self.first_index = first_index
+
+    def __enter__(self) -> "ImageWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{self.path.name}-"
+        if self.format == "folder":
+            self.temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=self.path.parent))
+        else:
+            handle, name = tempfile.mkstemp(prefix=prefix, dir=self.path.parent)
+            os.close(handle)
+            self.temporary = Path(name)
+            self.archive = zipfile.ZipFile(self.temporary, "w", zipfile.ZIP_STORED, allowZip64=True)
+        return self
+
+    def write(self, images) -> None:
+        """Append a batch of uint8 (N, H, W, 3) images of the set's one size."""
+        images = check_images(images)
+        if self.shape is None:
+            self.shape = images.shape[1:]
+        if images.shape[1:] != self.shape:
+            raise ValueError(f"all images must share one shape {self.shape}, got {images.shape[1:]}")
+        if self.format == "npz":
+            self._write_npy(images)
+            return
+        for image in images:
+            index = self.first_index + self.count
+            name = f"{index // 1000:05d}/img{index:08d}.png"
+            if self.format == "zip":
+                self.archive.writestr(name, _encode_png(image))
+            else:
+                (self.temporary / name).parent.mkdir(exist_ok=True)
+                (self.temporary / name).write_bytes(_encode_png(image))
+            self.count += 1
+
+    def _write_npy(self, images: np.ndarray) -> None:
+        """Stream raw bytes into ``images.npy`` inside the archive, header first."""
+        if self.count + len(images) > self.n:
+            raise ValueError(f"more than the announced n={self.n} images written to {self.path}")
+        if self.npy is None:
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": "|u1", "fortran_order": False, "shape": (self.n, *self.shape)})
+            self.npy = self.archive.open("images.npy", "w", force_zip64=True)
+            self.npy.write(header.getvalue())
+        self.npy.write(np.ascontiguousarray(images).tobytes())
+        self.count += len(images)
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:
+            self._discard()
+            return
+        try:
+            self._finish()
+        except BaseException:
+            self._discard()
+            raise
+
+    def _finish(self) -> None:
+        if self.count == 0:
+            raise ValueError(f"no images were written to {self.path}")
+        if self.format == "npz":
+            if self.count != self.n:
+                raise ValueError(f"{self.count} images written to {self.path}, announced n={self.n}")
+            self._close_archive()
+        elif self.format == "zip":
+            self.archive.writestr("dataset.json", json.dumps({"labels": None}))
+            self._close_archive()
+        if self.path.is_dir() and not self.path.is_symlink():
+            shutil.rmtree(self.path)
+        os.replace(self.temporary, self.path)
+
+    def _close_archive(self) -> None:
+        if self.npy is not None:
+            self.npy.close()
+            self.npy = None
+        self.archive.close()
+
+    def _discard(self) -> None:
+        if self.format == "folder":
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            return
+        try:
+            self._close_archive()
+        finally:
+            self.temporary.unlink(missing_ok=True)
+
+
+def save_images(images, path, *, format: str | None = None) -> Path:
+    """Write uint8 (N, H, W, 3) ``images`` to a folder, a zip or an ``.npz`` atomically (see ``ImageWriter``)."""
+    images = check_images(images)
+    with ImageWriter(path, n=len(images), format=format) as writer:
+        writer.write(images)
+    return Path(path)
+

@@ -1,0 +1,139 @@
+"""What a run trains on or is scored against, named once: a small ``DataRef`` resolved at the edge.
+
+A user names data four ways: a synthesizer variant (``primitives-ps``), the natural-image source
+(``natural-patches``), an embedded target (``faces-100``) or a folder / zip / ``.npz`` on disk.
+``resolve`` turns the name (and its options) into a ``DataRef`` where a command or notebook starts;
+everything below it reads the reference, never the string. A file set's reference carries the
+SHA-256 of its bytes, so a cached run or score is keyed by what the images are, not by where they
+lie: change the files and the same command trains anew.
+
+``image_stream(ref, resolution, seed)`` gives training images by global index (synthetic and
+natural sources are index-addressable streams; a finite set is visited in a fresh seeded
+permutation each epoch) and ``load_images(ref, resolution)`` a finite set whole.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import checks, paths, synth
+from . import images as image_files
+from .photos import MEMBERSHIP_PARTS, PHOTO_SPLITS, membership_split, natural_patches
+
+NATURAL = "natural-patches"
+TARGETS = ("faces-100", "emoji-animals", "emoji-food", "sneakers-100")
+KINDS = ("synthetic", "natural", "target", "files")
+_OPTIONS = {"natural": ("split",), "target": ("part",), "files": ("part",)}   # synthetic: the synthesizer's
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """Resolved data: ``kind`` (one of ``KINDS``), ``name`` (the variant, ``natural-patches``, the
+    target's name or the file set's absolute path), ``options`` ((key, value) pairs: synthesizer
+    options, ``split`` for natural patches, ``part`` for a finite set) and, for a file set,
+    ``digest``: 16 hex digits of the SHA-256 of its image files (its identity for caches)."""
+
+    kind: str
+    name: str
+    options: tuple = ()
+    digest: str = ""
+
+    @property
+    def finite(self) -> bool:
+        """True for an image set (a target or files), False for an endless stream."""
+        return self.kind in ("target", "files")
+
+    @property
+    def label(self) -> str:
+        """A short name for progress bars and tables."""
+        return Path(self.name).name if self.kind == "files" else self.name
+
+
+def target_dir(name: str) -> Path:
+    """Folder of the embedded target ``name``; one clear error for an unknown name."""
+    checks.choice(name, "embedded dataset", TARGETS)
+    return paths.DATA_DIR / "targets" / name
+
+
+def resolve(name, options=()) -> DataRef:
+    """The ``DataRef`` of what ``name`` names (a ``DataRef`` is returned as it is); one clear error for
+    a name that is none of a variant, ``natural-patches``, an embedded target or an existing path,
+    or for an option that kind of data does not take."""
+    if isinstance(name, DataRef):
+        return name
+    options = tuple(dict(options).items())
+    if isinstance(name, str) and name in synth.VARIANTS:
+        synth.make_config(name, synth.config.MIN_RESOLUTION, **dict(options))     # checks the options
+        return DataRef("synthetic", name, options)
+    if isinstance(name, str) and name == NATURAL:
+        ref = DataRef("natural", name, options)
+    elif isinstance(name, str) and name in TARGETS:
+        ref = DataRef("target", name, options)
+    elif isinstance(name, (str, Path)) and Path(name).exists():
+        path = Path(name).resolve()
+        ref = DataRef("files", str(path), options, content_digest(path))
+    else:
+        raise FileNotFoundError(
+            f"{name} does not exist: it is neither a synthesizer variant ({', '.join(synth.VARIANTS)}), {NATURAL}, "
+            f"an embedded dataset (known: {', '.join(TARGETS)}) nor an existing folder, zip or .npz file")
+    _check_options(ref)
+    return ref
+
+
+def _check_options(ref: DataRef) -> None:
+    allowed = _OPTIONS[ref.kind]
+    for key, value in ref.options:
+        checks.choice(key, f"an option of {ref.label}", allowed)
+        checks.choice(value, key, PHOTO_SPLITS if key == "split" else MEMBERSHIP_PARTS)
+
+
+def content_digest(path: Path) -> str:
+    """16 hex digits of the SHA-256 of an image set on disk: a file's bytes, or a folder's image files
+    (relative names and bytes, in name order)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*")
+                                                 if p.is_file() and image_files.is_image_name(p.name))
+    for file in files:
+        if file != path:
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def load_images(ref, resolution: int | None = None) -> np.ndarray:
+    """All images of a finite set (a target or files, whatever its ``part`` option) as uint8
+    (N, R, R, 3); see ``images.load_images``."""
+    ref = resolve(ref)
+    if not ref.finite:
+        raise ValueError(f"{ref.name} is an endless {ref.kind} stream, not an image set: "
+                         f"write a sample with `python -m primps_core synth` first")
+    return image_files.load_images(target_dir(ref.name) if ref.kind == "target" else ref.name, resolution)
+
+
+def image_stream(ref: DataRef, resolution: int, seed: int) -> Callable[[int, int], np.ndarray]:
+    """``images(start, n)``: images ``start .. start + n - 1`` of ``ref`` (uint8 NHWC), deterministic
+    in (ref, resolution, seed, index). A finite set (restricted to its ``part`` option) is read once
+    and visited in a fresh permutation seeded by (seed, epoch) each epoch."""
+    options = dict(ref.options)
+    if ref.kind == "synthetic":
+        synth.make_config(ref.name, resolution, **options)
+        return lambda start, n: synth.generate(n, variant=ref.name, resolution=resolution, seed=seed, start=start,
+                                               **options)
+    if ref.kind == "natural":
+        return lambda start, n: natural_patches(n, resolution=resolution, seed=seed, start=start, **options)
+    images = load_images(ref, resolution)
+    if "part" in options:
+        images = images[membership_split(len(images))[options["part"]]]
+
+    def from_set(start: int, n: int) -> np.ndarray:
+        index = np.arange(start, start + n)
+        epochs = index // len(images)
+        orders = {e: np.random.default_rng([seed, int(e)]).permutation(len(images)) for e in np.unique(epochs)}
+        return images[[orders[e][i % len(images)] for e, i in zip(epochs, index)]]
+    return from_set

@@ -1,0 +1,102 @@
+"""The synthesizer ablation behind notebook 05: which parts of Primitives-PS help transfer.
+
+A *setting* is a pretraining source with synthesizer options (or scratch): the runs of a setting
+fine-tune that one pretraining run on a target, over seeds, exactly as notebook 04's transfers.
+Two families:
+
+- ``COMPONENTS``: the paper's ladder, ``ps-noise`` -> ``primitives`` -> ``primitives-s`` ->
+  ``primitives-ps``, with scratch as the floor and natural patches as the reference, on
+  ``COMPONENT_TARGETS``.
+- ``KNOBS``: ``primitives-ps`` with one synthesizer option changed (alpha law, number of shapes,
+  anti-aliasing, shape texture), on ``KNOB_TARGET``.
+
+Notebook 04 already ran scratch, natural-patches and primitives-ps on every target; those runs
+are reused as they are. The new runs are scored once, at the end: scoring never changes how a run
+trains (its random streams are separate), so their final scores compare with notebook 04's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..presets import get_preset
+from . import runs
+from .pipeline import Context, StageResult
+from .runs import SCRATCH, Job
+
+COMPONENT_TARGETS = ("faces-100", "emoji-animals")
+KNOB_TARGET = "faces-100"
+ABLATION_EVALS = 1                 # new runs: one evaluation, at the end
+NOTEBOOK_04_INITS = (SCRATCH, "natural-patches", "primitives-ps")
+COLUMNS = ("setting", "target", "seed", "iters", "fid", "kid_mean", "kid_std")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named pretraining source: ``init`` (a source or scratch) with synthesizer ``options``."""
+    name: str
+    init: str
+    options: tuple = ()
+
+    def job(self, target: str, seed: int, preset: str) -> Job:
+        """The transfer run of this setting on ``target`` with fine-tuning seed ``seed``."""
+        shared = self.init in NOTEBOOK_04_INITS and not self.options
+        return runs.transfer_job(target, self.init, preset, seed=seed, init_options=self.options,
+                                        evals=None if shared else ABLATION_EVALS)
+
+
+COMPONENTS = (
+    Setting("scratch", SCRATCH),
+    Setting("ps-noise", "ps-noise"),
+    Setting("primitives", "primitives"),
+    Setting("primitives-s", "primitives-s"),
+    Setting("primitives-ps", "primitives-ps"),
+    Setting("natural-patches", "natural-patches"),
+)
+KNOBS = (
+    Setting("primitives-ps", "primitives-ps"),
+    Setting("alpha law: natural", "primitives-ps", (("alpha_law", "natural"),)),
+    Setting("10 shapes", "primitives-ps", (("n_shapes", 10),)),
+    Setting("300 shapes", "primitives-ps", (("n_shapes", 300),)),
+    Setting("no anti-aliasing", "primitives-ps", (("antialias", False),)),
+    Setting("solid shapes", "primitives-ps", (("shape_texture", "solid"),)),
+)
+REFERENCES = ("scratch", "natural-patches")      # drawn as reference lines beside the knobs
+
+
+def plan(preset: str, seeds: int | None = None) -> list[tuple[dict, Job]]:
+    """Every (labels, job) of the ablation at ``preset``: components on ``COMPONENT_TARGETS``, knobs
+    and the two references on ``KNOB_TARGET``, each over the preset's transfer seeds."""
+    seeds = seeds or get_preset(preset).transfer_seeds
+    references = tuple(s for s in COMPONENTS if s.name in REFERENCES)
+    families = [("components", COMPONENTS, COMPONENT_TARGETS), ("knobs", KNOBS + references, (KNOB_TARGET,))]
+    return [({"family": name, "setting": setting.name, "target": target, "seed": seed},
+             setting.job(target, seed, preset))
+            for name, settings, targets in families for setting in settings
+            for target in targets for seed in range(seeds)]
+
+
+def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict]:
+    """One row per run with ``COLUMNS`` (a run two families share appears once)."""
+    unique = {}
+    for (labels, _), result in zip(plan_, results):
+        row = {"setting": labels["setting"], "target": labels["target"], "seed": labels["seed"],
+               "iters": result.value["iterations"], **{key: result.value[key] for key in runs.SCORES}}
+        unique[row["setting"], row["target"], row["seed"]] = row
+    return list(unique.values())
+
+
+def family(rows_: list[dict], name: str) -> list[dict]:
+    """The rows of the ``components`` or ``knobs`` family (knobs: with the two reference settings)."""
+    if name == "components":
+        names, targets = {s.name for s in COMPONENTS}, COMPONENT_TARGETS
+    elif name == "knobs":
+        names, targets = {s.name for s in KNOBS} | set(REFERENCES), (KNOB_TARGET,)
+    else:
+        raise ValueError(f"unknown family {name!r}; expected components or knobs")
+    return [row for row in rows_ if row["setting"] in names and row["target"] in targets]
+
+
+def pretraining_fid(preset: str, context: Context | None = None) -> dict[str, float]:
+    """Each knob's pretraining run's final FID against held-out images of its own source."""
+    return {setting.name: Job("pretrain", runs.pretrain_config(setting.init, preset, source_options=setting.options),
+                              preset).run(context).value["fid"] for setting in KNOBS}

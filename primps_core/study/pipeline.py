@@ -1,0 +1,171 @@
+"""Cached pipeline stages: a stage is a function of a frozen dataclass config, run at most once.
+
+    @stage("photo_statistics", version=1)
+    def photo_statistics(config: PhotoStatsConfig, out_dir: Path, context: Context) -> dict: ...
+
+    result = photo_statistics(config, preset="cpu")   # runs, or loads the cached result
+    result.path / "alpha.csv", result.value
+
+A stage's output lives in ``runs/<preset>/<stage>/<hash>/``, where the hash covers the stage name,
+its version (bump it when the code changes what it writes) and the config. The folder holds
+``stage.json`` (stage, version, config), whatever files the function wrote, and ``result.json``
+(the function's JSON-serialisable return value). The function writes into a temporary folder that
+is renamed into place only when it returns, so a crash or interrupt never leaves a half-written
+stage behind and a rerun recomputes it. How a stage runs (the runs folder, the torch device,
+progress bars) is a ``Context`` argument, never part of its identity: a notebook and a worker
+process configure a run the same way, by passing it.
+
+A ``resumable`` stage (training runs) instead keeps its working folder,
+``<hash>.partial``, when interrupted: the next call hands the same folder to the function, which
+resumes from what it left there (its checkpoint), and the folder is renamed into place when the
+function returns. Under torch.distributed a resumable stage is collective: every process runs the
+function on the shared folder, and only rank 0 writes the stage's own files and renames the
+folder. Other stages run on rank 0 alone. Either way every process then waits for rank 0 and
+returns the result rank 0 sends it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch.distributed
+
+from .. import paths
+from ..presets import get_preset
+
+
+def _distributed() -> bool:
+    """True inside an initialised torch.distributed job."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _lead_process() -> bool:
+    """True unless this is a non-zero rank of an initialised torch.distributed job."""
+    return not _distributed() or torch.distributed.get_rank() == 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where and how stages run, never what they compute: the runs folder (None: ``paths.RUNS_DIR``
+    at call time), the torch device, and whether loops show progress bars."""
+
+    runs_dir: Path | None = None
+    device: str = "cpu"
+    progress: bool = True
+
+    @property
+    def root(self) -> Path:
+        return Path(self.runs_dir or paths.RUNS_DIR)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    path: Path
+    value: Any
+    cached: bool
+
+
+def _config_record(name: str, version: int, config) -> dict:
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)
+            and config.__dataclass_params__.frozen):
+        raise TypeError(f"stage {name!r} needs a frozen dataclass config, got {type(config).__name__}")
+    return {"stage": name, "version": version, "config": plain(config)}
+
+
+def plain(value):
+    """``value`` as JSON values: a dataclass as the dict of its fields, or as its own ``record()``
+    where it defines one (``TrainConfig`` writes its data reference that way); tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "record"):
+            return value.record()
+        return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+def config_hash(record: dict) -> str:
+    """12 hex digits of the SHA-256 of the record as canonical JSON."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Stage:
+    """A cached stage; call it with ``(config, preset=..., context=Context())``."""
+
+    def __init__(self, name: str, version: int, function: Callable, resumable: bool = False):
+        self.name, self.version, self.function, self.resumable = name, version, function, resumable
+        functools.update_wrapper(self, function)
+
+    def path_for(self, config, preset: str, root: Path | None = None) -> Path:
+        """Where this config's output is (or will be) stored."""
+        get_preset(preset)
+        record = _config_record(self.name, self.version, config)
+        return Path(root or paths.RUNS_DIR) / preset / self.name / config_hash(record)
+
+    def __call__(self, config, *, preset: str, context: Context | None = None) -> StageResult:
+        context = context or Context()
+        target = self.path_for(config, preset, context.root)
+        if _distributed():
+            return self._call_distributed(config, target, context)
+        return self._load(target) or self._run(config, target, context)
+
+    @staticmethod
+    def _load(target: Path) -> StageResult | None:
+        """The cached result in ``target``, or None if the stage has not finished there."""
+        if not (target / "result.json").exists():
+            return None
+        return StageResult(target, json.loads((target / "result.json").read_text()), cached=True)
+
+    def _call_distributed(self, config, target: Path, context: Context) -> StageResult:
+        """Rank 0 decides and sends every rank the result: the cached one, or the one it computes
+        (for a resumable stage, with every rank running the function on its share)."""
+        lead = _lead_process()
+        cached = [self._load(target) if lead else None]
+        torch.distributed.broadcast_object_list(cached, src=0)
+        if cached[0] is not None:
+            return cached[0]
+        result = [self._run(config, target, context) if lead else None]
+        if not lead and self.resumable:
+            self.function(config, target.parent / f"{target.name}.partial", context)
+        torch.distributed.broadcast_object_list(result, src=0)
+        return result[0]
+
+    def _run(self, config, target: Path, context: Context) -> StageResult:
+        """Run the function into a staging folder and rename it to ``target`` when it returns."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.resumable:
+            staging = target.parent / f"{target.name}.partial"
+            staging.mkdir(exist_ok=True)
+        else:
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            (staging / "stage.json").write_text(json.dumps(_config_record(self.name, self.version, config),
+                                                           indent=2, sort_keys=True))
+            value = self.function(config, staging, context)
+            (staging / "result.json").write_text(json.dumps(value, indent=2))
+            if target.exists():          # a stale, incomplete folder from an older layout
+                shutil.rmtree(target)
+            os.rename(staging, target)
+        except BaseException:
+            if not self.resumable:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return StageResult(target, value, cached=False)
+
+
+def stage(name: str, version: int = 1, resumable: bool = False) -> Callable[[Callable], Stage]:
+    """Decorator turning ``function(config, out_dir, context) -> json value`` into a cached ``Stage``."""
+    def wrap(function: Callable) -> Stage:
+        return Stage(name, version, function, resumable)
+    return wrap

@@ -1,0 +1,120 @@
+"""The runs and data behind notebook 06: who can be recognised as training data, and from what.
+
+Three experiments, each a model, its members (what it trained on), non-members (held out from the
+same distribution) and a reference model (trained the same way on a third, disjoint part: the
+calibrated attack subtracts how easily any such model reproduces a query):
+
+- ``photos``: the natural-patches pretraining run (notebook 03). Members: crops of its pretraining
+  photos; non-members: crops of the held-out photos; reference: a natural-patches run on the
+  ``reference`` photos (``data.photos.photo_split``).
+- ``synthetic``: the primitives-ps pretraining run, attacked on the same photos. It never saw a
+  photo, so no attack can tell those members from non-members: that is what "privacy-free"
+  pretraining buys. Also attacked on its own synthetic training images against fresh ones.
+- ``transfer``: fine-tuning on the ``members`` half of a low-shot target
+  (``data.photos.membership_split``) from scratch, natural-patches and primitives-ps; non-members:
+  the target's held-out quarter; reference: the same init fine-tuned on the other quarter.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import sources
+from ..data.photos import membership_split, natural_patches
+from ..eval import membership
+from ..presets import get_preset
+from . import runs
+from .pipeline import Context
+from .runs import SCRATCH, Job
+
+TARGET = "faces-100"
+INITS = (SCRATCH, "natural-patches", "primitives-ps")
+QUERY_START = 2 * 10**9          # crops and synthetic images no run trained or was scored on
+SEED = 0
+QUERIES = 500                    # photo crops (and synthetic images) per side
+SAMPLES = 10_000                 # generated images the black-box attacks search
+ATTACKS = ("gan-leaks", "gan-leaks calibrated", "monte-carlo", "logan")
+COLUMNS = ("experiment", "init", "attack", "auc", "auc_lo", "auc_hi", "tpr_at_1fpr", "tpr_at_10fpr")
+
+
+def photo_reference_job(preset: str) -> Job:
+    """The natural-patches run on the reference photos, trained exactly like notebook 03's."""
+    return runs.pretrain_job("natural-patches", preset, source_options=(("split", "reference"),))
+
+
+def transfer_jobs(preset: str, part: str) -> dict[str, Job]:
+    """Per init, the fine-tuning run on ``part`` (members or reference) of ``TARGET``, scored once."""
+    return {init: runs.transfer_job(TARGET, init, preset, seed=SEED, target_options=(("part", part),), evals=1)
+            for init in INITS}
+
+
+def jobs(preset: str) -> list[Job]:
+    """Every run the study trains (the two pretraining runs it attacks come from notebook 03)."""
+    return [photo_reference_job(preset), *transfer_jobs(preset, "members").values(),
+            *transfer_jobs(preset, "reference").values()]
+
+
+def photo_queries(preset: str, n: int) -> dict[str, np.ndarray]:
+    """``n`` fresh crops of the member (pretrain) photos and ``n`` of the held-out photos."""
+    resolution = get_preset(preset).train_resolution
+    return {name: natural_patches(n, resolution=resolution, seed=SEED, start=QUERY_START, split=split)
+            for name, split in (("members", "pretrain"), ("nonmembers", "heldout"))}
+
+
+def target_queries(preset: str) -> dict[str, np.ndarray]:
+    """``TARGET``'s member and non-member images at the preset's resolution."""
+    images = sources.load_images(TARGET, get_preset(preset).train_resolution)
+    parts = membership_split(len(images))
+    return {name: images[parts[name]] for name in ("members", "nonmembers")}
+
+
+def synthetic_queries(preset: str, source: str = "primitives-ps", n: int = QUERIES) -> dict[str, np.ndarray]:
+    """``n`` of the synthetic images ``source``'s pretraining run trained on, and ``n`` it never saw."""
+    train = runs.pretrain_config(source, preset).train
+    images = sources.image_stream(train.source, train.model.resolution, train.seed)
+    return {"members": images(0, n), "nonmembers": images(QUERY_START, n)}
+
+
+def attack(generator, discriminator, queries: dict[str, np.ndarray], reference=None,
+           n_samples: int = SAMPLES) -> dict[str, membership.AttackScores]:
+    """Every attack on one model: the black-box ones on one set of its samples, the calibrated one
+    when a ``reference`` generator is given, LOGAN when a discriminator is."""
+    members, nonmembers = queries["members"], queries["nonmembers"]
+    samples = membership.as_samples(generator, n_samples, seed=SEED)
+    scores = {"gan-leaks": membership.gan_leaks(samples, members, nonmembers)}
+    if reference is not None:
+        reference_samples = membership.as_samples(reference, n_samples, seed=SEED)
+        scores["gan-leaks calibrated"] = membership.gan_leaks_calibrated(samples, reference_samples, members, nonmembers)
+    scores["monte-carlo"] = membership.monte_carlo(samples, members, nonmembers)
+    if discriminator is not None:
+        scores["logan"] = membership.logan(discriminator, members, nonmembers)
+    return scores
+
+
+def rows(experiment: str, init: str, scores: dict[str, membership.AttackScores]) -> list[dict]:
+    """Rows with ``COLUMNS`` (plus the set sizes): AUC with its bootstrap interval, TPR at 1% and 10% FPR."""
+    return [{"experiment": experiment, "init": init, "attack": name,
+             **{key: round(value, 4) for key, value in membership.summary(result).items()}}
+            for name, result in scores.items()]
+
+
+def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str, str], dict[str, membership.AttackScores]]:
+    """Train (or load) every model of the study and attack it on its queries.
+
+    Keys are (query set, model's init): photos and synthetic images against the two pretraining
+    runs, ``TARGET``'s members against each fine-tuned model; values map attack names to scores."""
+    runs.run_jobs(jobs(preset), context=context)
+    generator, discriminator = runs.load_generator, runs.load_discriminator
+    natural, synthetic = (runs.pretrain(source, preset, context=context) for source in ("natural-patches", "primitives-ps"))
+    photo_reference = generator(photo_reference_job(preset).run(context))
+    photos, faces = photo_queries(preset, QUERIES), target_queries(preset)
+    found = {
+        ("photos", "natural-patches"): attack(generator(natural), discriminator(natural), photos, photo_reference),
+        ("photos", "primitives-ps"): attack(generator(synthetic), discriminator(synthetic), photos, photo_reference),
+        ("synthetic", "primitives-ps"): attack(generator(synthetic), discriminator(synthetic),
+                                               synthetic_queries(preset)),
+    }
+    references = transfer_jobs(preset, "reference")
+    for init, job in transfer_jobs(preset, "members").items():
+        run = job.run(context)
+        found[TARGET, init] = attack(generator(run), discriminator(run), faces, generator(references[init].run(context)))
+    return found

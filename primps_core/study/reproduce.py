@@ -1,0 +1,97 @@
+"""Run the study's notebooks in order with papermill and report each one's status and wall time.
+
+    python -m primps_core reproduce --preset cpu [--only 01,02]
+
+Each notebook ``notebooks/NN_*.ipynb`` is executed with ``-p preset <preset>``, its working
+directory set to ``notebooks/``, a per-cell timeout from the preset and the venv's ``primps``
+Jupyter kernel; the executed copy goes to ``runs/<preset>/notebooks/``. The canonical preset writes
+``figures/``, other presets ``runs/<preset>/figures/``. The first failing notebook stops the run
+with its name and the failing cell's error.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..presets import get_preset
+
+KERNEL_NAME = "primps"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised an error; the message names the notebook and the failing cell's error."""
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    status: str
+    seconds: float
+
+
+def find_notebooks(directory: Path, only: list[str] | None = None) -> list[Path]:
+    """The ``NN_*.ipynb`` notebooks in order, restricted to the prefixes in ``only``."""
+    directory = Path(directory)
+    notebooks = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        unknown = [o for o in only if not any(p.name.startswith(o) for p in notebooks)]
+        if unknown:
+            raise ValueError(f"no notebook in {directory} starts with {', '.join(unknown)}; "
+                             f"available: {', '.join(p.name for p in notebooks)}")
+        notebooks = [p for p in notebooks if any(p.name.startswith(o) for o in only)]
+    if not notebooks:
+        raise ValueError(f"no notebooks named NN_*.ipynb in {directory}")
+    return notebooks
+
+
+def kernel_name(preferred: str = KERNEL_NAME) -> str:
+    """``preferred`` if that Jupyter kernel is registered, else the running interpreter's own
+    ``python3`` kernel (which papermill starts with this same Python)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    return preferred if preferred in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def _failure(error: Exception) -> str:
+    ename, evalue = getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error))
+    cell = getattr(error, "exec_count", None)
+    return f"cell [{cell}]: {ename}: {evalue}" if cell is not None else f"{ename}: {evalue}"
+
+
+def format_table(runs: list[NotebookRun]) -> str:
+    """A plain-text table of notebook, status and wall time."""
+    width = max([len(r.name) for r in runs] + [8])
+    lines = [f"{'notebook':<{width}}  {'status':<7}  {'wall time':>9}"]
+    lines += [f"{r.name:<{width}}  {r.status:<7}  {r.seconds:>8.1f}s" for r in runs]
+    return "\n".join(lines)
+
+
+def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | None = None,
+              output_dir: Path | None = None, kernel: str | None = None) -> list[NotebookRun]:
+    """Execute the notebooks; print the status table; raise ``NotebookFailed`` on the first failure."""
+    import papermill
+
+    settings = get_preset(preset)
+    notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR).resolve()
+    notebooks = find_notebooks(notebooks_dir, only)
+    output_dir = Path(output_dir or paths.RUNS_DIR / preset / "notebooks")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    kernel = kernel or kernel_name()
+    runs = [NotebookRun(p.stem, "pending", 0.0) for p in notebooks]
+    for notebook, run in zip(notebooks, runs):
+        print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(output_dir / notebook.name), parameters={"preset": preset},
+                kernel_name=kernel, cwd=str(notebooks_dir), execution_timeout=settings.notebook_timeout_s,
+                start_timeout=120, progress_bar=False)
+        except Exception as error:   # papermill raises its own error types for cell failures
+            run.status, run.seconds = "failed", time.perf_counter() - start
+            print(format_table(runs))
+            raise NotebookFailed(f"notebook {notebook.name} failed at {_failure(error)} "
+                                 f"(executed copy: {output_dir / notebook.name})") from None
+        run.status, run.seconds = "ok", time.perf_counter() - start
+    print(format_table(runs))
+    return runs

@@ -1,0 +1,304 @@
+"""Pretraining and transfer as cached, resumable pipeline stages (the runs behind notebooks 03-04).
+
+``pretrain(source, preset, seed)`` trains a GAN on a synthetic variant or on natural patches and
+scores it at intervals against held-out images of its own source; ``transfer(target, init,
+preset, seed)`` fine-tunes it (or a fresh GAN: ``init="scratch"``) on a low-shot target and scores
+the EMA generator at intervals against all the target's images with FID and KID. Both are
+pipeline stages keyed by their full config, so a finished run is loaded, an interrupted one
+resumes from its checkpoint, and every transfer from a source reuses that source's one
+pretraining run (seed ``PRETRAIN_SEED``: the fine-tuning seeds vary the transfer, as in the paper,
+where one pretrained model is fine-tuned).
+
+``run_jobs`` runs many such stages in worker processes (one thread each: two single-threaded
+trainings on 2 cores do about 15% more images/s than one two-threaded one), pretraining first.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .. import checks, synth
+from ..data import sources
+from ..data.sources import DataRef
+from ..eval import metrics
+from ..gan import training
+from ..gan.models import Discriminator, Generator, ModelConfig
+from ..presets import get_preset
+from .pipeline import Context, StageResult, stage
+
+SCRATCH = "scratch"
+PRETRAIN_SOURCES = synth.VARIANTS + (sources.NATURAL,)
+PRETRAIN_SEED = 0
+REFERENCE_START = 10**9        # index of the first held-out source image (training uses far fewer)
+SCORES = ("fid", "kid_mean", "kid_std")
+RUN_THREADS = 1                # torch threads per run in run_jobs (a run's numbers depend on it)
+
+
+def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
+                 transfer: bool = False) -> training.TrainConfig:
+    """A training config at a preset's sizes."""
+    sizes = get_preset(preset)
+    model = ModelConfig(resolution=sizes.train_resolution, base_channels=sizes.base_channels)
+    iterations = iterations or (sizes.transfer_iterations if transfer else sizes.pretrain_iterations)
+    every = max(1, iterations // 10)
+    return training.TrainConfig(source=source, model=model, iterations=iterations, batch_size=sizes.batch_size,
+                                freeze_d=freeze_d, seed=seed, log_every=every, sample_every=every * 5,
+                                checkpoint_every=every)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    train: training.TrainConfig
+    evals: int                 # FID/KID evaluations, evenly spaced (the last at the end)
+    fid_samples: int           # generated and held-out source images per evaluation
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    train: training.TrainConfig
+    init: PretrainConfig | None    # the pretraining run; None: from scratch
+    preset: str
+    evals: int
+    fid_samples: int
+
+
+def feature_cache(context: Context) -> Path:
+    """Where the Inception features of scored image sets are cached: beside the runs."""
+    return context.root / "cache" / "features"
+
+
+def _scorer(real: np.ndarray, n: int, seed: int, context: Context):
+    """``score(G) -> {fid, kid_mean, kid_std, eval_s}`` of ``n`` samples of G against ``real``."""
+    def score(generator: torch.nn.Module) -> dict:
+        started = time.perf_counter()
+        result = metrics.evaluate(real, training.sample_images(generator, n, seed), ["fid", "kid"], progress=False,
+                                  device=context.device, cache_dir=feature_cache(context))
+        return {**{key: result[key] for key in SCORES}, "eval_s": time.perf_counter() - started}
+    return score
+
+
+def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray, fid_samples: int,
+                     out_dir: Path, context: Context, init=None) -> dict | None:
+    """Train with ``evals`` evenly spaced evaluations; the result holds the curve and the final scores.
+
+    Under torch.distributed only rank 0 writes the log, so the other ranks return None (the
+    pipeline hands them rank 0's result)."""
+    started = time.perf_counter()
+    score = _scorer(real, fid_samples, config.seed + 1_000_000, context)
+    trainer = training.train(config, out_dir, init=init, evaluate=score, eval_every=max(1, config.iterations // evals),
+                             progress=context.progress, device=context.device)
+    if trainer.rank != 0:
+        return None
+    records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
+    curve = [{"iteration": r["iteration"], **{key: r[key] for key in SCORES + ("eval_s",)}}
+             for r in records if "fid" in r]
+    rates = [r["images_per_s"] for r in records if "images_per_s" in r]
+    return {**{key: curve[-1][key] for key in SCORES}, "iterations": trainer.iteration, "curve": curve,
+            "images_per_s": float(np.mean(rates)), "wall_s": time.perf_counter() - started}
+
+
+@stage("pretrain", version=2, resumable=True)
+def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> dict:
+    train = config.train
+    reference = sources.image_stream(train.source, train.model.resolution, train.seed)(REFERENCE_START,
+                                                                                       config.fid_samples)
+    return _train_and_score(train, config.evals, reference, config.fid_samples, out_dir, context)
+
+
+@stage("transfer", version=2, resumable=True)
+def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> dict:
+    init = None
+    if config.init is not None:
+        init = pretrain_stage(config.init, preset=config.preset, context=context).path / "checkpoint.pt"
+    real = sources.load_images(config.train.source, config.train.model.resolution)
+    return _train_and_score(config.train, config.evals, real, config.fid_samples, out_dir, context, init=init)
+
+
+def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
+                    source_options: tuple = (), evals: int | None = None) -> PretrainConfig:
+    """The config of the pretraining run of ``source`` (a variant or natural-patches, with its
+    ``source_options``); a clear error for an unknown source.
+
+    ``evals`` (default: the preset's) changes only when the run is scored, never how it trains."""
+    checks.choice(source.name if isinstance(source, DataRef) else source, "pretraining source", PRETRAIN_SOURCES)
+    sizes = get_preset(preset)
+    train = train_config(sources.resolve(source, source_options), preset, seed, iterations=iterations)
+    return PretrainConfig(train, evals=checks.integer(evals or sizes.pretrain_evals, "evals", 1),
+                          fid_samples=sizes.fid_samples)
+
+
+def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
+                    iterations: int | None = None, pretrain_iterations: int | None = None,
+                    init_options: tuple = (), evals: int | None = None, target_options: tuple = ()) -> TransferConfig:
+    """The config of a transfer run; clear errors for an unknown init or a missing target.
+
+    ``init_options`` are the pretraining source's options (a synthesizer ablation), ``target_options``
+    the target's (``("part", "members")``: fine-tune on the privacy study's members only). The
+    pretraining run an init names is always scored at the preset's evaluations, so ablations
+    share it with notebook 03. ``evals`` as in ``pretrain_config``."""
+    checks.choice(init, "init", (SCRATCH,) + PRETRAIN_SOURCES)
+    target = sources.resolve(target, target_options)
+    if not target.finite:
+        raise ValueError(f"target must be an image set (an embedded dataset or files), got the {target.kind} "
+                         f"source {target.name}")
+    sizes = get_preset(preset)
+    source = None if init == SCRATCH else pretrain_config(init, preset, iterations=pretrain_iterations,
+                                                           source_options=init_options)
+    return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,
+                                             transfer=True),
+                          init=source, preset=preset, evals=checks.integer(evals or sizes.transfer_evals, "evals", 1),
+                          fid_samples=sizes.fid_samples)
+
+
+def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
+             context: Context | None = None) -> StageResult:
+    """The pretraining run of ``source`` (a synthesizer variant or natural-patches): a ``StageResult``."""
+    return pretrain_stage(pretrain_config(source, preset, seed, iterations), preset=preset, context=context)
+
+
+def transfer(target, init: str, preset: str, seed: int = 0, freeze_d: int = 0, iterations: int | None = None,
+             pretrain_iterations: int | None = None, context: Context | None = None) -> StageResult:
+    """Fine-tune on ``target`` (a name or ``DataRef``) from the ``init`` pretraining source (or
+    ``"scratch"``): a ``StageResult``."""
+    config = transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations)
+    return transfer_stage(config, preset=preset, context=context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Many runs at once.
+
+STAGES = {"pretrain": pretrain_stage, "transfer": transfer_stage}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stage run: the stage's name, its config and the preset it belongs to."""
+    stage: str
+    config: PretrainConfig | TransferConfig
+    preset: str
+
+    def path(self, root: Path | None = None) -> Path:
+        return STAGES[self.stage].path_for(self.config, self.preset, root)
+
+    def done(self, root: Path | None = None) -> bool:
+        return (self.path(root) / "result.json").exists()
+
+    def run(self, context: Context | None = None) -> StageResult:
+        return STAGES[self.stage](self.config, preset=self.preset, context=context)
+
+
+def pretrain_job(source: str, preset: str, **options) -> Job:
+    return Job("pretrain", pretrain_config(source, preset, **options), preset)
+
+
+def transfer_job(target: str, init: str, preset: str, **options) -> Job:
+    return Job("transfer", transfer_config(target, init, preset, **options), preset)
+
+
+@contextlib.contextmanager
+def _threads(count: int):
+    """Run the block with ``count`` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _start_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def balanced_workers(jobs: int, cores: int) -> int:
+    """One worker per core, or one more when that finishes equal jobs sooner: 5 jobs on 2 cores
+    take 3 rounds with 2 workers but 2.5 round-times with 3 (3 sharing 2 cores, then 2)."""
+    def makespan(workers: int) -> float:
+        full, rest = divmod(jobs, workers)
+        return full * max(1.0, workers / cores) + (max(1.0, rest / cores) if rest else 0.0)
+    return min((cores, cores + 1), key=lambda workers: (makespan(workers), workers))
+
+
+def _embed_targets(jobs: list[Job], context: Context) -> None:
+    """Cache the Inception features of every transfer target once, here, before workers need them."""
+    for target, resolution in dict.fromkeys((job.config.train.source, job.config.train.model.resolution)
+                                            for job in jobs if job.stage == "transfer"):
+        metrics.features(sources.load_images(target, resolution), progress=False, device=context.device,
+                         cache_dir=feature_cache(context))
+
+
+def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
+             context: Context | None = None) -> list[StageResult]:
+    """Run (or load) every job, in parallel worker processes; results in the order of ``jobs``.
+
+    The pretraining runs that transfer jobs start from run first, so no two workers ever train
+    the same stage, and the targets' features are computed once before the transfers start.
+    ``workers`` defaults to ``balanced_workers``; with one worker (or one run left to compute) the
+    runs go in this process. Every run trains on one thread wherever it runs: float sums depend on
+    the thread count, so this keeps a run's numbers independent of how many others were pending.
+    ``context`` says where the runs live and on which device they train; ``progress`` shows a bar
+    over the runs (and, for runs in this process, over their iterations).
+    """
+    context = dataclasses.replace(context or Context(), progress=progress)
+    quiet = dataclasses.replace(context, runs_dir=context.root, progress=False)    # the workers' context
+    inits = [Job("pretrain", job.config.init, job.preset) for job in jobs
+             if job.stage == "transfer" and job.config.init is not None]
+    everything = list(dict.fromkeys(inits + list(jobs)))
+    phases = [[job for job in everything if job.stage == name] for name in STAGES]
+    cores = os.cpu_count() or 1
+    results: dict[Job, StageResult] = {}
+    for phase in phases:
+        pending = [job for job in phase if not job.done(context.root)]
+        count = min(workers or balanced_workers(len(pending), cores), len(pending))
+        if count <= 1:
+            with _threads(RUN_THREADS):
+                results.update((job, job.run(context)) for job in phase)
+            continue
+        _embed_targets(pending, context)
+        pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                                   initargs=(RUN_THREADS,))
+        try:
+            futures = {pool.submit(job.run, quiet): job for job in pending}
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage} runs",
+                               unit="run", disable=not progress):
+                results[futures[future]] = future.result()
+        finally:                 # on an error, do not wait for the queued runs
+            pool.shutdown(cancel_futures=True)
+        results.update((job, job.run(context)) for job in phase if job not in results)
+    return [results[job] for job in jobs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading finished runs.
+
+def read_log(result: StageResult) -> list[dict]:
+    """The records of a run's ``log.jsonl`` (losses and images/s per interval, scores when evaluated)."""
+    return [json.loads(line) for line in (result.path / "log.jsonl").read_text().splitlines() if line]
+
+
+def load_generator(result: StageResult) -> torch.nn.Module:
+    """The EMA generator of a finished pretraining or transfer run."""
+    return _load_network(result, Generator, "G_ema")
+
+
+def load_discriminator(result: StageResult) -> torch.nn.Module:
+    """The discriminator of a finished pretraining or transfer run (what a white-box attack reads)."""
+    return _load_network(result, Discriminator, "D")
+
+
+def _load_network(result: StageResult, network: type, key: str) -> torch.nn.Module:
+    state = training.load_checkpoint(result.path / "checkpoint.pt")
+    model = network(ModelConfig(**state["config"]["model"]))
+    model.load_state_dict(state[key])
+    return model.eval().requires_grad_(False)

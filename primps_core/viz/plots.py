@@ -1,0 +1,75 @@
+"""Figure helpers shared by the notebooks: consistent saving and image grids."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..eval.transfer_tables import summary
+from ..paths import atomic_write
+
+
+def save_figure(fig, out_dir: Path, name: str, pdf: bool = False) -> Path:
+    """Save ``fig`` as ``out_dir/name.png`` (and ``.pdf``) atomically; return the PNG path."""
+    for suffix in ([".png", ".pdf"] if pdf else [".png"]):
+        atomic_write(Path(out_dir) / f"{name}{suffix}", lambda temporary: fig.savefig(temporary, dpi=130, bbox_inches="tight"))
+    return Path(out_dir) / f"{name}.png"
+
+
+def image_grid(images, ncols: int = 8, titles=None, size: float = 1.4):
+    """A figure showing ``images`` (uint8 HxWx3 arrays of any sizes) in a grid."""
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.15 if titles else 1)))
+    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], interpolation="lanczos" if min(images[k].shape[:2]) > 64 else "nearest")
+            if titles:
+                ax.set_title(titles[k], fontsize=6)
+    fig.subplots_adjust(wspace=0.04, hspace=0.2 if titles else 0.04)
+    return fig
+
+
+def labelled_rows(rows: dict, size: float = 1.4):
+    """A figure with one row of images per entry of ``rows`` ({label: images}), the label at the left."""
+    labels = list(rows)
+    ncols = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(labels), ncols, figsize=(ncols * size + 1.2, len(labels) * size), squeeze=False)
+    for r, label in enumerate(labels):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(rows[label]):
+                image = rows[label][c]
+                ax.imshow(image, interpolation="nearest" if image.shape[0] <= 64 else "antialiased")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04)
+    return fig
+
+
+def format_rows(rows: list[dict], columns) -> str:
+    """A plain-text table of ``columns`` of ``rows``; floats to 3 decimals."""
+    def cell(value):
+        return f"{value:.3f}" if isinstance(value, (float, np.floating)) else str(value)
+    table = [list(columns)] + [[cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(line[k]) for line in table) for k in range(len(columns))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table)
+
+
+def mean_and_seeds(ax, rows: list[dict], names, metric: str, colour) -> dict[str, dict]:
+    """For each setting in ``names`` (rows keyed by ``setting``): the final mean ± std over seeds of
+    ``metric`` ("fid" or "kid") as a large marker with a bar, and each seed as a small dot beside
+    it. ``colour(name)`` picks the colours. Returns the summary per setting."""
+    table = {r["setting"]: r for r in summary(rows, by=("setting",))}
+    key = "fid" if metric == "fid" else "kid_mean"
+    for x, name in enumerate(names):
+        ax.errorbar(x, table[name][f"{metric}_mean"], yerr=table[name][f"{metric}_std"], fmt="o", ms=9, capsize=5,
+                    color=colour(name), zorder=3)
+        seeds = [r[key] for r in rows if r["setting"] == name]
+        ax.plot([x + 0.18] * len(seeds), seeds, "k.", ms=4, zorder=3)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    return table

@@ -1,0 +1,96 @@
+"""Pretraining and transfer stages through the command line: JSON result, caching, clear errors."""
+import json
+
+import numpy as np
+
+from primps_core.data import images as image_files, photos as photo_data, sources
+from primps_core.__main__ import main
+
+
+def test_transfer_from_a_pretrained_source_prints_scores_and_is_cached(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("primps_core.paths.RUNS_DIR", tmp_path / "runs")
+    target = sources.load_images("emoji-food")[:12]
+    image_files.save_images(target, tmp_path / "target.zip")
+    argv = ["transfer", "--target", str(tmp_path / "target.zip"), "--init", "primitives-ps", "--preset", "smoke",
+            "--iterations", "4", "--out", str(tmp_path / "copy")]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["iterations"] == 4 and first["fid"] > 0 and np.isfinite(first["kid_mean"]) and not first["cached"]
+    assert (tmp_path / "copy" / "log.jsonl").exists() and (tmp_path / "copy" / "checkpoint.pt").exists()
+    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").iterdir())) == 1      # the pretraining it reused
+    assert list((tmp_path / "runs" / "cache" / "features").rglob("*.npy"))              # target features cached
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["cached"] and again["fid"] == first["fid"]
+
+
+def test_unknown_init_or_target_gives_one_clear_error(tmp_path, capsys):
+    assert main(["transfer", "--target", "emoji-food", "--init", "imagenet", "--preset", "smoke"]) == 1
+    assert "init must be one of 'scratch'" in capsys.readouterr().err
+    assert main(["transfer", "--target", str(tmp_path / "none"), "--init", "scratch", "--preset", "smoke"]) == 1
+    assert "none does not exist" in capsys.readouterr().err
+    assert main(["pretrain", "--source", "imagenet", "--preset", "smoke"]) == 1
+    assert "pretraining source must be one of 'ps-noise'" in capsys.readouterr().err
+
+
+def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypatch):
+    from primps_core.study import runs
+    monkeypatch.setattr("primps_core.paths.RUNS_DIR", tmp_path / "runs")
+    image_files.save_images(sources.load_images("emoji-food")[:12], tmp_path / "target.zip")
+    options = dict(iterations=2, pretrain_iterations=4)
+    jobs = [runs.transfer_job(str(tmp_path / "target.zip"), init, "smoke", seed=seed, **options)
+            for init, seed in (("primitives-ps", 0), ("primitives-ps", 1), ("scratch", 0))]
+    results = runs.run_jobs(jobs, workers=2, progress=False)
+    assert [r.path for r in results] == [job.path() for job in jobs] and not any(r.cached for r in results)
+    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").iterdir())) == 1      # one shared pretraining
+    pretrained = runs.pretrain_stage(jobs[0].config.init, preset="smoke")
+    assert pretrained.cached and [p["iteration"] for p in pretrained.value["curve"]] == [2, 4]
+    for result in results:      # smoke: 2 evaluations, the last at the end; scores as in the log
+        assert [p["iteration"] for p in result.value["curve"]] == [1, 2]
+        assert result.value["fid"] == result.value["curve"][-1]["fid"] == runs.read_log(result)[-1]["fid"]
+    assert results[0].value["fid"] != results[1].value["fid"]                     # seeds differ
+    stage_record = json.loads((results[0].path / "stage.json").read_text())          # beside the run's own config
+    assert stage_record["stage"] == "transfer" and stage_record["config"]["init"]["train"]["source"] == "primitives-ps"
+    assert json.loads((results[0].path / "config.json").read_text())["source"] == str(tmp_path / "target.zip")
+    again = runs.run_jobs(jobs, workers=2, progress=False)
+    assert all(r.cached for r in again) and [r.value for r in again] == [r.value for r in results]
+
+
+def test_balanced_workers_known_answers():
+    from primps_core.study.runs import balanced_workers
+    assert [balanced_workers(n, 2) for n in (1, 2, 3, 4, 5, 36)] == [2, 2, 3, 2, 3, 2]
+    assert balanced_workers(40, 16) == 16
+
+
+def test_scoring_less_often_changes_neither_the_training_nor_the_final_scores(tmp_path, monkeypatch):
+    """What lets notebook 05 score its new runs once and compare them with notebook 04's."""
+    import torch
+
+    from primps_core.gan import training
+    from primps_core.study import runs
+    from primps_core.study.pipeline import Context
+    context = Context(tmp_path / "runs", progress=False)
+    results = [runs.transfer("emoji-food", "scratch", "smoke", iterations=4, context=context) if evals is None else
+               runs.transfer_stage(runs.transfer_config("emoji-food", "scratch", "smoke", iterations=4, evals=evals),
+                                   preset="smoke", context=context)
+               for evals in (None, 1)]
+    assert [len(r.value["curve"]) for r in results] == [2, 1] and results[0].path != results[1].path
+    assert {key: results[0].value[key] for key in runs.SCORES} == {key: results[1].value[key] for key in runs.SCORES}
+    weights = [training.load_checkpoint(r.path / "checkpoint.pt")["G_ema"] for r in results]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_membership_part_and_photo_split_options_select_the_training_images():
+    from primps_core.study import runs
+    config = runs.transfer_config("faces-100", "scratch", "smoke", target_options=(("part", "members"),)).train
+    images = sources.image_stream(config.source, 16, config.seed)(0, 50)
+    members = sources.load_images("faces-100", 16)[photo_data.membership_split(100)["members"]]
+    assert {m.tobytes() for m in images} == {m.tobytes() for m in members}        # one epoch: each member once
+    reference = runs.pretrain_config("natural-patches", "smoke", source_options=(("split", "reference"),)).train
+    np.testing.assert_array_equal(sources.image_stream(reference.source, 16, reference.seed)(5, 3),
+                                  photo_data.natural_patches(3, resolution=16, start=5, split="reference"))
+    import pytest
+    with pytest.raises(ValueError, match="part must be one of 'members'"):
+        runs.transfer_config("faces-100", "scratch", "smoke", target_options=(("part", "all"),))
+    with pytest.raises(ValueError, match="an option of faces-100 must be one of 'part'; got 'n_shapes'"):
+        runs.transfer_config("faces-100", "scratch", "smoke", target_options=(("n_shapes", 3),))
