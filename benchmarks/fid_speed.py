@@ -1,4 +1,4 @@
-"""Inception feature throughput: primps_core.metrics against the shipped TorchScript module called plainly.
+"""Inception feature throughput: primps_core.eval.metrics against the shipped TorchScript module called plainly.
 
 Both run the same network on the same 299x299 inputs (emoji-food images resized with the NVIDIA
 bilinear protocol), same batch size, same threads. Reports images/s, the speed-up, the largest
@@ -101,8 +101,8 @@ def main() -> None:
         "| extractor | images/s | ms/image | speed-up |",
         "|---|---|---|---|",
         f"| shipped TorchScript module, plain (`jit.load`, `no_grad`, NCHW) | {plain_rate:.2f} | {1000 / plain_rate:.0f} | 1.00x |",
-        f"| primps_core.metrics (frozen, optimize_for_inference, channels_last) | {ours_rate:.2f} | {1000 / ours_rate:.0f} | {ours_rate / plain_rate:.2f}x |",
-        f"| primps_core.metrics end to end from uint8 64 px (resize included) | {end_to_end_rate:.2f} | {1000 / end_to_end_rate:.0f} | {end_to_end_rate / plain_rate:.2f}x |",
+        f"| primps_core.eval.metrics (frozen, optimize_for_inference, channels_last) | {ours_rate:.2f} | {1000 / ours_rate:.0f} | {ours_rate / plain_rate:.2f}x |",
+        f"| primps_core.eval.metrics end to end from uint8 64 px (resize included) | {end_to_end_rate:.2f} | {1000 / end_to_end_rate:.0f} | {end_to_end_rate / plain_rate:.2f}x |",
         f"| floor: {flops / 1e9:.1f} GFLOP/image at the matmul rate {peak / 1e9:.0f} GFLOP/s | {floor_rate:.2f} | {1000 / floor_rate:.0f} | {floor_rate / plain_rate:.2f}x |",
         "",
         f"Largest feature difference, relative to the largest feature: {difference:.1e}.",

@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes to run at (cpu = canonical, writes figures/)")
     run.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 01,02")
     run.add_argument("--kernel", default=None, help="Jupyter kernel (default: primps if registered, else python3)")
+    readme = commands.add_parser("readme", help="rewrite README.md's generated tables from figures/ and benchmarks/results/")
+    readme.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
     synth = commands.add_parser("synth", help="write a synthetic dataset (zip in StyleGAN2-ADA format, folder or npz)")
     synth.add_argument("--variant", default="primitives-ps", help="ps-noise, primitives, primitives-s or primitives-ps")
     synth.add_argument("--n", type=int, required=True, help="number of images (of the whole dataset when --shard is given)")
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         except (NotebookFailed, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+    if args.command == "readme":
+        return readme_command(args)
     if args.command == "fid":
         return score_command(args)
     if args.command == "synth":
@@ -110,6 +114,21 @@ def training_command(args) -> int:
     return status
 
 
+def readme_command(args) -> int:
+    """Rewrite (or check) the README's generated blocks; name the stale ones."""
+    from .study.readme import update
+    try:
+        stale = update(check=args.check)
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.check and stale:
+        print(f"README.md is stale in: {', '.join(stale)} (run `python -m primps_core readme`)", file=sys.stderr)
+        return 1
+    print(f"README.md: {'rewrote ' + ', '.join(stale) if stale else 'up to date'}")
+    return 0
+
+
 def parse_option(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with VALUE read as a Python literal (10, False, (0.5, 2.0)) or else as text."""
     import ast
@@ -146,10 +165,12 @@ def score_command(args) -> int:
     """Print one JSON object with the metrics between ``args.a`` and ``args.b``."""
     import json
 
+    from .data import sources
     from .eval.metrics import evaluate
     names = ["fid"] + ["kid"] * args.kid + ["pr"] * args.pr
     try:
-        result = evaluate(args.a, args.b, names, resolution=args.resolution, device=args.device)
+        result = evaluate(sources.resolve(args.a), sources.resolve(args.b), names, resolution=args.resolution,
+                          device=args.device)
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

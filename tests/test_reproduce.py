@@ -30,7 +30,8 @@ def notebooks(tmp_path):
 
 
 def test_runs_notebooks_in_order_with_preset_and_cwd(notebooks, tmp_path, capsys):
-    runs = reproduce.reproduce("cpu", notebooks_dir=notebooks, output_dir=tmp_path / "out")
+    runs = reproduce.reproduce("cpu", notebooks_dir=notebooks, output_dir=tmp_path / "out",
+                               times_path=tmp_path / "reproduce.json")
     assert [(r.name, r.status) for r in runs] == [("01_first", "ok"), ("02_second", "ok")]
     log = (notebooks / "log.txt").read_text().splitlines()
     assert log == [f"01_first cpu {notebooks}", f"02_second cpu {notebooks}"]
@@ -38,20 +39,32 @@ def test_runs_notebooks_in_order_with_preset_and_cwd(notebooks, tmp_path, capsys
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
     table = capsys.readouterr().out
     assert "notebook" in table and "01_first" in table and "ok" in table
+    times = json.loads((tmp_path / "reproduce.json").read_text())
+    assert times["preset"] == "cpu" and list(times["notebooks"]) == ["01_first", "02_second"]
+    assert all(t["seconds"] > 0 and t["matmul_gflops"] > 0 and t["fft_per_s"] > 0 for t in times["notebooks"].values())
 
 
 def test_only_selects_and_unknown_prefix_is_an_error(notebooks, tmp_path):
-    runs = reproduce.reproduce("smoke", only=["02"], notebooks_dir=notebooks, output_dir=tmp_path / "out")
+    times = tmp_path / "reproduce.json"
+    reproduce.reproduce("smoke", only=["01"], notebooks_dir=notebooks, output_dir=tmp_path / "out", times_path=times)
+    first = json.loads(times.read_text())["notebooks"]["01_first"]
+    runs = reproduce.reproduce("smoke", only=["02"], notebooks_dir=notebooks, output_dir=tmp_path / "out",
+                               times_path=times)
     assert [r.name for r in runs] == ["02_second"]
+    recorded = json.loads(times.read_text())["notebooks"]
+    assert recorded["01_first"] == first and list(recorded) == ["01_first", "02_second"]     # 01's entry kept
     with pytest.raises(ValueError, match="no notebook .* starts with 07"):
-        reproduce.reproduce("smoke", only=["07"], notebooks_dir=notebooks, output_dir=tmp_path / "out")
+        reproduce.reproduce("smoke", only=["07"], notebooks_dir=notebooks, output_dir=tmp_path / "out",
+                            times_path=times)
 
 
 def test_failing_notebook_stops_the_run_and_names_the_cell_error(notebooks, tmp_path, capsys):
     write_notebook(notebooks / "01_first.ipynb", 'raise KeyError("missing column alpha")')
     with pytest.raises(reproduce.NotebookFailed, match=r"01_first.ipynb failed at cell \[\d+\]: KeyError: .*missing column alpha"):
-        reproduce.reproduce("smoke", notebooks_dir=notebooks, output_dir=tmp_path / "out")
+        reproduce.reproduce("smoke", notebooks_dir=notebooks, output_dir=tmp_path / "out",
+                            times_path=tmp_path / "reproduce.json")
     assert not (notebooks / "log.txt").exists()          # 02 never ran
+    assert json.loads((tmp_path / "reproduce.json").read_text())["notebooks"] == {}      # nothing finished
     assert "failed" in capsys.readouterr().out
 
 

@@ -17,9 +17,11 @@ trains (its random streams are separate), so their final scores compare with not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..eval import transfer_tables
 from ..presets import get_preset
-from . import runs
+from . import runs, tables, transfer
 from .pipeline import Context, StageResult
 from .runs import SCRATCH, Job
 
@@ -100,3 +102,40 @@ def pretraining_fid(preset: str, context: Context | None = None) -> dict[str, fl
     """Each knob's pretraining run's final FID against held-out images of its own source."""
     return {setting.name: Job("pretrain", runs.pretrain_config(setting.init, preset, source_options=setting.options),
                               preset).run(context).value["fid"] for setting in KNOBS}
+
+
+def pretraining_table(preset: str, context: Context | None = None) -> list[dict]:
+    """Each knob's pretraining FID as rows of ``ablation_pretraining.csv``."""
+    return [{"setting": name, "pretrain_fid": fid} for name, fid in pretraining_fid(preset, context).items()]
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 05's numbers, from ``ablation.csv`` and ``ablation_pretraining.csv``."""
+    figures_dir = Path(figures_dir)
+    rows = tables.csv_rows(figures_dir / "ablation.csv")
+    for row in rows:
+        row["seed"] = int(row["seed"])
+    pretrained = {row["setting"]: row["pretrain_fid"] for row in tables.csv_rows(figures_dir / "ablation_pretraining.csv")}
+    scores = {(row["target"], row["setting"]): row for row in transfer_tables.summary(rows, by=("target", "setting"))}
+    components = family(rows, "components")
+    paired = {row["setting"]: row for row in transfer.paired_table(components, SCRATCH, "setting")}
+    component_rows = [{"setting": setting.name,
+                       **{f"{target} FID": tables.plus_minus(scores[target, setting.name]["fid_mean"],
+                                                             scores[target, setting.name]["fid_std"], 1)
+                          for target in COMPONENT_TARGETS},
+                       **{key: paired.get(setting.name, {}).get(key, "") for key in
+                          ("wins by FID", "FID minus scratch", "t-test p", "wins by KID", "KID t-test p")}}
+                      for setting in COMPONENTS]
+    knobs = family(rows, "knobs")
+    baseline = KNOBS[0].name
+    paired = {row["setting"]: row for row in transfer.paired_table(knobs, baseline, "setting")}
+    knob_rows = [{"setting": name, "FID": tables.plus_minus(scores[KNOB_TARGET, name]["fid_mean"],
+                                                            scores[KNOB_TARGET, name]["fid_std"], 1),
+                  "KID": tables.plus_minus(scores[KNOB_TARGET, name]["kid_mean"], scores[KNOB_TARGET, name]["kid_std"], 3),
+                  **{key: paired.get(name, {}).get(key, "") for key in
+                     ("wins by FID", f"FID minus {baseline}", "t-test p")},
+                  "pretraining FID": tables.number(pretrained[name], 0) if name in pretrained else ""}
+                 for name in [s.name for s in KNOBS] + list(REFERENCES)]
+    return {f"Components on {' and '.join(COMPONENT_TARGETS)}: final FID (mean ± s.d. over seeds), paired with scratch":
+            component_rows,
+            f"Knobs of {baseline} on {KNOB_TARGET}, paired with the default": knob_rows}

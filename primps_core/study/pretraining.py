@@ -2,16 +2,19 @@
 
 Every pretraining source (the four synthesizer variants and natural patches) gets one run of the
 preset's size (``runs.pretrain_job``); ``table`` condenses the finished runs into the rows of
-``pretrain.csv`` and ``source_and_samples`` gives the images notebook 03 shows side by side.
+``pretrain.csv``, ``curve_table`` lists every evaluation (``pretrain_curves.csv``), and
+``source_and_samples`` gives the images notebook 03 shows side by side.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from ..data import sources
 from ..gan.training import sample_images
 from ..presets import get_preset
-from . import runs
+from . import runs, tables
 from .pipeline import Context, StageResult
 
 SOURCES = runs.PRETRAIN_SOURCES
@@ -45,3 +48,25 @@ def source_and_samples(results: dict[str, StageResult], preset: str, n: int = 10
         rows[f"{source}\n(data)"] = sources.image_stream(train.source, train.model.resolution, train.seed)(0, n)
         rows[f"{source}\n(GAN)"] = sample_images(runs.load_generator(run), n, seed=1)
     return rows
+
+
+def curve_table(results: dict[str, StageResult]) -> list[dict]:
+    """Every evaluation of every source's run: the rows of ``pretrain_curves.csv``."""
+    return [{"source": source, "iteration": point["iteration"], "fid": point["fid"], "kid_mean": point["kid_mean"]}
+            for source, run in results.items() for point in run.value["curve"]]
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 03's numbers, from ``pretrain.csv`` and ``pretrain_curves.csv``."""
+    figures_dir = Path(figures_dir)
+    curves = tables.csv_rows(figures_dir / "pretrain_curves.csv")
+    rows = []
+    for run in tables.csv_rows(figures_dir / "pretrain.csv"):
+        curve = sorted((point for point in curves if point["source"] == run["source"]), key=lambda p: p["iteration"])
+        rows.append({"source": run["source"], "iterations x batch": f"{run['iterations']:.0f} ({run['images']:,.0f} images)",
+                     "wall time (s)": tables.number(run["wall_s"], 0),
+                     "of which scoring (s)": tables.number(run["eval_s"], 0),
+                     "images/s (scoring included)": tables.number(run["images_per_s"], 0),
+                     "FID at each evaluation": " → ".join(tables.number(p["fid"], 0) for p in curve),
+                     "final KID": tables.number(run["kid_mean"], 3)})
+    return {"Pretraining runs, scored against held-out images of their own source": rows}

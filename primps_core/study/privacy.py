@@ -16,13 +16,15 @@ calibrated attack subtracts how easily any such model reproduces a query):
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..data import sources
 from ..data.photos import membership_split, natural_patches
 from ..eval import membership
 from ..presets import get_preset
-from . import runs
+from . import runs, tables
 from .pipeline import Context
 from .runs import SCRATCH, Job
 
@@ -118,3 +120,23 @@ def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str
         run = job.run(context)
         found[TARGET, init] = attack(generator(run), discriminator(run), faces, generator(references[init].run(context)))
     return found
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 06's numbers, from ``privacy.csv``: AUC with its 95% bootstrap interval and TPR at
+    1% and 10% FPR, per (queries, model) and attack."""
+    rows = tables.csv_rows(Path(figures_dir) / "privacy.csv")
+    models = list(dict.fromkeys((row["experiment"], row["init"]) for row in rows))
+    found = {(row["experiment"], row["init"], row["attack"]): row for row in rows}
+
+    def cell(experiment, init, attack, form):
+        row = found.get((experiment, init, attack))
+        return form(row) if row is not None else ""
+    auc = [{"members vs non-members": experiment, "model": init,
+            **{attack: cell(experiment, init, attack, lambda r: f"{r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]")
+               for attack in ATTACKS}} for experiment, init in models]
+    tpr = [{"members vs non-members": experiment, "model": init,
+            **{attack: cell(experiment, init, attack, lambda r: f"{r['tpr_at_1fpr']:.0%} / {r['tpr_at_10fpr']:.0%}")
+               for attack in ATTACKS}} for experiment, init in models]
+    return {"Membership AUC, 95% bootstrap interval over the queries": auc,
+            "True-positive rate at 1% / 10% false positives": tpr}

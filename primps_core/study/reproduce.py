@@ -7,12 +7,25 @@ directory set to ``notebooks/``, a per-cell timeout from the preset and the venv
 Jupyter kernel; the executed copy goes to ``runs/<preset>/notebooks/``. The canonical preset writes
 ``figures/``, other presets ``runs/<preset>/figures/``. The first failing notebook stops the run
 with its name and the failing cell's error.
+
+Each notebook that finishes is recorded in ``reproduce.json`` beside its figures: its wall time,
+the date, and this machine's speed measured at the start (``machine_speed``: a float32 matmul and a
+batch of 2-D FFTs), because machines of one kind differ by 2-3x and a time means little without
+the rate it was measured at. The README's timing table is generated from that file.
 """
 from __future__ import annotations
 
+import json
+import os
+import platform
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
+import scipy.fft
+import torch
 
 from .. import paths
 from ..presets import get_preset
@@ -46,6 +59,41 @@ def find_notebooks(directory: Path, only: list[str] | None = None) -> list[Path]
     return notebooks
 
 
+def machine_speed() -> dict:
+    """This machine now: CPU model, cores, torch threads, float32 matmul GFLOP/s (1024 x 1024, torch)
+    and 2-D real FFTs per second (256 x 256, scipy, batch of 64): the best of 5 timed repeats each."""
+    def best(work, repeats: int = 5) -> float:
+        work()
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return min(times)
+    matrix = torch.randn(1024, 1024, generator=torch.Generator().manual_seed(0))
+    fields = np.random.default_rng(0).standard_normal((64, 256, 256)).astype(np.float32)
+    matmul_s = best(lambda: torch.mm(matrix, matrix))
+    fft_s = best(lambda: scipy.fft.rfft2(fields, workers=torch.get_num_threads()))
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "matmul_gflops": round(2 * 1024**3 / matmul_s / 1e9, 1), "fft_per_s": round(len(fields) / fft_s, 1)}
+
+
+def record_times(path: Path, runs: list[NotebookRun], preset: str, machine: dict) -> None:
+    """Add the finished notebooks of this run to ``path`` (``reproduce.json``), keeping the entries of
+    notebooks this run did not execute."""
+    path = Path(path)
+    record = json.loads(path.read_text()) if path.is_file() else {"preset": preset, "notebooks": {}}
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    for run in runs:
+        if run.status == "ok":
+            record["notebooks"][run.name] = {"seconds": round(run.seconds, 1), "date": date, **machine}
+    record["notebooks"] = dict(sorted(record["notebooks"].items()))
+    paths.atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2) + "\n"))
+
+
 def kernel_name(preferred: str = KERNEL_NAME) -> str:
     """``preferred`` if that Jupyter kernel is registered, else the running interpreter's own
     ``python3`` kernel (which papermill starts with this same Python)."""
@@ -68,8 +116,10 @@ def format_table(runs: list[NotebookRun]) -> str:
 
 
 def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | None = None,
-              output_dir: Path | None = None, kernel: str | None = None) -> list[NotebookRun]:
-    """Execute the notebooks; print the status table; raise ``NotebookFailed`` on the first failure."""
+              output_dir: Path | None = None, kernel: str | None = None,
+              times_path: Path | None = None) -> list[NotebookRun]:
+    """Execute the notebooks; print the status table and record the times (``times_path``, default
+    ``reproduce.json`` in the preset's figures folder); raise ``NotebookFailed`` on the first failure."""
     import papermill
 
     settings = get_preset(preset)
@@ -77,7 +127,9 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
     notebooks = find_notebooks(notebooks_dir, only)
     output_dir = Path(output_dir or paths.RUNS_DIR / preset / "notebooks")
     output_dir.mkdir(parents=True, exist_ok=True)
+    times_path = Path(times_path or paths.figures_dir(preset) / "reproduce.json")
     kernel = kernel or kernel_name()
+    machine = machine_speed()
     runs = [NotebookRun(p.stem, "pending", 0.0) for p in notebooks]
     for notebook, run in zip(notebooks, runs):
         print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", flush=True)
@@ -90,8 +142,10 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
         except Exception as error:   # papermill raises its own error types for cell failures
             run.status, run.seconds = "failed", time.perf_counter() - start
             print(format_table(runs))
+            record_times(times_path, runs, preset, machine)
             raise NotebookFailed(f"notebook {notebook.name} failed at {_failure(error)} "
                                  f"(executed copy: {output_dir / notebook.name})") from None
         run.status, run.seconds = "ok", time.perf_counter() - start
     print(format_table(runs))
+    record_times(times_path, runs, preset, machine)
     return runs

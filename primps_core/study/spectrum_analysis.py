@@ -22,6 +22,7 @@ from ..data.photos import load_photos, random_patches
 from ..eval import spectrum
 from ..paths import read_csv, write_csv
 from ..presets import Preset
+from . import tables
 from .pipeline import Context, stage
 
 CHANNELS = ("r", "g", "b")
@@ -160,7 +161,7 @@ def natural_statistics(photos: dict[str, np.ndarray], patches: dict[str, np.ndar
     sizes = patches["size"].astype(int)
     return {
         "description": "Second-order statistics of the embedded photographs (data/photos), measured by "
-                       "primps_core.natural_stats with a Hann window; alpha is the slope of P(f) ~ f^-alpha.",
+                       "primps_core.study.spectrum_analysis with a Hann window; alpha is the slope of P(f) ~ f^-alpha.",
         "band_cycles_per_pixel": list(config.band),
         "n_photos": int(len(photos["alpha"])),
         "n_colour_photos": int(colour.sum()),
@@ -174,11 +175,66 @@ def natural_statistics(photos: dict[str, np.ndarray], patches: dict[str, np.ndar
     }
 
 
-def write_outputs(study_dir: Path, statistics: dict, out_dir: Path) -> None:
-    """Publish the study: ``spectrum_alpha.csv`` (every per-photo measure) and ``natural_stats.json``."""
+def write_outputs(study_dir: Path, statistics: dict, windowing: list[dict], out_dir: Path) -> None:
+    """Publish the study: ``spectrum_alpha.csv`` (every per-photo measure), ``reference_noise.csv``
+    (the same measures on white and published PS noise), ``windowing_bias.csv`` (``windowing_bias``'s
+    rows) and ``natural_stats.json``."""
     out_dir = Path(out_dir)
     paths.atomic_write(out_dir / "spectrum_alpha.csv", lambda t: shutil.copyfile(study_dir / "photos.csv", t))
+    paths.atomic_write(out_dir / "reference_noise.csv", lambda t: shutil.copyfile(study_dir / "references.csv", t))
+    write_csv(out_dir / "windowing_bias.csv", windowing)
     paths.atomic_write(out_dir / "natural_stats.json", lambda t: Path(t).write_text(json.dumps(statistics, indent=2) + "\n"))
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 01's numbers, from the files ``write_outputs`` wrote to ``figures_dir``."""
+    figures_dir = Path(figures_dir)
+    stats = tables.read_json(figures_dir / "natural_stats.json")
+    photos, noise = read_csv(figures_dir / "spectrum_alpha.csv"), read_csv(figures_dir / "reference_noise.csv")
+    windowing = tables.csv_rows(figures_dir / "windowing_bias.csv")
+
+    def slope_row(name, values):
+        values = values[np.isfinite(values)]
+        low, median, high = np.quantile(values, [0.05, 0.5, 0.95])
+        return {"images": name, "n": len(values), "alpha (mean ± s.d.)": tables.plus_minus(values.mean(), values.std(ddof=1)),
+                "median": tables.number(median), "5-95%": f"{tables.number(low)} to {tables.number(high)}"}
+
+    slopes = [slope_row("photos, whole", photos["alpha"])]
+    slopes += [{"images": f"photo crops, {size} px", "n": summary["n"],
+                "alpha (mean ± s.d.)": tables.plus_minus(summary["mean"], summary["std"]),
+                "median": tables.number(summary["quantiles"]["50"]),
+                "5-95%": f"{tables.number(summary['quantiles']['5'])} to {tables.number(summary['quantiles']['95'])}"}
+               for size, summary in sorted(stats["alpha_by_patch_size"].items(), key=lambda item: int(item[0]))]
+    slopes += [slope_row(name, noise["alpha"][noise["source"] == name]) for name in ("published PS noise", "white noise")]
+
+    colour = photos["mode"] == "RGB"
+    published = noise["source"] == "published PS noise"
+
+    def structure(table, mask):
+        alphas = np.stack([table[f"alpha_{c}"][mask] for c in CHANNELS])
+        return {"alpha R / G / B": " / ".join(tables.number(np.nanmean(a)) for a in alphas),
+                "spread of channel alphas within an image (s.d.)": tables.number(np.nanmean(np.nanstd(alphas, axis=0))),
+                "channel correlation R-G / G-B / R-B": " / ".join(
+                    tables.number(np.nanmean(table[key][mask])) for key in ("corr_rg", "corr_gb", "corr_rb")),
+                "axis / diagonal power (median)": tables.number(np.nanmedian(table["anisotropy"][mask])),
+                "images with more power along the axes": tables.percent(np.mean(table["anisotropy"][mask] > 1))}
+    ours, theirs = structure(photos, colour), structure(noise, published)
+    colour_rows = [{"measure": key, f"colour photos ({colour.sum()})": ours[key],
+                    f"published PS noise ({published.sum()})": theirs[key]} for key in ours]
+
+    shift = photos["alpha_nowindow"] - photos["alpha"]
+    by_window = {(row["true_alpha"], row["window"]): row for row in windowing}
+    window_rows = [{"true alpha": tables.number(alpha, 1),
+                    "bias, no window": tables.plus_minus(by_window[alpha, "none"]["bias"], by_window[alpha, "none"]["stderr"]),
+                    "bias, Hann window": tables.plus_minus(by_window[alpha, "hann"]["bias"], by_window[alpha, "hann"]["stderr"])}
+                   for alpha in sorted({row["true_alpha"] for row in windowing})]
+    window_rows.append({"true alpha": "photos: no window minus Hann",
+                        "bias, no window": f"mean {tables.number(shift.mean())}, largest {tables.number(np.abs(shift).max())}",
+                        "bias, Hann window": f"s.d. of alpha {tables.number(np.std(photos['alpha_nowindow'], ddof=1))} "
+                                             f"without, {tables.number(np.std(photos['alpha'], ddof=1))} with"})
+    return {"Spectral slope alpha per image (Hann window)": slopes,
+            "Colour and orientation": colour_rows,
+            "Windowing: fitted minus true alpha on non-periodic crops of known-alpha noise (mean ± s.e.)": window_rows}
 
 
 def windowing_bias(true_alphas=(1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0), n: int = 32, field: int = 512,

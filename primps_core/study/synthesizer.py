@@ -20,8 +20,11 @@ from .. import synth
 from ..eval import spectrum
 from ..paths import FIGURES_DIR, write_csv
 from ..presets import Preset
-from . import spectrum_analysis
+from . import spectrum_analysis, tables
 from .pipeline import Context, stage
+
+HIGH_FREQUENCY = 0.35    # cycles/pixel: the band where hard edges and aliasing add power (Nyquist 0.5)
+ANCHOR = 0.1             # cycles/pixel: spectra are compared after shifting them to meet here
 
 # (label, variant, options): the settings notebook 02 compares.
 SETTINGS = (
@@ -97,12 +100,29 @@ def measure(config: SynthStudyConfig, out_dir: Path, context: Context) -> dict:
     return {"n_rows": len(rows), "coverage_mean": {str(r): float(v.mean()) for r, v in coverage.items()}}
 
 
-def summary_table(images: dict[str, np.ndarray], coverage: dict[str, np.ndarray], photos: dict[str, np.ndarray]) -> list[dict]:
-    """One row per (setting, resolution) plus the photos: the numbers of ``figures/synth_stats.csv``."""
-    def row(label, resolution, table, mask, cover):
+def high_frequency_excess(curve: np.ndarray, photo_curve: np.ndarray, freqs: np.ndarray) -> float:
+    """Mean log10 power above ``HIGH_FREQUENCY`` of ``curve`` relative to the photos', both mean radial
+    spectra (on ``freqs``) shifted to meet at ``ANCHOR``: in decades, > 0 where the images carry more
+    fine detail (edges, aliasing) than photographs."""
+    anchor = np.argmin(np.abs(np.log(freqs / ANCHOR)))
+    top = freqs > HIGH_FREQUENCY
+    return float(np.nanmean((curve - curve[anchor])[top] - (photo_curve - photo_curve[anchor])[top]))
+
+
+def summary_table(images: dict[str, np.ndarray], coverage: dict[str, np.ndarray], photos: dict[str, np.ndarray],
+                  spectra: dict[str, np.ndarray], photo_spectra: dict[str, np.ndarray],
+                  patches: dict[str, np.ndarray]) -> list[dict]:
+    """One row per (setting, resolution), plus the whole photos and their crops of the same sizes:
+    the numbers of ``figures/synth_stats.csv``.
+
+    ``images``, ``coverage`` and ``spectra`` are the stage's CSVs, ``photos``, ``photo_spectra`` and
+    ``patches`` notebook 01's (``photos.csv``, ``spectra.csv``, ``patches.csv``); crops carry only
+    their slope."""
+    def row(label, resolution, table, mask, cover, excess):
         values = {key: table[key][mask] for key in ("alpha", "alpha_r", "alpha_g", "alpha_b", "anisotropy",
                                                     "corr_rg", "corr_gb", "corr_rb")}
         channel_alphas = np.stack([values["alpha_r"], values["alpha_g"], values["alpha_b"]])
+        low, high = np.percentile(cover, [5, 95]) if len(cover) else (np.nan, np.nan)
         return {"source": label, "resolution": resolution, "n": int(mask.sum()),
                 "alpha_mean": np.nanmean(values["alpha"]), "alpha_std": np.nanstd(values["alpha"], ddof=1),
                 "channel_alpha_spread": np.nanmean(np.ptp(channel_alphas, axis=0)),
@@ -110,14 +130,21 @@ def summary_table(images: dict[str, np.ndarray], coverage: dict[str, np.ndarray]
                 "corr_rg": np.nanmean(values["corr_rg"]), "corr_gb": np.nanmean(values["corr_gb"]),
                 "corr_rb": np.nanmean(values["corr_rb"]),
                 "flat_fraction": np.nanmean(table["flat_fraction"][mask]) if "flat_fraction" in table else np.nan,
-                "salient_coverage_mean": cover}
-    rows = [row("photos", "native", photos, np.ones(len(photos["alpha"]), bool), np.nan)]
+                "salient_coverage_mean": np.mean(cover) if len(cover) else (np.nan if label == "photos" else 0.0),
+                "salient_coverage_p5": low, "salient_coverage_p95": high, "high_frequency_excess": excess}
+    rows = [row("photos", "native", photos, np.ones(len(photos["alpha"]), bool), np.array([]), 0.0)]
+    for size in np.unique(images["resolution"]).astype(int):
+        crops = patches["alpha"][patches["size"] == size]
+        if len(crops):
+            rows.append({**{key: np.nan for key in rows[0]}, "source": "photo crops", "resolution": int(size),
+                         "n": len(crops), "alpha_mean": np.nanmean(crops), "alpha_std": np.nanstd(crops, ddof=1)})
     for label, *_ in SETTINGS:
         for resolution in np.unique(images["resolution"]).astype(int):
             mask = (images["setting"] == label) & (images["resolution"] == resolution)
             salient = label.startswith(("primitives-s", "primitives-ps"))
-            cover = coverage["coverage"][coverage["resolution"] == resolution].mean() if salient else 0.0
-            rows.append(row(label, int(resolution), images, mask, cover))
+            cover = coverage["coverage"][coverage["resolution"] == resolution] if salient else np.array([])
+            excess = high_frequency_excess(spectra[f"{label} @{resolution}"], photo_spectra["photos"], spectra["freq"])
+            rows.append(row(label, int(resolution), images, mask, cover, excess))
     return rows
 
 
@@ -126,3 +153,39 @@ def write_summary(rows: list[dict], path: Path) -> None:
     rounded = [{k: round(float(v), 4) if isinstance(v, (float, np.floating)) else v for k, v in row.items()} for row in rows]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_csv(path, rounded)
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 02's numbers, from ``synth_stats.csv``."""
+    rows = tables.csv_rows(Path(figures_dir) / "synth_stats.csv")
+    resolutions = sorted({int(row["resolution"]) for row in rows if row["source"] != "photos"})
+    low, high = resolutions[0], resolutions[-1]
+    by = {(row["source"], row["resolution"]): row for row in rows}
+    photos = by["photos", "native"]
+
+    def crop_alpha(size: int) -> str:
+        crops = by.get(("photo crops", str(size)))
+        return tables.plus_minus(crops["alpha_mean"], crops["alpha_std"]) if crops else "n/a"
+
+    table = [{"setting": f"photos (crops of {low} / {high} px; whole photos)", f"alpha at {low} px": crop_alpha(low),
+              f"alpha at {high} px": crop_alpha(high), f"R-G correlation ({high} px)": tables.number(photos["corr_rg"]),
+              f"flat pixels ({high} px)": "", f"excess power above {HIGH_FREQUENCY} c/px at {low} px (decades)": "0",
+              "salient object: mean coverage (5-95%)": ""}]
+    for label, *_ in SETTINGS:
+        small, large = by[label, str(low)], by[label, str(high)]
+        cover = (f"{tables.percent(large['salient_coverage_mean'], 1)} ({tables.percent(large['salient_coverage_p5'])}-"
+                 f"{tables.percent(large['salient_coverage_p95'])})" if large["salient_coverage_mean"] > 0 else "")
+        table.append({"setting": label, f"alpha at {low} px": tables.plus_minus(small["alpha_mean"], small["alpha_std"]),
+                      f"alpha at {high} px": tables.plus_minus(large["alpha_mean"], large["alpha_std"]),
+                      f"R-G correlation ({high} px)": tables.number(large["corr_rg"]),
+                      f"flat pixels ({high} px)": tables.percent(large["flat_fraction"]),
+                      f"excess power above {HIGH_FREQUENCY} c/px at {low} px (decades)":
+                          f"{small['high_frequency_excess']:+.2f}",
+                      "salient object: mean coverage (5-95%)": cover})
+    orientation = [{"setting": "photos (whole, at their own sizes)", f"at {low} px": tables.number(photos["anisotropy_median"]),
+                    f"at {high} px": ""}]
+    orientation += [{"setting": label, f"at {low} px": tables.number(by[label, str(low)]["anisotropy_median"]),
+                     f"at {high} px": tables.number(by[label, str(high)]["anisotropy_median"])}
+                    for label, *_ in SETTINGS]
+    return {"Every setting, measured as notebook 01 measures photos": table,
+            "Orientation: median power along the axes over the diagonals": orientation}

@@ -3,13 +3,15 @@ Primitives-PS, over the preset's fine-tuning seeds (``plan``), and their scores 
 ``transfer.csv`` (``rows``; the tables over them are ``eval.transfer_tables``)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..data import sources
 from ..eval import transfer_tables
 from ..gan.training import sample_images
 from ..presets import get_preset
-from . import runs
+from . import runs, tables
 from .pipeline import Context, StageResult
 
 TARGETS = sources.TARGETS
@@ -44,3 +46,43 @@ def real_and_samples(labels: list[dict], results: list[StageResult], resolution:
             run = results[labels.index({"target": target, "init": init, "seed": 0})]
             grid[f"{target}\n{init}"] = sample_images(runs.load_generator(run), n, seed=1)
     return grid
+
+
+def p_value(p: float) -> str:
+    """A p-value to two significant digits."""
+    return "n/a" if not np.isfinite(p) else f"{p:.2g}"
+
+
+def paired_table(rows: list[dict], baseline: str, by: str, when: str | None = None) -> tables.Table:
+    """Each ``by`` label against ``baseline`` on the same (target, seed), by FID and by KID: wins,
+    the mean ± s.d. of the paired differences, the sign-test and paired t-test p-values."""
+    by_metric = {metric: {row[by]: row for row in transfer_tables.paired_wins(rows, baseline, metric, by)}
+                 for metric in ("fid", "kid_mean")}
+    table = []
+    for name, fid in by_metric["fid"].items():
+        kid = by_metric["kid_mean"][name]
+        table.append({by: name, **({"when": when} if when else {}),
+                      "wins by FID": f"{fid['wins']} / {fid['pairs']}",
+                      f"FID minus {baseline}": f"{fid['mean_difference']:+.1f} ± {fid['std_difference']:.1f}",
+                      "sign test p": p_value(fid["sign_test_p"]), "t-test p": p_value(fid["t_test_p"]),
+                      "wins by KID": f"{kid['wins']} / {kid['pairs']}",
+                      f"KID minus {baseline}": f"{kid['mean_difference']:+.3f} ± {kid['std_difference']:.3f}",
+                      "KID t-test p": p_value(kid["t_test_p"])})
+    return table
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 04's numbers, from ``transfer.csv``."""
+    rows = tables.csv_rows(Path(figures_dir) / "transfer.csv")
+    for row in rows:
+        row["seed"] = int(row["seed"])
+    finals = [{"target": row["target"], "init": row["init"], "seeds": row["seeds"],
+               "FID": tables.plus_minus(row["fid_mean"], row["fid_std"], 1),
+               "KID": tables.plus_minus(row["kid_mean"], row["kid_std"], 3)}
+              for row in transfer_tables.summary(rows)]
+    first = min(row["iters"] for row in rows)
+    paired = (paired_table(rows, runs.SCRATCH, "init", f"final ({max(row['iters'] for row in rows):.0f})")
+              + paired_table([row for row in rows if row["iters"] == first], runs.SCRATCH, "init",
+                             f"first evaluation ({first:.0f})"))
+    return {"Final scores, mean ± s.d. over fine-tuning seeds": finals,
+            "Paired against scratch on the same (target, seed)": paired}

@@ -1,0 +1,119 @@
+"""The README's generated blocks: every table of results is rewritten from the files runs write.
+
+    python -m primps_core readme            # rewrite the generated blocks of README.md
+    python -m primps_core readme --check    # exit 1, naming the stale blocks, if README.md is out of date
+
+A block is the text between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; everything
+else in the README is written by hand and stays qualitative. NAME is one of:
+
+- ``notebook-01`` .. ``notebook-06``: that notebook's key tables (``key_tables`` of its study
+  module, read from ``figures/``), the same tables the notebook prints in its last cell;
+- ``timings``: the wall time of each notebook from ``figures/reproduce.json``, with the CPU and
+  the matmul and FFT rates measured in the same run;
+- ``presets``: the sizes of every preset, from ``presets.py``;
+- ``include benchmarks/results/FILE.md``: a benchmark's result file, without its title.
+
+``tests/test_readme.py`` fails when a block differs from what the files give.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import paths
+from ..presets import PRESETS
+from . import ablations, pretraining, privacy, spectrum_analysis, synthesizer, tables, transfer
+
+NOTEBOOKS = {"01": spectrum_analysis, "02": synthesizer, "03": pretraining, "04": transfer, "05": ablations,
+             "06": privacy}
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
+README = "README.md"
+
+
+def notebook_block(number: str, figures_dir: Path) -> str:
+    """The key tables of notebook ``number`` as captioned markdown tables."""
+    return "\n\n".join(f"*{caption}*\n\n{tables.markdown(rows)}"
+                       for caption, rows in NOTEBOOKS[number].key_tables(figures_dir).items())
+
+
+def timings_block(figures_dir: Path) -> str:
+    """One row per notebook of the canonical run's ``reproduce.json``, and their total."""
+    record = tables.read_json(Path(figures_dir) / "reproduce.json")
+    rows = [{"notebook": name, "wall time": _duration(entry["seconds"]), "recorded": entry["date"],
+             "CPU": f"{entry['cpu']}, {entry['cores']} cores, {entry['torch_threads']} torch threads",
+             "matmul GFLOP/s": tables.number(entry["matmul_gflops"], 0),
+             "256 px FFTs/s": tables.number(entry["fft_per_s"], 0)}
+            for name, entry in record["notebooks"].items()]
+    total = sum(entry["seconds"] for entry in record["notebooks"].values())
+    rows.append({"notebook": "all", "wall time": _duration(total), "recorded": "", "CPU": "", "matmul GFLOP/s": "",
+                 "256 px FFTs/s": ""})
+    return f"*Preset `{record['preset']}`, from `figures/reproduce.json`*\n\n{tables.markdown(rows)}"
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as "1 h 20 min 05 s", "4 min 19 s", "10 min" or "42 s"."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = ([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if minutes or hours else [])
+    return " ".join(parts + ([f"{seconds:02d} s" if parts else f"{seconds} s"] if seconds or not parts else []))
+
+
+def presets_block() -> str:
+    """The sizes of every preset, two tables: measurement (notebooks 01-02) and training (03-06)."""
+    measuring = [{"preset": f"`{p.name}`", "crops per size (01)": tables.number(p.patches_per_size, 0),
+                  "reference noise images (01)": f"{p.reference_images:,} at {p.reference_size} px",
+                  "images per setting (02)": f"{p.synth_images:,} at {' and '.join(map(str, p.synth_resolutions))} px",
+                  "coverage sample (02)": tables.number(p.coverage_images, 0),
+                  "cell timeout": _duration(p.notebook_timeout_s)} for p in PRESETS.values()]
+    training = [{"preset": f"`{p.name}`", "resolution": p.train_resolution, "base channels": p.base_channels,
+                 "batch": p.batch_size, "pretraining iterations (evaluations)": f"{p.pretrain_iterations:,} ({p.pretrain_evals})",
+                 "transfer iterations (evaluations)": f"{p.transfer_iterations:,} ({p.transfer_evals})",
+                 "seeds": p.transfer_seeds, "samples per FID/KID": f"{p.fid_samples:,}"} for p in PRESETS.values()]
+    return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}"
+
+
+def include_block(relative: str, root: Path) -> str:
+    """A result file of ``benchmarks/results/`` as it is, without its ``#`` title line."""
+    path = (root / relative).resolve()
+    if path.parent != (root / "benchmarks" / "results").resolve() or path.suffix != ".md":
+        raise ValueError(f"README blocks include only benchmarks/results/*.md, not {relative}")
+    lines = path.read_text().strip().splitlines()
+    return "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines).strip()
+
+
+def block(name: str, figures_dir: Path, root: Path) -> str:
+    """The text of the generated block ``name``; one clear error for an unknown name."""
+    if name.startswith("notebook-") and name[len("notebook-"):] in NOTEBOOKS:
+        return notebook_block(name[len("notebook-"):], figures_dir)
+    if name == "timings":
+        return timings_block(figures_dir)
+    if name == "presets":
+        return presets_block()
+    if name.startswith("include "):
+        return include_block(name[len("include "):], root)
+    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-06, timings, presets "
+                     f"or 'include benchmarks/results/FILE.md'")
+
+
+def render(text: str, figures_dir: Path | None = None, root: Path | None = None) -> str:
+    """``text`` with every generated block rewritten from the files."""
+    figures_dir, root = Path(figures_dir or paths.FIGURES_DIR), Path(root or paths.ROOT)
+    return BLOCK.sub(lambda m: f"{m.group(1)}{block(m.group('name'), figures_dir, root)}\n{m.group(4)}", text)
+
+
+def stale_blocks(text: str, figures_dir: Path | None = None, root: Path | None = None) -> list[str]:
+    """Names of the blocks of ``text`` that differ from what the files give."""
+    rendered = render(text, figures_dir, root)
+    now = {m.group("name"): m.group("body") for m in BLOCK.finditer(text)}
+    fresh = {m.group("name"): m.group("body") for m in BLOCK.finditer(rendered)}
+    return [name for name in now if now[name] != fresh[name]]
+
+
+def update(check: bool = False, path: Path | None = None) -> list[str]:
+    """Rewrite the README's blocks (or with ``check`` only list the stale ones); the stale names."""
+    path = Path(path or paths.ROOT / README)
+    text = path.read_text()
+    stale = stale_blocks(text)
+    if stale and not check:
+        paths.atomic_write(path, lambda temporary: Path(temporary).write_text(render(text)))
+    return stale
