@@ -1,4 +1,6 @@
 """The README's result tables are generated from the files runs write, and a test keeps them equal."""
+import json
+import re
 import shutil
 
 import pytest
@@ -61,3 +63,46 @@ def test_number_formats():
     assert tables.number(float("nan")) == "n/a" and tables.number(25600, 0) == "25,600"
     assert tables.percent(0.3084, 1) == "30.8%"
     assert tables.markdown([{"a": 1, "b": "x"}]) == "| a | b |\n|---|---|\n| 1 | x |"
+
+
+# Decimal numbers and percentages that hand-written prose may quote: design constants, analytic
+# values, versions and tolerances, never measurements (those belong in generated tables).
+DESIGN_NUMBERS = {
+    "0.05", "0.35",            # the fitting band of every spectral slope (eval.spectrum.DEFAULT_BAND)
+    "0.1",                     # cycles/pixel where spectra are aligned; the Monte-Carlo percentile
+    "0.5", "3.5",              # chance AUC; the published alpha range U[0.5, 3.5]
+    "0.25",                    # the smallest two-sided sign-test p with 3 pairs
+    "0.69", "1.39",            # log 2 and 2 log 2: the losses at the GAN equilibrium
+    "0.002", "0.99",           # Adam learning rate and beta2 of the recipe
+    "2.13", "3.11", "16.0",    # torch, Python and emoji-datasource versions
+    "16.04", "20.04",          # in the names of the Debian packages lomiri-wallpapers-16.04 and -20.04
+    "2.0", "2.1", "3.0", "4.0",  # licence versions (CC-BY-2.0, LGPL-2.1, CC-BY-SA-3.0/4.0)
+    "1e-4", "1e-5",            # tolerances the tests check
+    "1%", "10%", "95%",        # the FPR levels of the attack tables; the interval level
+    "4%",                      # one false positive among 25 non-members
+    "15%", "30%", "50%",       # the paper's salient-object coverage (about 30%, 15-50%)
+}
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?:e-?\d+)?%?|(?<![\w.])\d+(?:\.\d+)?%|(?<![\w.])\de-\d+")
+
+
+def prose_numbers(text: str) -> set[str]:
+    """Decimals and percentages of hand-written text: outside generated blocks, code and file names."""
+    text = readme.BLOCK.sub("", text)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"`[^`]*`|\S+\.(?:png|csv|json|md|py)\b", "", text)
+    return set(NUMBER.findall(text))
+
+
+def test_prose_quotes_no_measured_number():
+    notebooks = sorted((paths.NOTEBOOKS_DIR).glob("[0-9][0-9]_*.ipynb"))
+    texts = {"README.md": readme_text()}
+    texts.update({path.name: "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+                                       if cell["cell_type"] == "markdown") for path in notebooks})
+    found = {name: sorted(prose_numbers(text) - DESIGN_NUMBERS) for name, text in texts.items()}
+    assert not any(found.values()), (f"numbers typed into prose: {found}; put measurements in a generated table "
+                                     f"(key_tables) or, for a design constant, add it to DESIGN_NUMBERS with its reason")
+
+
+def test_the_prose_check_finds_a_measurement():
+    assert prose_numbers("FID fell to 318.2 (`x = 2.5`) at 42% <!-- generated: a -->\n0.7\n<!-- end: a -->") == {
+        "318.2", "42%"}
