@@ -28,6 +28,7 @@ from .. import checks
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 RESAMPLE = Image.Resampling.LANCZOS
+FORMATS = ("zip", "folder", "npz")
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:
@@ -173,9 +174,8 @@ class ImageWriter:
 
     def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0):
         self.path = Path(path)
-        self.format = format or {".zip": "zip", ".npz": "npz"}.get(self.path.suffix.lower(), "folder")
-        if self.format not in ("zip", "folder", "npz"):
-            raise ValueError(f"format must be zip, folder or npz, got {self.format!r}")
+        self.format = checks.choice(format or {".zip": "zip", ".npz": "npz"}.get(self.path.suffix.lower(), "folder"),
+                                    "format", FORMATS)
         if self.format == "npz" and n is None:
             raise ValueError("writing an .npz needs the total number of images n up front")
         if n is not None:

@@ -21,6 +21,7 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 # blurs into the (removed) DC term and which hold few Fourier coefficients; the high edge stays
 # below the band where JPEG quantisation and the Lanczos downscale of the photos bend the spectrum.
 DEFAULT_BAND = (0.05, 0.35)
+WINDOWS = ("hann", None)
 CHUNK = 32   # images per FFT batch: bounds memory for large batches, results do not depend on it
 
 
@@ -45,9 +46,7 @@ def _image_planes(images, channel: int | None = None) -> np.ndarray:
         return array
     n_channels = array.shape[-1]
     if channel is not None:
-        if not 0 <= channel < n_channels:
-            raise ValueError(f"channel must be in 0..{n_channels - 1}, got {channel}")
-        return array[..., channel]
+        return array[..., checks.integer(channel, "channel", 0, n_channels - 1)]
     if n_channels == 1:
         return array[..., 0]
     if n_channels not in (3, 4):
@@ -56,11 +55,9 @@ def _image_planes(images, channel: int | None = None) -> np.ndarray:
 
 
 def _window(height: int, width: int, window: str | None) -> np.ndarray:
-    if window is None:
+    if checks.choice(window, "window", WINDOWS) is None:
         return np.ones((height, width))
-    if window == "hann":
-        return np.outer(np.hanning(height), np.hanning(width))
-    raise ValueError(f"window must be 'hann' or None, got {window!r}")
+    return np.outer(np.hanning(height), np.hanning(width))
 
 
 def power_spectrum_2d(images, window: str | None = "hann", channel: int | None = None) -> np.ndarray:
