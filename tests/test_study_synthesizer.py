@@ -2,7 +2,6 @@
 import numpy as np
 
 from primps_core.paths import read_csv
-from primps_core.study import spectrum_analysis
 from primps_core.study import synthesizer as study_synthesizer
 from primps_core.study.pipeline import Context
 
