@@ -21,6 +21,8 @@ def test_each_kind_of_name_resolves_once_and_a_ref_resolves_to_itself(tmp_path):
     files = sources.resolve(tiny_set(tmp_path / "set.zip", 7))
     assert files.kind == "files" and files.name == str((tmp_path / "set.zip").resolve()) and len(files.digest) == 16
     assert sources.resolve(files) is files and files.label == "set.zip"
+    kinds = sources.resolve("primitives", {"shape_kinds": ["line", "circle"]})
+    assert kinds.options == (("shape_kinds", ("line", "circle")),) and hash(kinds)       # usable as a cache key
 
 
 def test_a_file_set_is_keyed_by_its_content_not_its_place(tmp_path):

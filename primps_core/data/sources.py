@@ -65,7 +65,7 @@ def resolve(name, options=()) -> DataRef:
     or for an option that kind of data does not take."""
     if isinstance(name, DataRef):
         return name
-    options = tuple(dict(options).items())
+    options = tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in dict(options).items())
     if isinstance(name, str) and name in synth.VARIANTS:
         synth.make_config(name, synth.config.MIN_RESOLUTION, **dict(options))     # checks the options
         return DataRef("synthetic", name, options)
