@@ -21,7 +21,8 @@ def number(value, digits: int = 2) -> str:
     """``value`` with ``digits`` decimals and thousands separators; "n/a" for NaN or None."""
     if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
         return "n/a"
-    return f"{float(value):,.{digits}f}"
+    text = f"{float(value):,.{digits}f}"
+    return text[1:] if text.startswith("-") and not float(text.replace(",", "")) else text     # no "-0.00"
 
 
 def plus_minus(mean, std, digits: int = 2) -> str:
