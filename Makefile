@@ -32,6 +32,7 @@ bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) benchmarks/synth_speed.py
 	$(PY) benchmarks/fid_speed.py
+	$(PY) benchmarks/target_distances.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/architecture_comparison.py
 	$(PY) benchmarks/synth_memory.py
