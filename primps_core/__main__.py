@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                        help="synthesizer option, e.g. -o n_shapes=10 -o alpha_law=natural (repeatable)")
     synth.add_argument("--device", default="cpu")
+    synth.add_argument("--force", action="store_true", help="replace an earlier dataset at --out (never other files)")
 
     pre = commands.add_parser("pretrain", help="pretrain a GAN on a synthetic variant or natural patches (cached, resumable)")
     pre.add_argument("--source", required=True, help="ps-noise, primitives, primitives-s, primitives-ps or natural-patches")
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--iterations", type=int, default=None, help="override the preset's transfer iterations")
     tune.add_argument("--out", default=None, help="also copy the run folder (config, log, samples, checkpoint) here")
+    tune.add_argument("--force", action="store_true", help="replace an earlier run folder copy at --out (never other files)")
     tune.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
 
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
@@ -80,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
 def training_command(args) -> int:
     """Run (or load, or resume) a pretraining or transfer stage and print its result as JSON."""
     import json
-    import shutil
 
     from .data import sources
     from .study import runs
@@ -94,14 +95,15 @@ def training_command(args) -> int:
         torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
     context = Context(device=device)
     try:
+        out = run_output(args.out, args.force) if args.command == "transfer" and args.out else None
         if args.command == "pretrain":
             result = runs.pretrain(args.source, args.preset, args.seed, args.iterations, context=context)
         else:
             result = runs.transfer(sources.resolve(args.target), args.init, args.preset, args.seed, args.freeze_d,
                                    args.iterations, context=context)
-            if args.out:
-                shutil.copytree(result.path, args.out, dirs_exist_ok=True)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+            if out is not None and int(os.environ.get("RANK", "0")) == 0:
+                copy_run(result.path, out)
+    except (ValueError, TypeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         status = 1
     else:
@@ -112,6 +114,30 @@ def training_command(args) -> int:
         from .gan.training import end_worker
         end_worker(status)
     return status
+
+
+def run_output(out, force: bool):
+    """``--out`` checked before training: new, or with ``force`` an earlier copy of a run (it holds
+    ``config.json`` and ``log.jsonl``), never a folder of other files."""
+    from . import paths
+    return paths.check_output(out, force=force, what="a copy of a run folder",
+                              ours=lambda path: (path / "config.json").is_file() and (path / "log.jsonl").is_file())
+
+
+def copy_run(run_dir, out) -> None:
+    """Copy a finished run folder to the checked ``out`` atomically."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from . import paths
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        shutil.copytree(run_dir, staging / "run")
+        paths.replace_atomically(staging / "run", out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def readme_command(args) -> int:
@@ -153,8 +179,8 @@ def synth_command(args) -> int:
             if n == 0:
                 raise ValueError(f"shard {args.shard} of {args.n} images is empty: use fewer shards")
         path = write_dataset(args.out, n, variant=args.variant, resolution=args.resolution, seed=args.seed,
-                             start=start, format=args.format, device=args.device, **options)
-    except (ValueError, TypeError) as error:
+                             start=start, format=args.format, device=args.device, overwrite=args.force, **options)
+    except (ValueError, TypeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote images {start}..{start + n - 1} to {path}")

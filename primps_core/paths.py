@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -44,6 +45,34 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def check_output(path, *, force: bool, ours: Callable[[Path], bool], what: str) -> Path:
+    """``path`` as an absolute path if a command may write ``what`` there: nothing exists there yet,
+    or ``force`` is given and ``ours(path)`` recognises what is there as an earlier ``what``. One
+    clear error otherwise, before anything is written: an output never replaces what its command did
+    not create (a folder of other files, the current directory, a file of another kind)."""
+    path = Path(os.path.abspath(path))
+    if not (path.exists() or path.is_symlink()):
+        return path
+    if not force:
+        raise FileExistsError(f"{path} already exists: choose another output, or pass --force to replace it")
+    if path.is_symlink() or not ours(path):
+        raise FileExistsError(f"{path} exists and is not {what}: refusing to replace it, even with --force")
+    return path
+
+
+def replace_atomically(temporary: Path, path: Path) -> None:
+    """Move the finished ``temporary`` (a file or folder beside ``path``) to ``path``. A file is
+    replaced in one rename; an earlier folder is first renamed aside, then removed, so ``path``
+    always holds either the old output or the new one, whole."""
+    if not path.is_dir():
+        os.replace(temporary, path)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{path.name}-old-", dir=path.parent))
+    os.replace(path, aside / path.name)
+    os.replace(temporary, path)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def figures_dir(preset: str) -> Path:

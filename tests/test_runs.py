@@ -19,9 +19,18 @@ def test_transfer_from_a_pretrained_source_prints_scores_and_is_cached(tmp_path,
     assert (tmp_path / "copy" / "log.jsonl").exists() and (tmp_path / "copy" / "checkpoint.pt").exists()
     assert len(list((tmp_path / "runs" / "smoke" / "pretrain").iterdir())) == 1      # the pretraining it reused
     assert list((tmp_path / "runs" / "cache" / "features").rglob("*.npy"))              # target features cached
-    assert main(argv) == 0
+    assert main(argv) == 1                                                           # --out exists: refused
+    assert capsys.readouterr().err.strip().endswith("copy already exists: choose another output, or pass --force "
+                                                    "to replace it")
+    assert main(argv + ["--force"]) == 0                                             # an earlier copy: replaced
     again = json.loads(capsys.readouterr().out)
-    assert again["cached"] and again["fid"] == first["fid"]
+    assert again["cached"] and again["fid"] == first["fid"] and (tmp_path / "copy" / "checkpoint.pt").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert main(argv[:-1] + [str(mine), "--force"]) == 1                              # not a run copy: never replaced
+    assert "is not a copy of a run folder: refusing to replace it" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
 
 
 def test_unknown_init_or_target_gives_one_clear_error(tmp_path, capsys):

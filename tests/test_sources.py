@@ -8,7 +8,7 @@ from primps_core.study import runs
 
 
 def tiny_set(path, value: int):
-    image_files.save_images(np.full((4, 16, 16, 3), value, np.uint8), path)
+    image_files.save_images(np.full((4, 16, 16, 3), value, np.uint8), path, overwrite=True)
     return path
 
 

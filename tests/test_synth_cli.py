@@ -63,3 +63,35 @@ def test_write_dataset_checks_its_arguments_before_creating_anything(tmp_path, n
     with pytest.raises(ValueError, match=message):
         export.write_dataset(tmp_path / "set.zip", n, resolution=16, seed=seed, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def listing(folder):
+    """Every file under ``folder`` with its bytes: what a refused command must leave unchanged."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_existing_output_is_refused_and_force_replaces_only_an_earlier_dataset(tmp_path, capsys, monkeypatch):
+    command = ["synth", "--n", "3", "--resolution", "16", "--out"]
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "sub" / "photo.png").write_bytes(b"not ours")
+    before = listing(tmp_path)
+    for extra in ([], ["--force"]):                   # a folder of the user's files: never replaced
+        assert main(command + [str(mine)] + extra) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {mine}") and error.count("\n") == 1
+    monkeypatch.chdir(mine)                           # `--out .`: the current directory, never emptied
+    assert main(command + [".", "--force"]) == 1 and "refusing to replace it, even with --force" in capsys.readouterr().err
+    assert main(command + [str(mine), "--format", "zip", "--force"]) == 1          # a folder where a zip would go
+    capsys.readouterr()
+    assert listing(tmp_path) == before and not [p for p in tmp_path.rglob(".*")]     # nothing changed or left over
+
+    for name in ("set.zip", "set.npz", "set"):        # an earlier dataset of the same kind: replaced with --force
+        out = tmp_path / name
+        assert main(command + [str(out)]) == 0
+        assert main(command + [str(out), "--seed", "1"]) == 1
+        assert "already exists" in capsys.readouterr().err
+        assert main(command + [str(out), "--seed", "1", "--force"]) == 0
+        np.testing.assert_array_equal(sources.load_images(out), synth.generate(3, resolution=16, seed=1))
+    assert not [p for p in tmp_path.rglob(".*")]

@@ -31,23 +31,24 @@ def shard_range(n: int, index: int, count: int) -> tuple[int, int]:
 
 def write_dataset(path, n: int, *, variant: str = "primitives-ps", resolution: int = 64, seed: int = 0,
                   start: int = 0, format: str | None = None, chunk: int | None = None, progress: bool = True,
-                  device="cpu", **options) -> Path:
+                  device="cpu", overwrite: bool = False, **options) -> Path:
     """Generate images ``start .. start + n - 1`` in chunks and write them to ``path`` atomically.
 
     The format follows ``path`` (``.zip``: StyleGAN2-ADA's dataset format; ``.npz``; otherwise a
     folder of PNGs) unless ``format`` says otherwise. Files are numbered by their index in the
     whole dataset, so shards written with ``start`` offsets together equal the unsharded set.
-    Memory stays bounded by the chunk (default: about 64 MB of pixels), whatever ``n``.
+    Memory stays bounded by the chunk (default: about 64 MB of pixels), whatever ``n``. An existing
+    ``path`` is refused unless ``overwrite``, which replaces only an earlier dataset (``ImageWriter``).
     """
     config = synth.make_config(variant, resolution, **options)           # validate before creating anything
     n, seed, start, _ = check_counts(n, seed, start, None)
     chunk = chunk or max(1, min(4096, (64 << 20) // (3 * config.resolution**2)))
-    with ImageWriter(path, n=n, format=format, first_index=start) as writer, \
+    with ImageWriter(path, n=n, format=format, first_index=start, overwrite=overwrite) as writer, \
             tqdm(total=n, unit="img", desc=f"{variant} {config.resolution}px", disable=not progress) as bar:
         for low in range(0, n, chunk):
             size = min(chunk, n - low)
             writer.write(synth.generate(size, variant=variant, resolution=resolution, seed=seed, start=start + low,
-                                  device=device, **options))
+                                        device=device, **options))
             bar.update(size)
-    return Path(path)
+    return writer.path
 

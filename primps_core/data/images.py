@@ -16,6 +16,7 @@ import functools
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -24,11 +25,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .. import checks
+from .. import checks, paths
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 RESAMPLE = Image.Resampling.LANCZOS
 FORMATS = ("zip", "folder", "npz")
+DATASET_GROUP, DATASET_FILE = re.compile(r"\d{5}"), re.compile(r"img\d{8}\.png")   # a folder dataset's names
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:
@@ -170,18 +172,34 @@ class ImageWriter:
     array is streamed into the archive without being held in memory. ``first_index`` numbers the
     files of a shard by their place in the whole dataset, so the shards' files together are the
     unsharded dataset's files.
+
+    An existing ``path`` is refused unless ``overwrite``, and even then replaced only if it is what
+    this writer writes (a zip or ``.npz`` file; a folder holding nothing but ``NNNNN/imgNNNNNNNN.png``
+    files), so a folder of the user's other files is never deleted.
     """
 
-    def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0):
-        self.path = Path(path)
-        self.format = checks.choice(format or {".zip": "zip", ".npz": "npz"}.get(self.path.suffix.lower(), "folder"),
+    def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0,
+                 overwrite: bool = False):
+        self.format = checks.choice(format or {".zip": "zip", ".npz": "npz"}.get(Path(path).suffix.lower(), "folder"),
                                     "format", FORMATS)
+        self.path = paths.check_output(path, force=checks.boolean(overwrite, "overwrite"), ours=self._ours,
+                                       what={"folder": "an image folder of this format", "zip": "a zip file",
+                                             "npz": "an .npz file"}[self.format])
         if self.format == "npz" and n is None:
             raise ValueError("writing an .npz needs the total number of images n up front")
         if n is not None:
             checks.integer(n, "n", 1)
         self.n, self.count, self.shape, self.npy = n, 0, None, None
         self.first_index = first_index
+
+    def _ours(self, path: Path) -> bool:
+        """True if ``path`` is an earlier output of this format: the one kind of thing it may replace."""
+        if self.format != "folder":
+            return path.is_file()
+        return path.is_dir() and all(
+            entry.is_dir() and DATASET_GROUP.fullmatch(entry.name)
+            and all(image.is_file() and DATASET_FILE.fullmatch(image.name) for image in entry.iterdir())
+            for entry in path.iterdir())
 
     def __enter__(self) -> "ImageWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,9 +266,7 @@ class ImageWriter:
         elif self.format == "zip":
             self.archive.writestr("dataset.json", json.dumps({"labels": None}))
             self._close_archive()
-        if self.path.is_dir() and not self.path.is_symlink():
-            shutil.rmtree(self.path)
-        os.replace(self.temporary, self.path)
+        paths.replace_atomically(self.temporary, self.path)
 
     def _close_archive(self) -> None:
         if self.npy is not None:
@@ -268,10 +284,10 @@ class ImageWriter:
             self.temporary.unlink(missing_ok=True)
 
 
-def save_images(images, path, *, format: str | None = None) -> Path:
+def save_images(images, path, *, format: str | None = None, overwrite: bool = False) -> Path:
     """Write uint8 (N, H, W, 3) ``images`` to a folder, a zip or an ``.npz`` atomically (see ``ImageWriter``)."""
     images = check_images(images)
-    with ImageWriter(path, n=len(images), format=format) as writer:
+    with ImageWriter(path, n=len(images), format=format, overwrite=overwrite) as writer:
         writer.write(images)
     return Path(path)
 
