@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "reproduce":
         from .study.reproduce import NotebookFailed, reproduce
-        only = [o.strip() for o in args.only.split(",") if o.strip()] if args.only else None
+        only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
+        if only == []:
+            print(f"error: --only {args.only!r} names no notebook; give prefixes such as 01,02", file=sys.stderr)
+            return 1
         try:
             reproduce(args.preset, only, kernel=args.kernel)
         except (NotebookFailed, ValueError) as error:

@@ -72,3 +72,11 @@ def test_command_line_rejects_unknown_preset():
     result = subprocess.run([sys.executable, "-m", "primps_core", "reproduce", "--preset", "huge"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
+
+
+def test_an_empty_only_list_is_an_error_not_every_notebook(capsys):
+    from primps_core.__main__ import main
+    for only in ("", ",", " , "):
+        assert main(["reproduce", "--preset", "smoke", "--only", only]) == 1
+        assert "names no notebook" in capsys.readouterr().err
+

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from primps_core.data import images as image_files, photos as photo_data, sources
 from primps_core.__main__ import main
@@ -98,8 +99,20 @@ def test_membership_part_and_photo_split_options_select_the_training_images():
     reference = runs.pretrain_config("natural-patches", "smoke", source_options=(("split", "reference"),)).train
     np.testing.assert_array_equal(sources.image_stream(reference.source, 16, reference.seed)(5, 3),
                                   photo_data.natural_patches(3, resolution=16, start=5, split="reference"))
-    import pytest
     with pytest.raises(ValueError, match="part must be one of 'members'"):
         runs.transfer_config("faces-100", "scratch", "smoke", target_options=(("part", "all"),))
     with pytest.raises(ValueError, match="an option of faces-100 must be one of 'part'; got 'n_shapes'"):
         runs.transfer_config("faces-100", "scratch", "smoke", target_options=(("n_shapes", 3),))
+
+
+def test_zero_or_negative_sizes_are_refused_not_replaced_by_the_presets(capsys):
+    """--iterations 0 used to mean "the preset's default"; now it is one clear error."""
+    from primps_core.study import runs
+    assert runs.transfer_config("faces-100", "scratch", "smoke").train.iterations == 8          # None: the preset's
+    for value, error in ((0, ValueError), (-3, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="iterations must be an integer >= 1"):
+            runs.transfer_config("faces-100", "scratch", "smoke", iterations=value)
+    with pytest.raises(ValueError, match="evals must be an integer >= 1, got 0"):
+        runs.pretrain_config("ps-noise", "smoke", evals=0)
+    assert main(["pretrain", "--source", "ps-noise", "--preset", "smoke", "--iterations", "0"]) == 1
+    assert capsys.readouterr().err == "error: iterations must be an integer >= 1, got 0\n"

@@ -50,7 +50,8 @@ def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | N
     """A training config at a preset's sizes."""
     sizes = get_preset(preset)
     model = ModelConfig(resolution=sizes.train_resolution, base_channels=sizes.base_channels)
-    iterations = iterations or (sizes.transfer_iterations if transfer else sizes.pretrain_iterations)
+    default = sizes.transfer_iterations if transfer else sizes.pretrain_iterations
+    iterations = checks.integer(default if iterations is None else iterations, "iterations", 1)
     every = max(1, iterations // 10)
     return training.TrainConfig(source=source, model=model, iterations=iterations, batch_size=sizes.batch_size,
                                 freeze_d=freeze_d, seed=seed, log_every=every, sample_every=every * 5,
@@ -134,7 +135,7 @@ def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterati
     checks.choice(source.name if isinstance(source, DataRef) else source, "pretraining source", PRETRAIN_SOURCES)
     sizes = get_preset(preset)
     train = train_config(sources.resolve(source, source_options), preset, seed, iterations=iterations)
-    return PretrainConfig(train, evals=checks.integer(evals or sizes.pretrain_evals, "evals", 1),
+    return PretrainConfig(train, evals=checks.integer(sizes.pretrain_evals if evals is None else evals, "evals", 1),
                           fid_samples=sizes.fid_samples)
 
 
@@ -155,9 +156,10 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
     sizes = get_preset(preset)
     source = None if init == SCRATCH else pretrain_config(init, preset, iterations=pretrain_iterations,
                                                            source_options=init_options)
+    evals = checks.integer(sizes.transfer_evals if evals is None else evals, "evals", 1)
     return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,
                                              transfer=True),
-                          init=source, preset=preset, evals=checks.integer(evals or sizes.transfer_evals, "evals", 1),
+                          init=source, preset=preset, evals=evals,
                           fid_samples=sizes.fid_samples)
 
 
