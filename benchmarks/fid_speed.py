@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -24,15 +23,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from primps_core.data import sources
 from primps_core.eval import metrics
+from primps_core.study.reproduce import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fid_speed.md"
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def images_per_second(run, x: torch.Tensor, batch: int, repeats: int = 3) -> tuple[float, np.ndarray]:

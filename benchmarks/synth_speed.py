@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,17 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_primitives_ps as reference  # noqa: E402
 
 from primps_core import synth  # noqa: E402
+from primps_core.study.reproduce import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synth_speed.md"
 # Images per timed pass: enough for stable numbers, the whole run within ~3 minutes.
 COUNTS = {32: (4096, 400), 64: (1024, 200), 256: (64, 24)}     # (primps, reference)
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def best_rate(run, count: int, repeats: int) -> float:

@@ -101,19 +101,23 @@ def render(text: str, figures_dir: Path | None = None, root: Path | None = None)
     return BLOCK.sub(lambda m: f"{m.group(1)}{block(m.group('name'), figures_dir, root)}\n{m.group(4)}", text)
 
 
-def stale_blocks(text: str, figures_dir: Path | None = None, root: Path | None = None) -> list[str]:
-    """Names of the blocks of ``text`` that differ from what the files give."""
-    rendered = render(text, figures_dir, root)
+def _changed(text: str, rendered: str) -> list[str]:
     now = {m.group("name"): m.group("body") for m in BLOCK.finditer(text)}
     fresh = {m.group("name"): m.group("body") for m in BLOCK.finditer(rendered)}
     return [name for name in now if now[name] != fresh[name]]
+
+
+def stale_blocks(text: str, figures_dir: Path | None = None, root: Path | None = None) -> list[str]:
+    """Names of the blocks of ``text`` that differ from what the files give."""
+    return _changed(text, render(text, figures_dir, root))
 
 
 def update(check: bool = False, path: Path | None = None) -> list[str]:
     """Rewrite the README's blocks (or with ``check`` only list the stale ones); the stale names."""
     path = Path(path or paths.ROOT / README)
     text = path.read_text()
-    stale = stale_blocks(text)
+    rendered = render(text)
+    stale = _changed(text, rendered)
     if stale and not check:
-        paths.atomic_write(path, lambda temporary: Path(temporary).write_text(render(text)))
+        paths.atomic_write(path, lambda temporary: Path(temporary).write_text(rendered))
     return stale

@@ -59,6 +59,16 @@ def find_notebooks(directory: Path, only: list[str] | None = None) -> list[Path]
     return notebooks
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), as timings report it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
 def machine_speed() -> dict:
     """This machine now: CPU model, cores, torch threads, float32 matmul GFLOP/s (1024 x 1024, torch)
     and 2-D real FFTs per second (256 x 256, scipy, batch of 64): the best of 5 timed repeats each."""
@@ -74,10 +84,7 @@ def machine_speed() -> dict:
     fields = np.random.default_rng(0).standard_normal((64, 256, 256)).astype(np.float32)
     matmul_s = best(lambda: torch.mm(matrix, matrix))
     fft_s = best(lambda: scipy.fft.rfft2(fields, workers=torch.get_num_threads()))
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
-    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "matmul_gflops": round(2 * 1024**3 / matmul_s / 1e9, 1), "fft_per_s": round(len(fields) / fft_s, 1)}
 
 
