@@ -7,9 +7,12 @@ current working directory, so notebooks run from any folder read the right files
 from __future__ import annotations
 
 import csv
+import glob
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -24,25 +27,84 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 CANONICAL_PRESET = "cpu"
 
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)                  # read the process's umask (it can only be read by setting it)
+STALE_AFTER = 7 * 24 * 3600       # seconds: a temporary untouched this long is swept even if its pid runs again
+_TEMPORARY = re.compile(r"(?P<pid>\d+)-[0-9a-f]{8}")
+
+
+def temporary(path, *, folder: bool = False) -> Path:
+    """A new, empty temporary file (or folder) beside ``path``, to be renamed onto it when whole.
+
+    Its name, ``.<name>-tmp<pid>-<8 hex digits><suffix>``, says which process owns it (the suffix
+    is kept so writers that infer a format from it work), so the temporaries of processes that
+    died without cleaning up (SIGKILL, a power cut) are recognised and swept here, at the next
+    write of the same output. It is created with the mode a plain ``open`` or ``mkdir`` gives,
+    i.e. the umask's, not the owner-only mode of ``tempfile``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sweep(path)
+    while True:
+        candidate = path.parent / f".{path.name}-tmp{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
+        try:
+            if folder:
+                os.mkdir(candidate)
+            else:
+                os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return candidate
+        except FileExistsError:
+            continue
+
+
+def sweep(path) -> list[Path]:
+    """Remove the temporaries of ``path`` (see ``temporary``) whose owner process no longer runs, or
+    that nothing has touched for ``STALE_AFTER`` seconds (the pid may have been reused); return them.
+    A live process's temporaries are left alone: it may be writing them now."""
+    path = Path(path)
+    prefix = f".{path.name}-tmp"
+    swept = []
+    for entry in path.parent.glob(glob.escape(prefix) + "*"):
+        match = _TEMPORARY.match(entry.name[len(prefix):])
+        if match is None or entry.name[len(prefix) + match.end():] != path.suffix:
+            continue
+        try:
+            stale = time.time() - entry.lstat().st_mtime > STALE_AFTER
+        except FileNotFoundError:
+            continue
+        if stale or not _running(int(match["pid"])):
+            remove(entry)
+            swept.append(entry)
+    return swept
+
+
+def _running(pid: int) -> bool:
+    """True if a process with this pid exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:             # exists, owned by another user
+        return True
+    return True
+
+
+def remove(path: Path) -> None:
+    """Remove a file or folder if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def atomic_write(path, write: Callable[[str], None]) -> Path:
-    """Create ``path`` all at once: ``write(temporary)`` fills a temporary file beside it (same suffix,
-    so writers that infer the format from it work), which is then renamed to ``path``; on any error
-    the temporary file is removed and ``path`` is left as it was. The file gets the permissions a
-    plain ``open`` would give it (mkstemp's are owner-only)."""
+    """Create ``path`` all at once: ``write(temporary)`` fills a temporary file beside it (see
+    ``temporary``), which is then renamed to ``path``; on any error or interrupt the temporary is
+    removed and ``path`` is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
+    staging = temporary(path)
     try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~_UMASK)
-        os.replace(temporary, path)
+        write(str(staging))
+        os.replace(staging, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        staging.unlink(missing_ok=True)
         raise
     return path
 
@@ -62,16 +124,17 @@ def check_output(path, *, force: bool, ours: Callable[[Path], bool], what: str) 
     return path
 
 
-def replace_atomically(temporary: Path, path: Path) -> None:
-    """Move the finished ``temporary`` (a file or folder beside ``path``) to ``path``. A file is
-    replaced in one rename; an earlier folder is first renamed aside, then removed, so ``path``
-    always holds either the old output or the new one, whole."""
+def replace_atomically(staging: Path, path: Path) -> None:
+    """Move the finished ``staging`` (a temporary file or folder beside ``path``) to ``path``. A file
+    is replaced in one rename; an earlier folder is first renamed aside (into a temporary that a
+    later sweep removes if this process dies here), then removed, so ``path`` always holds either
+    the old output or the new one, whole."""
     if not path.is_dir():
-        os.replace(temporary, path)
+        os.replace(staging, path)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{path.name}-old-", dir=path.parent))
+    aside = temporary(path, folder=True)
     os.replace(path, aside / path.name)
-    os.replace(temporary, path)
+    os.replace(staging, path)
     shutil.rmtree(aside, ignore_errors=True)
 
 

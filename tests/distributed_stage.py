@@ -22,7 +22,7 @@ class Config:
     x: int
 
 
-@stage("collective", resumable=True)
+@stage("collective", resumable="progress.txt")
 def collective(config: Config, out_dir: Path, context: Context) -> dict:
     ran.append("collective")
     if dist.get_rank() == 0:

@@ -71,8 +71,9 @@ def test_every_rank_gets_rank0s_stage_result_even_when_rank0_finishes_last(tmp_p
     assert by_rank[1]["ran"] == ["collective"]                 # a plain stage runs on rank 0 alone
     stages = tmp_path / "runs" / "smoke"
     assert sorted(p.name for p in stages.iterdir()) == ["collective", "single"]
-    for folder in stages.iterdir():                             # one finished folder each, nothing left over
-        (finished,) = folder.iterdir()
+    for folder in stages.iterdir():                             # one finished folder each and its lock, nothing else
+        (finished,) = folder.glob("[!.]*")
+        assert [p.name for p in folder.glob(".*")] == [f".{finished.name}.lock"]
         assert (finished / "result.json").exists() and (finished / "stage.json").exists()
-    (collective,) = (stages / "collective").iterdir()
+    (collective,) = (stages / "collective").glob("[!.]*")
     assert (collective / "written_by_rank0.txt").exists()

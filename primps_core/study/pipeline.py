@@ -15,23 +15,32 @@ stage behind and a rerun recomputes it. How a stage runs (the runs folder, the t
 progress bars) is a ``Context`` argument, never part of its identity: a notebook and a worker
 process configure a run the same way, by passing it.
 
-A ``resumable`` stage (training runs) instead keeps its working folder,
-``<hash>.partial``, when interrupted: the next call hands the same folder to the function, which
-resumes from what it left there (its checkpoint), and the folder is renamed into place when the
-function returns. Under torch.distributed a resumable stage is collective: every process runs the
+A ``resumable`` stage (training runs) names the file that holds its progress (its checkpoint) and
+instead keeps its working folder, ``<hash>.partial``, when it fails or is interrupted (Ctrl-C,
+SIGTERM) after writing that file: the next call hands the same folder to the function, which
+resumes from it, and the folder is renamed into place when the function returns. A working folder
+without progress (a bad input found at the start, a full disk before the first checkpoint) is
+removed, so failures leave no litter.
+
+Concurrent runs are safe: a process holds an exclusive lock (``fcntl.flock`` on
+``.<hash>.lock`` beside the folder) while it computes a stage, so a second process asking for the
+same stage waits, then loads the first one's result instead of computing it again. Temporary
+folders of processes killed outright are swept at the next run of the same stage. Under torch.distributed a resumable stage is collective: every process runs the
 function on the shared folder, and only rank 0 writes the stage's own files and renames the
 folder. Other stages run on rank 0 alone. Either way every process then waits for rank 0 and
 returns the result rank 0 sends it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import shutil
-import tempfile
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -103,7 +112,7 @@ def config_hash(record: dict) -> str:
 class Stage:
     """A cached stage; call it with ``(config, preset=..., context=Context())``."""
 
-    def __init__(self, name: str, version: int, function: Callable, resumable: bool = False):
+    def __init__(self, name: str, version: int, function: Callable, resumable: str | None = None):
         self.name, self.version, self.function, self.resumable = name, version, function, resumable
         functools.update_wrapper(self, function)
 
@@ -118,7 +127,11 @@ class Stage:
         target = self.path_for(config, preset, context.root)
         if _distributed():
             return self._call_distributed(config, target, context)
-        return self._load(target) or self._run(config, target, context)
+        cached = self._load(target)
+        if cached is not None:
+            return cached
+        with _locked(target):
+            return self._load(target) or self._run(config, target, context)
 
     @staticmethod
     def _load(target: Path) -> StageResult | None:
@@ -131,15 +144,16 @@ class Stage:
         """Rank 0 decides and sends every rank the result: the cached one, or the one it computes
         (for a resumable stage, with every rank running the function on its share)."""
         lead = _lead_process()
-        cached = [self._load(target) if lead else None]
-        torch.distributed.broadcast_object_list(cached, src=0)
-        if cached[0] is not None:
-            return cached[0]
-        result = [self._run(config, target, context) if lead else None]
-        if not lead and self.resumable:
-            self.function(config, target.parent / f"{target.name}.partial", context)
-        torch.distributed.broadcast_object_list(result, src=0)
-        return result[0]
+        with _locked(target) if lead else contextlib.nullcontext():
+            cached = [self._load(target) if lead else None]
+            torch.distributed.broadcast_object_list(cached, src=0)
+            if cached[0] is not None:
+                return cached[0]
+            result = [self._run(config, target, context) if lead else None]
+            if not lead and self.resumable:
+                self.function(config, target.parent / f"{target.name}.partial", context)
+            torch.distributed.broadcast_object_list(result, src=0)
+            return result[0]
 
     def _run(self, config, target: Path, context: Context) -> StageResult:
         """Run the function into a staging folder and rename it to ``target`` when it returns."""
@@ -148,24 +162,42 @@ class Stage:
             staging = target.parent / f"{target.name}.partial"
             staging.mkdir(exist_ok=True)
         else:
-            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+            staging = paths.temporary(target, folder=True)
         try:
-            (staging / "stage.json").write_text(json.dumps(_config_record(self.name, self.version, config),
-                                                           indent=2, sort_keys=True))
+            record = json.dumps(_config_record(self.name, self.version, config), indent=2, sort_keys=True)
+            paths.atomic_write(staging / "stage.json", lambda temporary: Path(temporary).write_text(record))
             value = self.function(config, staging, context)
-            (staging / "result.json").write_text(json.dumps(value, indent=2))
+            paths.atomic_write(staging / "result.json", lambda temporary: Path(temporary).write_text(json.dumps(value, indent=2)))
             if target.exists():          # a stale, incomplete folder from an older layout
                 shutil.rmtree(target)
             os.rename(staging, target)
         except BaseException:
-            if not self.resumable:
+            if not (self.resumable and (staging / self.resumable).exists()):
                 shutil.rmtree(staging, ignore_errors=True)
             raise
         return StageResult(target, value, cached=False)
 
 
-def stage(name: str, version: int = 1, resumable: bool = False) -> Callable[[Callable], Stage]:
-    """Decorator turning ``function(config, out_dir, context) -> json value`` into a cached ``Stage``."""
+@contextlib.contextmanager
+def _locked(target: Path):
+    """Hold an exclusive lock on ``target``'s stage while computing it; say so when waiting for
+    another process. The lock file stays (removing it would race with a waiting process)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process computing {target} ...", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def stage(name: str, version: int = 1, resumable: str | None = None) -> Callable[[Callable], Stage]:
+    """Decorator turning ``function(config, out_dir, context) -> json value`` into a cached ``Stage``;
+    ``resumable`` names the file whose presence in the working folder means progress to resume from."""
     def wrap(function: Callable) -> Stage:
         return Stage(name, version, function, resumable)
     return wrap

@@ -109,7 +109,7 @@ def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray,
             "images_per_s": float(np.mean(rates)), "wall_s": time.perf_counter() - started}
 
 
-@stage("pretrain", version=2, resumable=True)
+@stage("pretrain", version=2, resumable=training.CHECKPOINT)
 def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> dict:
     train = config.train
     reference = sources.image_stream(train.source, train.model.resolution, train.seed)(REFERENCE_START,
@@ -117,11 +117,11 @@ def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> d
     return _train_and_score(train, config.evals, reference, config.fid_samples, out_dir, context)
 
 
-@stage("transfer", version=2, resumable=True)
+@stage("transfer", version=2, resumable=training.CHECKPOINT)
 def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> dict:
     init = None
     if config.init is not None:
-        init = pretrain_stage(config.init, preset=config.preset, context=context).path / "checkpoint.pt"
+        init = pretrain_stage(config.init, preset=config.preset, context=context).path / training.CHECKPOINT
     real = sources.load_images(config.train.source, config.train.model.resolution)
     return _train_and_score(config.train, config.evals, real, config.fid_samples, out_dir, context, init=init)
 
@@ -300,7 +300,7 @@ def load_discriminator(result: StageResult) -> torch.nn.Module:
 
 
 def _load_network(result: StageResult, network: type, key: str) -> torch.nn.Module:
-    state = training.load_checkpoint(result.path / "checkpoint.pt")
+    state = training.load_checkpoint(result.path / training.CHECKPOINT)
     model = network(ModelConfig(**state["config"]["model"]))
     model.load_state_dict(state[key])
     return model.eval().requires_grad_(False)
