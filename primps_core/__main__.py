@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from . import checks
@@ -59,26 +60,55 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--resolution", type=int, default=None, help="centre-crop and resize both sets to R x R first")
     score.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    return run_command(args)
 
-    if args.command == "reproduce":
-        from .study.reproduce import NotebookFailed, reproduce
-        only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
-        if only == []:
-            print(f"error: --only {args.only!r} names no notebook; give prefixes such as 01,02", file=sys.stderr)
-            return 1
-        try:
-            reproduce(args.preset, only, kernel=args.kernel)
-        except (NotebookFailed, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    if args.command == "readme":
-        return readme_command(args)
-    if args.command == "fid":
-        return score_command(args)
-    if args.command == "synth":
-        return synth_command(args)
-    if args.command in ("pretrain", "transfer"):
-        return training_command(args)
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM, so that every ``finally`` and
+    cleanup handler runs (temporaries removed, a training run's checkpoint kept) as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def run_command(args) -> int:
+    """Run the parsed command. Every failure a user can cause (bad values, unreadable or oversized
+    inputs, unwritable or full outputs, missing devices) ends as one line on stderr and exit
+    status 1; Ctrl-C and SIGTERM end with one line and 130 or 143, after the command's cleanup."""
+    from .study.reproduce import NotebookFailed
+    commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
+                "synth": synth_command, "pretrain": training_command, "transfer": training_command}
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if hasattr(args, "device"):
+            checks.device(args.device)
+        return commands[args.command](args)
+    except (ValueError, TypeError, OSError, NotebookFailed) as error:
+        return fail(error)
+    except MemoryError:
+        return fail("out of memory: the input or the requested sizes are too large for this machine")
+    except KeyboardInterrupt:
+        return fail("interrupted (Ctrl-C); temporary files were removed", status=130)
+    except Terminated:
+        return fail("terminated (SIGTERM); temporary files were removed", status=143)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def fail(error, status: int = 1) -> int:
+    """Print ``error`` as one line on stderr and return ``status``."""
+    print("error: " + " ".join(str(error).split()), file=sys.stderr, flush=True)
+    return status
+
+
+def reproduce_command(args) -> int:
+    """Run the notebooks named by ``--only`` (all by default) on the preset."""
+    from .study.reproduce import reproduce
+    only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
+    if only == []:
+        raise ValueError(f"--only {args.only!r} names no notebook; give prefixes such as 01,02")
+    reproduce(args.preset, only, kernel=args.kernel)
     return 0
 
 
@@ -96,26 +126,27 @@ def training_command(args) -> int:
     if distributed:
         import torch.distributed
         torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
-    context = Context(device=device)
+    status = 1
     try:
+        context = Context(device=device, progress=sys.stderr.isatty())
         out = run_output(args.out, args.force) if args.command == "transfer" and args.out else None
         if args.command == "pretrain":
-            result = runs.pretrain(args.source, args.preset, args.seed, args.iterations, context=context)
+            data = sources.resolve(checks.choice(args.source, "pretraining source", runs.PRETRAIN_SOURCES))
+            result = runs.pretrain(data, args.preset, args.seed, args.iterations, context=context)
         else:
-            result = runs.transfer(sources.resolve(args.target), args.init, args.preset, args.seed, args.freeze_d,
-                                   args.iterations, context=context)
+            data = sources.resolve(args.target)
+            result = runs.transfer(data, args.init, args.preset, args.seed, args.freeze_d, args.iterations,
+                                   context=context)
             if out is not None and int(os.environ.get("RANK", "0")) == 0:
                 copy_run(result.path, out)
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        status = 1
-    else:
         if int(os.environ.get("RANK", "0")) == 0:
-            print(json.dumps({**result.value, "run_dir": str(result.path), "cached": result.cached}))
+            print(json.dumps({**result.value, "data": data.label, "data_digest": data.digest or None,
+                              "run_dir": str(result.path), "cached": result.cached}))
         status = 0
-    if distributed:
-        from .gan.training import end_worker
-        end_worker(status)
+    finally:
+        if distributed:
+            from .gan.training import end_worker
+            end_worker(status)
     return status
 
 
@@ -130,15 +161,14 @@ def run_output(out, force: bool):
 def copy_run(run_dir, out) -> None:
     """Copy a finished run folder to the checked ``out`` atomically."""
     import shutil
-    import tempfile
-    from pathlib import Path
 
     from . import paths
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging = paths.temporary(out, folder=True)
     try:
-        shutil.copytree(run_dir, staging / "run")
-        paths.replace_atomically(staging / "run", out)
+        shutil.copytree(run_dir, staging, dirs_exist_ok=True)
+        paths.replace_atomically(staging, out)
+    except shutil.Error as error:          # copytree gathers per-file errors into one list
+        raise OSError(f"could not copy the run folder to {out}: {error.args[0][0][2]}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -173,37 +203,31 @@ def parse_option(text: str) -> tuple[str, object]:
 def synth_command(args) -> int:
     """Write the requested synthetic dataset (or shard) with a progress bar."""
     from .data.export import parse_shard, shard_range, write_dataset
-    try:
-        options = dict(parse_option(text) for text in args.option)
-        start, n = args.start, args.n
-        if args.shard is not None:
-            checks.integer(n, "n", 1)
-            start, n = shard_range(n, *parse_shard(args.shard))
-            if n == 0:
-                raise ValueError(f"shard {args.shard} of {args.n} images is empty: use fewer shards")
-        path = write_dataset(args.out, n, variant=args.variant, resolution=args.resolution, seed=args.seed,
-                             start=start, format=args.format, device=args.device, overwrite=args.force, **options)
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    options = dict(parse_option(text) for text in args.option)
+    start, n = args.start, args.n
+    if args.shard is not None:
+        checks.integer(n, "n", 1)
+        start, n = shard_range(n, *parse_shard(args.shard))
+        if n == 0:
+            raise ValueError(f"shard {args.shard} of {args.n} images is empty: use fewer shards")
+    path = write_dataset(args.out, n, variant=args.variant, resolution=args.resolution, seed=args.seed,
+                         start=start, format=args.format, device=args.device, overwrite=args.force,
+                         progress=sys.stderr.isatty(), **options)
     print(f"wrote images {start}..{start + n - 1} to {path}")
     return 0
 
 
 def score_command(args) -> int:
-    """Print one JSON object with the metrics between ``args.a`` and ``args.b``."""
+    """Print one JSON object with the metrics between ``args.a`` and ``args.b`` and what each set is
+    (a file set by the SHA-256 digest of its images, the key of its cached features)."""
     import json
 
     from .data import sources
     from .eval.metrics import evaluate
     names = ["fid"] + ["kid"] * args.kid + ["pr"] * args.pr
-    try:
-        result = evaluate(sources.resolve(args.a), sources.resolve(args.b), names, resolution=args.resolution,
-                          device=args.device)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps({"a": args.a, "b": args.b, **result}))
+    a, b = sources.resolve(args.a), sources.resolve(args.b)
+    result = evaluate(a, b, names, resolution=args.resolution, device=args.device, progress=sys.stderr.isatty())
+    print(json.dumps({"a": args.a, "b": args.b, **result, "a_digest": a.digest or None, "b_digest": b.digest or None}))
     return 0
 
 

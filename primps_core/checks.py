@@ -50,3 +50,29 @@ def choice(value, name: str, choices: Collection):
     if not known:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+DEVICES = "cpu, cuda, cuda:N or mps"
+
+
+def device(value) -> str:
+    """``value`` if it names a torch device this machine has (``cpu``, ``cuda``, ``cuda:N``, ``mps``);
+    one clear error otherwise, before any work starts: an unknown name, a GPU this torch build
+    cannot use (the pinned wheel is CPU-only), or a GPU index beyond those present."""
+    import torch
+    try:
+        parsed = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be one of {DEVICES}; got {value!r}") from None
+    if parsed.type == "cuda":
+        if torch.version.cuda is None:
+            raise ValueError(f"device {value!r} is not available: this torch ({torch.__version__}) is a CPU-only build; "
+                             f"use --device cpu, or install a CUDA build of torch")
+        count = torch.cuda.device_count()
+        if count == 0 or (parsed.index is not None and parsed.index >= count):
+            raise ValueError(f"device {value!r} is not available: torch sees {count} CUDA GPU(s)")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {value!r} is not available: this machine has no MPS GPU")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be one of {DEVICES}; got {value!r}")
+    return value

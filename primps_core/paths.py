@@ -40,18 +40,27 @@ def temporary(path, *, folder: bool = False) -> Path:
     write of the same output. It is created with the mode a plain ``open`` or ``mkdir`` gives,
     i.e. the umask's, not the owner-only mode of ``tempfile``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep(path)
-    while True:
-        candidate = path.parent / f".{path.name}-tmp{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
-        try:
-            if folder:
-                os.mkdir(candidate)
-            else:
-                os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return candidate
-        except FileExistsError:
-            continue
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sweep(path)
+        while True:
+            candidate = path.parent / f".{path.name}-tmp{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
+            try:
+                if folder:
+                    os.mkdir(candidate)
+                else:
+                    os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise write_error(error, path) from None
+
+
+def write_error(error: OSError, path) -> OSError:
+    """``error`` (raised while writing ``path`` through a temporary) reworded to name ``path``, the
+    output the user asked for, instead of the temporary: "cannot write out.zip: No space left"."""
+    return type(error)(error.errno, f"cannot write {path}: {error.strerror or error}")
 
 
 def sweep(path) -> list[Path]:
@@ -103,6 +112,9 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     try:
         write(str(staging))
         os.replace(staging, path)
+    except OSError as error:
+        staging.unlink(missing_ok=True)
+        raise write_error(error, path) from None
     except BaseException:
         staging.unlink(missing_ok=True)
         raise

@@ -337,9 +337,14 @@ class ImageWriter:
     def __exit__(self, kind, error, traceback) -> None:
         if kind is not None:
             self._discard()
+            if issubclass(kind, OSError):
+                raise paths.write_error(error, self.path) from None
             return
         try:
             self._finish()
+        except OSError as failure:
+            self._discard()
+            raise paths.write_error(failure, self.path) from None
         except BaseException:
             self._discard()
             raise
@@ -368,6 +373,8 @@ class ImageWriter:
             return
         try:
             self._close_archive()
+        except OSError:                  # a full disk fails the close too; the file goes anyway
+            pass
         finally:
             self.temporary.unlink(missing_ok=True)
 

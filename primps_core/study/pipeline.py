@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 import torch.distributed
 
-from .. import paths
+from .. import checks, paths
 from ..presets import get_preset
 
 
@@ -69,6 +69,9 @@ class Context:
     runs_dir: Path | None = None
     device: str = "cpu"
     progress: bool = True
+
+    def __post_init__(self):
+        checks.device(self.device)
 
     @property
     def root(self) -> Path:

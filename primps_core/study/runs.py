@@ -172,8 +172,10 @@ def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: in
 def transfer(target, init: str, preset: str, seed: int = 0, freeze_d: int = 0, iterations: int | None = None,
              pretrain_iterations: int | None = None, context: Context | None = None) -> StageResult:
     """Fine-tune on ``target`` (a name or ``DataRef``) from the ``init`` pretraining source (or
-    ``"scratch"``): a ``StageResult``."""
+    ``"scratch"``): a ``StageResult``. The target's images are read first, so an unreadable set is
+    one clear error before any pretraining or training starts."""
     config = transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations)
+    sources.load_images(config.train.source, config.train.model.resolution)
     return transfer_stage(config, preset=preset, context=context)
 
 
