@@ -10,8 +10,15 @@ from . import checks
 from .presets import PRESETS
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, like every other error, with exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m primps_core", description="GAN pretraining on Primitives-PS: the study's command line.")
+    parser = Parser(prog="python -m primps_core", description="GAN pretraining on Primitives-PS: the study's command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("reproduce", help="execute the notebooks with papermill and rewrite their figures")
     run.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes to run at (cpu = canonical, writes figures/)")

@@ -72,8 +72,9 @@ def decode_image(data: bytes, name: str, resolution: int | None = None) -> np.nd
                     image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
                 image.load()
                 return square(to_rgb(image), resolution)
-    except Image.DecompressionBombError as error:
-        raise ValueError(f"{name} is a decompression bomb: {error}") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{name} claims more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?), above "
+                         f"the limit of {MAX_PIXELS:,} pixels per image (images.MAX_PIXELS): refusing to decode it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
         if str(error).startswith(name):
             raise
@@ -287,13 +288,26 @@ class ImageWriter:
         self.first_index = first_index
 
     def _ours(self, path: Path) -> bool:
-        """True if ``path`` is an earlier output of this format: the one kind of thing it may replace."""
-        if self.format != "folder":
-            return path.is_file()
-        return path.is_dir() and all(
-            entry.is_dir() and DATASET_GROUP.fullmatch(entry.name)
-            and all(image.is_file() and DATASET_FILE.fullmatch(image.name) for image in entry.iterdir())
-            for entry in path.iterdir())
+        """True if ``path`` is an earlier output of this format, the one kind of thing it may replace:
+        a zip holding ``dataset.json`` and ``NNNNN/imgNNNNNNNN.png`` members, an ``.npz`` holding only
+        ``images.npy``, or a folder holding nothing but ``NNNNN/imgNNNNNNNN.png`` files."""
+        if self.format == "folder":
+            return path.is_dir() and all(
+                entry.is_dir() and DATASET_GROUP.fullmatch(entry.name)
+                and all(image.is_file() and DATASET_FILE.fullmatch(image.name) for image in entry.iterdir())
+                for entry in path.iterdir())
+        if not (path.is_file() and zipfile.is_zipfile(path)):
+            return False
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return False
+        if self.format == "npz":
+            return names == ["images.npy"]
+        return "dataset.json" in names and all(
+            name == "dataset.json" or DATASET_FILE.fullmatch(name.partition("/")[2] or "")
+            and DATASET_GROUP.fullmatch(name.partition("/")[0]) for name in names)
 
     def __enter__(self) -> "ImageWriter":
         self.temporary = paths.temporary(self.path, folder=self.format == "folder")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import os
 import warnings
 from pathlib import Path
@@ -155,6 +156,9 @@ def features(images, *, extractor: str = "inception-v3", resolution: int | None 
     The default cache is ``runs/cache/features`` under the project's runs folder; None disables it.
     """
     images = as_images(images, resolution)
+    if len(images) < 2:
+        label = images if isinstance(images, (str, os.PathLike)) else "the image set"
+        raise ValueError(f"{label} holds {len(images)} image: features for FID, KID and precision/recall need at least 2")
     if cache_dir == DEFAULT_CACHE:
         cache_dir = paths.RUNS_DIR / "cache" / "features"
     model = get_extractor(extractor, device)
@@ -165,7 +169,9 @@ def features(images, *, extractor: str = "inception-v3", resolution: int | None 
         return np.load(cached)
     result = model(images, progress=progress)
     if cached is not None:
-        paths.atomic_write(cached, lambda temporary: np.save(temporary, result))
+        buffer = io.BytesIO()            # np.save to a file reports a full disk without its errno
+        np.save(buffer, result)
+        paths.atomic_write(cached, lambda temporary: Path(temporary).write_bytes(buffer.getbuffer()))
     return result
 
 

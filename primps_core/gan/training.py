@@ -68,6 +68,8 @@ class TrainConfig:
                      "checkpoint_every"):
             checks.integer(getattr(self, name), name, 1)
         checks.integer(self.micro_batch, "micro_batch (0: automatic)", 0)
+        checks.integer(self.seed, "seed", 0)
+        checks.integer(self.freeze_d, "freeze_d", 0)
         if not self.lr > 0 or self.r1_gamma < 0:
             raise ValueError(f"lr must be > 0 and r1_gamma >= 0, got lr={self.lr}, r1_gamma={self.r1_gamma}")
         parse_policy(self.augment)

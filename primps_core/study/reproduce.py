@@ -45,14 +45,17 @@ class NotebookRun:
 
 
 def find_notebooks(directory: Path, only: list[str] | None = None) -> list[Path]:
-    """The ``NN_*.ipynb`` notebooks in order, restricted to the prefixes in ``only``."""
+    """The ``NN_*.ipynb`` notebooks in order, restricted to those named in ``only``: each entry a
+    prefix that names exactly one notebook (``01`` or ``01_spectrum``; ``0`` names six and is refused,
+    so a slip never reruns every notebook)."""
     directory = Path(directory)
     notebooks = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
     if only:
-        unknown = [o for o in only if not any(p.name.startswith(o) for p in notebooks)]
-        if unknown:
-            raise ValueError(f"no notebook in {directory} starts with {', '.join(unknown)}; "
-                             f"available: {', '.join(p.name for p in notebooks)}")
+        for prefix in only:
+            matches = [p.name for p in notebooks if p.name.startswith(prefix)]
+            if len(matches) != 1:
+                raise ValueError(f"--only {prefix!r} names {len(matches)} notebooks in {directory}, not one; "
+                                 f"available: {', '.join(p.name for p in notebooks)}")
         notebooks = [p for p in notebooks if any(p.name.startswith(o) for o in only)]
     if not notebooks:
         raise ValueError(f"no notebooks named NN_*.ipynb in {directory}")
