@@ -53,9 +53,10 @@ def test_only_selects_and_unknown_prefix_is_an_error(notebooks, tmp_path):
     assert [r.name for r in runs] == ["02_second"]
     recorded = json.loads(times.read_text())["notebooks"]
     assert recorded["01_first"] == first and list(recorded) == ["01_first", "02_second"]     # 01's entry kept
-    with pytest.raises(ValueError, match="no notebook .* starts with 07"):
-        reproduce.reproduce("smoke", only=["07"], notebooks_dir=notebooks, output_dir=tmp_path / "out",
-                            times_path=times)
+    for prefix, count in (("07", 0), ("0", 2)):                   # each entry names exactly one notebook
+        with pytest.raises(ValueError, match=f"--only '{prefix}' names {count} notebooks in .*, not one"):
+            reproduce.reproduce("smoke", only=[prefix], notebooks_dir=notebooks, output_dir=tmp_path / "out",
+                                times_path=times)
 
 
 def test_failing_notebook_stops_the_run_and_names_the_cell_error(notebooks, tmp_path, capsys):
