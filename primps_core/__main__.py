@@ -5,6 +5,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 
 from . import checks
 from .presets import PRESETS
@@ -86,7 +87,8 @@ def run_command(args) -> int:
     from .study.reproduce import NotebookFailed
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
                 "synth": synth_command, "pretrain": training_command, "transfer": training_command}
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         if hasattr(args, "device"):
             checks.device(args.device)
@@ -100,7 +102,8 @@ def run_command(args) -> int:
     except Terminated:
         return fail("terminated (SIGTERM); temporary files were removed", status=143)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def fail(error, status: int = 1) -> int:
