@@ -1,9 +1,11 @@
-"""Inception feature throughput: primps_core.eval.metrics against the shipped TorchScript module called plainly.
+"""Inception feature throughput: primps_core.eval.metrics's backends against the shipped TorchScript module.
 
-Both run the same network on the same 299x299 inputs (emoji-food images resized with the NVIDIA
-bilinear protocol), same batch size, same threads. Reports images/s, the speed-up, the largest
-relative feature difference, and the compute floor: the network's FLOPs per image (counted with
-torch's FlopCounterMode) divided by this machine's measured float32 matrix-multiply rate.
+All run the same network on the same 299x299 inputs (emoji-food images resized with the NVIDIA
+bilinear protocol), same batch size, same threads, in one run: the shipped module called plainly,
+the frozen TorchScript path (GPUs) and ONNX Runtime (the CPU default). Reports images/s, the
+speed-up, the time over the compute floor (the network's FLOPs per image, counted with torch's
+FlopCounterMode, at this machine's measured float32 matrix-multiply rate), the largest relative
+feature difference, and the FID between two embedded targets with each backend.
 
     .venv/bin/python benchmarks/fid_speed.py [--images 96] [--batch 32]
 
@@ -64,19 +66,25 @@ def main() -> None:
         with torch.no_grad():
             return plain_module(batch).numpy()
 
-    extractor = metrics.InceptionFeatures(batch_size=args.batch)
-
-    def ours(batch):
-        with torch.inference_mode():
-            return extractor.module(batch.contiguous(memory_format=torch.channels_last)).numpy()
-
     plain_rate, plain_feats = images_per_second(plain, x, args.batch)
-    ours_rate, ours_feats = images_per_second(ours, x, args.batch)
-    difference = np.abs(ours_feats - plain_feats).max() / np.abs(plain_feats).max()
+    rows, differences = [], {}
+    for backend, label in (("torchscript", "frozen, optimize_for_inference, channels_last"),
+                           ("onnxruntime", "ONNX Runtime, the CPU default")):
+        extractor = metrics.InceptionFeatures(batch_size=args.batch, backend=backend)
 
+        def ours(batch):
+            with torch.inference_mode():
+                return extractor.network(batch)
+        rate, feats = images_per_second(ours, x, args.batch)
+        differences[backend] = np.abs(feats - plain_feats).max() / np.abs(plain_feats).max()
+        rows.append((f"primps_core.eval.metrics, {backend} ({label})", rate))
+
+    extractor = metrics.InceptionFeatures(batch_size=args.batch)
+    extractor(images[:args.batch], progress=False)                   # warm-up: the session's first run
     start = time.perf_counter()
     end_to_end = extractor(images, progress=False)
-    end_to_end_rate = len(images) / (time.perf_counter() - start)
+    rows.append(("primps_core.eval.metrics end to end from uint8 64 px (resize included)",
+                 len(images) / (time.perf_counter() - start)))
     assert np.abs(end_to_end - plain_feats).max() <= 1e-4 * np.abs(plain_feats).max()
 
     with FlopCounterMode(display=False) as counter, torch.no_grad():
@@ -84,26 +92,35 @@ def main() -> None:
     flops = counter.get_total_flops()
     peak = matmul_flops_per_second()
     floor_rate = peak / flops
+    fid_torchscript, fid_onnx = target_fid("torchscript"), target_fid("onnxruntime")
 
-    table = "\n".join([
-        f"# Inception feature throughput ({datetime.date.today()})",
-        "",
-        f"CPU: {cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"{len(images)} images, batch {args.batch}, inputs already 299x299 (end to end includes the resize).",
-        "",
-        "| extractor | images/s | ms/image | speed-up |",
-        "|---|---|---|---|",
-        f"| shipped TorchScript module, plain (`jit.load`, `no_grad`, NCHW) | {plain_rate:.2f} | {1000 / plain_rate:.0f} | 1.00x |",
-        f"| primps_core.eval.metrics (frozen, optimize_for_inference, channels_last) | {ours_rate:.2f} | {1000 / ours_rate:.0f} | {ours_rate / plain_rate:.2f}x |",
-        f"| primps_core.eval.metrics end to end from uint8 64 px (resize included) | {end_to_end_rate:.2f} | {1000 / end_to_end_rate:.0f} | {end_to_end_rate / plain_rate:.2f}x |",
-        f"| floor: {flops / 1e9:.1f} GFLOP/image at the matmul rate {peak / 1e9:.0f} GFLOP/s | {floor_rate:.2f} | {1000 / floor_rate:.0f} | {floor_rate / plain_rate:.2f}x |",
-        "",
-        f"Largest feature difference, relative to the largest feature: {difference:.1e}.",
-        "",
-    ])
+    lines = [f"# Inception feature throughput ({datetime.date.today()})", "",
+             f"CPU: {cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+             f"{len(images)} images, batch {args.batch}, inputs already 299x299 (end to end includes the resize). "
+             f"All rows measured in one run; the floor is {flops / 1e9:.1f} GFLOP/image at this run's float32 "
+             f"matmul rate ({peak / 1e9:.0f} GFLOP/s).", "",
+             "| extractor | images/s | ms/image | speed-up over the shipped module | time / floor |",
+             "|---|---|---|---|---|",
+             f"| shipped TorchScript module, plain (`jit.load`, `no_grad`, NCHW) | {plain_rate:.2f} | "
+             f"{1000 / plain_rate:.0f} | 1.00x | {floor_rate / plain_rate:.2f} |"]
+    for label, rate in rows:
+        lines.append(f"| {label} | {rate:.2f} | {1000 / rate:.0f} | {rate / plain_rate:.2f}x | {floor_rate / rate:.2f} |")
+    lines.append(f"| floor | {floor_rate:.2f} | {1000 / floor_rate:.0f} | {floor_rate / plain_rate:.2f}x | 1.00 |")
+    lines += ["", "Largest feature difference from the shipped module, relative to the largest feature: "
+              + ", ".join(f"{backend} {value:.1e}" for backend, value in differences.items()) + ".",
+              f"FID between the embedded targets emoji-food and emoji-animals: torchscript {fid_torchscript:.4f}, "
+              f"onnxruntime {fid_onnx:.4f} (difference {abs(fid_onnx - fid_torchscript):.1e}).", ""]
+    table = "\n".join(lines)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(table)
     print(table)
+
+
+def target_fid(backend: str) -> float:
+    """FID between two embedded targets with one backend's features (no cache)."""
+    extractor = metrics.InceptionFeatures(backend=backend)
+    a, b = (extractor(sources.load_images(name), progress=False) for name in ("emoji-food", "emoji-animals"))
+    return metrics.fid_from_features(a, b)["fid"]
 
 
 if __name__ == "__main__":

@@ -109,9 +109,11 @@ def test_inception_features_equal_the_shipped_module_after_the_reference_resize(
     plain = torch.jit.load(str(metrics.inception_weights_path())).eval()
     with torch.no_grad():
         expected = plain(x).numpy()
-    ours = metrics.InceptionFeatures(batch_size=4)(images)
-    assert ours.shape == (6, 2048)
-    assert np.abs(ours - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert metrics.InceptionFeatures().backend == "onnxruntime"                    # the CPU default
+    for backend in metrics.InceptionFeatures.BACKENDS:
+        ours = metrics.InceptionFeatures(batch_size=4, backend=backend)(images)
+        assert ours.shape == (6, 2048)
+        assert np.abs(ours - expected).max() <= 1e-4 * np.abs(expected).max(), backend
     resized = metrics.inception_input(images)
     assert torch.allclose(resized, x, atol=1e-6)
 
