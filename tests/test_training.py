@@ -117,3 +117,27 @@ def test_resuming_with_another_config_or_a_corrupt_checkpoint_fails_clearly(tmp_
         training.load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
         training.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_channels_last_is_the_same_maths_up_to_float_reordering():
+    """The first step's losses and gradients agree to float precision; a later step's differ only
+    because Adam's first updates amplify rounding (benchmarks/train_equivalence.py compares whole
+    runs over seeds). The option is absent from the record when off, so earlier runs keep their keys."""
+    model = ModelConfig(resolution=32, base_channels=16, max_channels=64, latent_dim=32)
+    plain, fast = (training.Trainer(config(model=model, channels_last=flag)) for flag in (False, True))
+    convolutions = [p for p in fast.D.parameters() if p.dim() == 4 and p.shape[2] > 1]
+    assert convolutions and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                                for p in convolutions)
+    reals = training.to_tensor(sources.image_stream(plain.config.source, 32, 0)(0, 8))
+    gradients = []
+    for trainer in (plain, fast):
+        loss, stats = trainer.discriminator_loss(reals.contiguous(memory_format=trainer.memory_format), 0, lazy_r1=True)
+        loss.backward()
+        gradients.append((stats, torch.cat([p.grad.ravel() for p in trainer.D.parameters()])))
+    (stats_a, grad_a), (stats_b, grad_b) = gradients
+    for key in stats_a:
+        assert stats_b[key] == pytest.approx(stats_a[key], rel=1e-5), key
+    assert (grad_a - grad_b).abs().max() <= 1e-4 * grad_a.abs().max()
+    assert "channels_last" not in plain.config.record() and fast.config.record()["channels_last"] is True
+    with pytest.raises(TypeError, match="channels_last must be True or False"):
+        config(channels_last=1)

@@ -41,6 +41,9 @@ from .models import Discriminator, Generator, ModelConfig, freeze_discriminator
 _LATENTS_D, _LATENTS_G, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G, _SAMPLE_GRID = range(6)
 
 
+LATER_OPTIONS = ("channels_last",)     # off: absent from the record, as in runs made before them
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     source: DataRef                    # what it trains on (data.sources.resolve), options included
@@ -60,6 +63,8 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
+    channels_last: bool = False        # NHWC tensors for oneDNN's convolutions: faster on CPU, same maths
+                                       # up to float reordering (benchmarks/train_speed.py)
 
     def __post_init__(self):
         if not isinstance(self.source, DataRef):
@@ -73,13 +78,18 @@ class TrainConfig:
         if not self.lr > 0 or self.r1_gamma < 0:
             raise ValueError(f"lr must be > 0 and r1_gamma >= 0, got lr={self.lr}, r1_gamma={self.r1_gamma}")
         parse_policy(self.augment)
+        checks.boolean(self.channels_last, "channels_last")
 
     def record(self) -> dict:
         """The config as plain JSON values, as run folders, checkpoints and stage hashes hold it. The
         data reference is written as ``source`` (its name) and ``source_options``, plus
         ``source_digest`` for a file set: the layout runs were keyed by before references existed,
-        so their cached runs still load."""
+        so their cached runs still load. Options added since (``LATER_OPTIONS``) are written only
+        when switched on, for the same reason."""
         record = dataclasses.asdict(self)
+        for name in LATER_OPTIONS:
+            if not record[name]:
+                del record[name]
         source = record.pop("source")
         record.update(source=source["name"], source_options=source["options"])
         if source["digest"]:
@@ -154,8 +164,9 @@ class Trainer:
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False)
         self.device = torch.device(device)
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         for model in (self.G, self.D, self.G_ema):
-            model.to(self.device)
+            model.to(self.device, memory_format=self.memory_format)
         freeze_discriminator(self.D, config.freeze_d)
         self._split_batch()
         adam = dict(lr=config.lr, betas=config.betas)
@@ -241,7 +252,7 @@ class Trainer:
 
     def step(self, reals: np.ndarray) -> dict:
         """One iteration on this rank's images: D step, G step (D frozen), EMA update."""
-        reals_tensor = to_tensor(reals).to(self.device)
+        reals_tensor = to_tensor(reals).to(self.device).contiguous(memory_format=self.memory_format)
         size = self.micro_batch
         local = {micro: reals_tensor[k * size:(k + 1) * size] for k, micro in enumerate(self.local_micro_batches)}
         lazy_r1 = self.config.r1_gamma > 0 and self.iteration % self.config.r1_interval == 0
