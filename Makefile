@@ -29,7 +29,6 @@ reproduce: setup
 
 # Speed and memory benchmarks (by hand, minutes): tables in benchmarks/results/.
 bench: setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) benchmarks/synth_speed.py
 	$(PY) benchmarks/fid_speed.py
 	$(PY) benchmarks/target_distances.py
