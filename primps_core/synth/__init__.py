@@ -37,8 +37,16 @@ Options (keywords of ``generate``; they override the variant's defaults above):
   fresh PS-noise texture.
 - ``antialias`` (bool, default True): one-pixel coverage ramps on every edge; False gives hard,
   aliased edges (for the ablation).
+- ``normalisation`` ("per-channel" | "global", default "per-channel"): min-max each noise channel
+  alone, or the three with one min and max as the official code does (the channel with the
+  steepest exponents then dominates and the others are nearly flat).
+- ``zero_frequency`` ("none" | "official", default "none"; published law only): "official" reads a
+  zero wavenumber as 0.1 cycle per image and adds 1e-6 to each term of the denominator, as the
+  official code does, so the axis lines and the mean get large finite weights. With both official
+  settings, ps-noise at 256 px is told apart from the port of the official code
+  (``synth.official``) by none of ``eval.fidelity``'s statistics (``tests/test_fidelity.py``).
 
-Every noise field is min-max normalised to 0..255 per channel, as in the published code.
+Every noise field is min-max normalised to 0..255 (per channel unless ``normalisation="global"``).
 Frequencies are measured in cycles per image over 51.2 (the published ``fftfreq(256, d=0.2)`` unit
 at 256 px), and geometry in fractions of the width, so 32 px and 256 px images are the same
 distribution at two scales (for shapes even the same picture: a 128 px image averaged over 4x4

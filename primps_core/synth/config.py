@@ -20,6 +20,8 @@ SHAPE_KINDS = ("line", "circle", "ellipse", "rectangle")
 PUBLISHED_KIND_WEIGHTS = (1 / 7, 2 / 7, 2 / 7, 2 / 7)
 ALPHA_LAWS = ("published", "natural")
 TEXTURES = ("solid", "ps-noise")
+NORMALISATIONS = ("per-channel", "global")      # global: one min-max over the three channels (official)
+ZERO_FREQUENCIES = ("none", "official")         # official: f = 0 read as 0.1 cycle, eps per term, DC kept
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 4096
 
 VARIANT_DEFAULTS = {
@@ -29,7 +31,7 @@ VARIANT_DEFAULTS = {
     "primitives-ps": dict(background="ps-noise", n_shapes=100, saliency=True, shape_texture="ps-noise"),
 }
 OPTION_NAMES = ("n_shapes", "shape_kinds", "alpha_law", "alpha_range", "stats", "saliency",
-                "shape_texture", "antialias")
+                "shape_texture", "antialias", "normalisation", "zero_frequency")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class SynthConfig:
     saliency: bool
     shape_texture: str
     antialias: bool
+    normalisation: str = "per-channel"
+    zero_frequency: str = "none"
 
 
 def _kind_weights(kinds) -> tuple:
@@ -137,5 +141,14 @@ def make_config(variant: str = "primitives-ps", resolution: int = 64, **options)
         shape_texture=checks.choice(options.get("shape_texture", defaults["shape_texture"]),
                                     "shape_texture", TEXTURES),
         antialias=checks.boolean(options.get("antialias", True), "antialias"),
+        normalisation=checks.choice(options.get("normalisation", "per-channel"), "normalisation", NORMALISATIONS),
+        zero_frequency=_zero_frequency(options.get("zero_frequency", "none"), alpha_law),
     )
+
+
+def _zero_frequency(value, alpha_law: str) -> str:
+    value = checks.choice(value, "zero_frequency", ZERO_FREQUENCIES)
+    if value == "official" and alpha_law != "published":
+        raise ValueError("zero_frequency='official' is a property of the published law (alpha_law='published')")
+    return value
 

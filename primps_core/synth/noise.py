@@ -1,5 +1,6 @@
-"""Power-spectrum (PS) noise: Gaussian spectra shaped by a power law, inverse-transformed, and each
-channel min-max normalised to 0..255 (as in the published code).
+"""Power-spectrum (PS) noise: Gaussian spectra shaped by a power law, inverse-transformed, and
+min-max normalised to 0..255: each channel alone by default, or the three channels with one min
+and max (``normalisation="global"``, what the official code does).
 
 Two laws (``SynthConfig.alpha_law``): "published", per channel ``1 / (|fx|^a + |fy|^b)`` with a, b
 ~ U[alpha_range]; "natural", isotropic ``|f|^(-alpha/2)`` with the three alphas and the channel
@@ -28,17 +29,26 @@ def _wavenumbers(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(np.fft.fftfreq(size, d=1.0 / size)), np.fft.rfftfreq(size, d=1.0 / size)
 
 
-def _published_denominator(exponent_keys: Tensor, size: int, alpha_range: tuple) -> Tensor:
+OFFICIAL_ZERO, OFFICIAL_EPS = 0.1, 1e-6    # the official code's f[0] = 0.1 f[1] and its eps per term
+
+
+def _published_denominator(exponent_keys: Tensor, size: int, config: SynthConfig) -> Tensor:
     """Per image and channel (|kx|/K)^a + (|ky|/K)^b, a, b ~ U[alpha_range]: (B, 3, size, W, 2).
 
-    The last axis repeats the value for the real and imaginary parts, so that it divides the
-    spectrum's real view in one contiguous elementwise pass.
+    With ``zero_frequency="official"`` a zero wavenumber counts as 0.1 cycle per image and 1e-6 is
+    added to each term, as the official code does, so the axis lines and the mean get finite,
+    large weights instead of following a pure power law. The last axis repeats the value for the
+    real and imaginary parts, so that it divides the spectrum's real view in one contiguous
+    elementwise pass.
     """
-    low, high = alpha_range
+    low, high = config.alpha_range
     ab = (low + (high - low) * uniforms(exponent_keys, 6)).cpu().numpy().reshape(-1, 3, 2)
     ky, kx = _wavenumbers(size)
-    along_x = np.repeat(np.power(kx / FREQ_UNIT, ab[..., 0, None]).astype(np.float32), 2, axis=-1)
-    along_y = np.power(ky / FREQ_UNIT, ab[..., 1, None]).astype(np.float32)
+    eps = 0.0
+    if config.zero_frequency == "official":
+        ky, kx, eps = np.where(ky == 0, OFFICIAL_ZERO, ky), np.where(kx == 0, OFFICIAL_ZERO, kx), OFFICIAL_EPS
+    along_x = np.repeat((np.power(kx / FREQ_UNIT, ab[..., 0, None]) + eps).astype(np.float32), 2, axis=-1)
+    along_y = (np.power(ky / FREQ_UNIT, ab[..., 1, None]) + eps).astype(np.float32)
     device = exponent_keys.device
     along_x = torch.from_numpy(along_x).to(device)[..., None, :]
     along_y = torch.from_numpy(along_y).to(device)[..., :, None]
@@ -85,16 +95,18 @@ def _noise_fields(keys: Tensor, exponent_keys: Tensor, size: int, config: SynthC
         spectrum = _mix_channels(spectrum, config.natural.channel_factor)
         spectrum.mul_(_natural_gain(exponent_keys, size, config.natural))
     else:
-        spectrum.div_(_published_denominator(exponent_keys, size, config.alpha_range))
-    spectrum[..., 0, 0, :] = 0.0                 # no DC (min-max normalisation removes the mean anyway)
+        spectrum.div_(_published_denominator(exponent_keys, size, config))
+    if config.zero_frequency == "none":
+        spectrum[..., 0, 0, :] = 0.0             # no DC (a per-channel min-max removes the mean anyway)
     # irfft2 keeps only the Hermitian part of the kx = 0 (and Nyquist) columns, halving the power of
     # independent random coefficients there; sqrt(2) restores the power of real white noise.
     spectrum[..., 0, :].mul_(np.sqrt(2.0))
     if size % 2 == 0:
         spectrum[..., -1, :].mul_(np.sqrt(2.0))
     field = _irfft2(torch.view_as_complex(spectrum), size).to(out.device)
-    low = field.amin(dim=(2, 3), keepdim=True)
-    high = field.amax(dim=(2, 3), keepdim=True)
+    axes = (1, 2, 3) if config.normalisation == "global" else (2, 3)
+    low = field.amin(dim=axes, keepdim=True)
+    high = field.amax(dim=axes, keepdim=True)
     torch.sub(field, low, out=out).mul_(255.0 / (high - low).clamp_min(1e-30))
 
 
