@@ -194,3 +194,23 @@ def test_bad_inputs_raise_one_clear_error_naming_what_was_wrong(tmp_path):
     with pytest.raises(ValueError, match="non-empty uint8 array"):
         image_files.save_images(np.zeros((2, 4, 4), np.uint8), tmp_path / "out.zip")
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_one_image_is_read_whole_and_a_large_jpeg_is_drafted_only_for_a_set(tmp_path):
+    """read_image returns the whole picture (the photo statistics measure it uncropped); a set is
+    cropped to squares; a JPEG far larger than the set's resolution decodes at a reduced scale,
+    which stays close to the full decode after the Lanczos resize."""
+    ramp = np.linspace(0, 255, 640)
+    picture = np.stack([np.add.outer(ramp[:400], ramp) / 2, np.tile(ramp, (400, 1)), np.full((400, 640), 90.0)],
+                       axis=2).astype(np.uint8)
+    Image.fromarray(picture).save(tmp_path / "wide.jpg", quality=95)
+    whole = image_files.read_image(tmp_path / "wide.jpg")
+    assert whole.shape == (400, 640, 3)
+    drafted = image_files.read_image(tmp_path / "wide.jpg", resolution=32)
+    assert drafted.shape == (100, 160, 3)                               # 1/4 scale keeps >= 2 x 32 rows
+    (tmp_path / "set").mkdir()
+    (tmp_path / "wide.jpg").rename(tmp_path / "set" / "wide.jpg")
+    small = image_files.load_images(tmp_path / "set", resolution=32)[0]
+    full = image_files.square(whole, 32)
+    assert small.shape == (32, 32, 3) and np.abs(small.astype(int) - full).max() <= 3
+    assert image_files.load_images(tmp_path / "set")[0].shape == (400, 400, 3)

@@ -54,14 +54,15 @@ MAX_RESOLUTION = 4096              # largest side an image set is resized to
 
 
 def decode_image(data: bytes, name: str, resolution: int | None = None) -> np.ndarray:
-    """Encoded image bytes as uint8 RGB (H, W, 3), or made square and resized to ``resolution``
-    (see ``square``); ``name`` labels the file in the error.
+    """Encoded image bytes as uint8 RGB (H, W, 3), whole (not cropped); ``name`` labels the file in
+    the error.
 
     Memory stays bounded whatever the file claims: its size is read from the header and an image
     above ``MAX_PIXELS`` is refused before decoding (Pillow's own decompression-bomb check is
-    reported the same way), and a JPEG much larger than ``resolution`` is decoded at a reduced
-    scale (``Image.draft``: 1/2, 1/4 or 1/8, always keeping at least twice the resolution for the
-    Lanczos resize)."""
+    reported the same way). Given the ``resolution`` the image will be resized to, a JPEG much
+    larger than it is decoded at a reduced scale (``Image.draft``: 1/2, 1/4 or 1/8, always keeping
+    its shorter side at least twice the resolution for the Lanczos resize); without it every image
+    is decoded at full size."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -71,7 +72,7 @@ def decode_image(data: bytes, name: str, resolution: int | None = None) -> np.nd
                     scale = 2 * resolution / min(image.size)
                     image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
                 image.load()
-                return square(to_rgb(image), resolution)
+                return to_rgb(image)
     except Image.DecompressionBombError:
         raise ValueError(f"{name} claims more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?), above "
                          f"the limit of {MAX_PIXELS:,} pixels per image (images.MAX_PIXELS): refusing to decode it") from None
@@ -96,8 +97,8 @@ def _check_size(size: int, name: str) -> None:
 
 
 def read_image(path: Path, resolution: int | None = None) -> np.ndarray:
-    """One image file as uint8 RGB (H, W, 3) (square, ``resolution`` x ``resolution`` if given);
-    a clear error for a missing, oversized or unreadable file."""
+    """One image file as uint8 RGB (H, W, 3), whole (see ``decode_image`` for ``resolution``); a
+    clear error for a missing, oversized or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist")
@@ -126,7 +127,7 @@ def _folder_images(folder: Path, resolution: int | None):
     if not files:
         raise ValueError(f"{folder} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
     for file in files:
-        yield read_image(file, resolution)
+        yield square(read_image(file, resolution), resolution)
 
 
 def _zip_images(path: Path, resolution: int | None):
@@ -141,7 +142,7 @@ def _zip_images(path: Path, resolution: int | None):
             for info in members:
                 name = f"{path}:{info.filename}"
                 _check_size(info.file_size, name)
-                yield decode_image(_read_member(archive, info, name), name, resolution)
+                yield square(decode_image(_read_member(archive, info, name), name, resolution), resolution)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
         raise ValueError(f"{path} is not a readable zip file: {error}") from None
 
