@@ -131,7 +131,8 @@ def test_channels_last_is_the_same_maths_up_to_float_reordering():
     reals = training.to_tensor(sources.image_stream(plain.config.source, 32, 0)(0, 8))
     gradients = []
     for trainer in (plain, fast):
-        loss, stats = trainer.discriminator_loss(reals.contiguous(memory_format=trainer.memory_format), 0, lazy_r1=True)
+        x = reals.contiguous(memory_format=torch.channels_last) if trainer.config.channels_last else reals
+        loss, stats = trainer.discriminator_loss(x, 0, lazy_r1=True)
         loss.backward()
         gradients.append((stats, torch.cat([p.grad.ravel() for p in trainer.D.parameters()])))
     (stats_a, grad_a), (stats_b, grad_b) = gradients
@@ -141,3 +142,23 @@ def test_channels_last_is_the_same_maths_up_to_float_reordering():
     assert "channels_last" not in plain.config.record() and fast.config.record()["channels_last"] is True
     with pytest.raises(TypeError, match="channels_last must be True or False"):
         config(channels_last=1)
+
+
+def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_with():
+    """Six steps of a tiny run, one thread: the SHA-256 of all weights, recorded with the code that
+    made figures/ (commit ccdbe3a). A new option must leave the default path alone: channels_last
+    once made every step feed D contiguous NCHW reals instead of the NHWC view it had, which changed
+    every pretraining run of the canonical preset (this digest changed with it)."""
+    import hashlib
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = training.Trainer(config(model=ModelConfig(resolution=16, base_channels=8, max_channels=16,
+                                                            latent_dim=16), iterations=6, batch_size=8, r1_interval=4))
+        stream = sources.image_stream(trainer.config.source, 16, 0)
+        for k in range(6):
+            trainer.step(stream(k * 8, 8))
+    finally:
+        torch.set_num_threads(threads)
+    digest = hashlib.sha256(weights(trainer).numpy().tobytes()).hexdigest()[:16]
+    assert digest == "bcfc499a7fba8170"

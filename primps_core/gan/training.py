@@ -164,9 +164,10 @@ class Trainer:
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False)
         self.device = torch.device(device)
-        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         for model in (self.G, self.D, self.G_ema):
-            model.to(self.device, memory_format=self.memory_format)
+            model.to(self.device)
+            if config.channels_last:
+                model.to(memory_format=torch.channels_last)
         freeze_discriminator(self.D, config.freeze_d)
         self._split_batch()
         adam = dict(lr=config.lr, betas=config.betas)
@@ -252,7 +253,9 @@ class Trainer:
 
     def step(self, reals: np.ndarray) -> dict:
         """One iteration on this rank's images: D step, G step (D frozen), EMA update."""
-        reals_tensor = to_tensor(reals).to(self.device).contiguous(memory_format=self.memory_format)
+        reals_tensor = to_tensor(reals).to(self.device)      # an NHWC array's view: already channels-last strides
+        if self.config.channels_last:
+            reals_tensor = reals_tensor.contiguous(memory_format=torch.channels_last)
         size = self.micro_batch
         local = {micro: reals_tensor[k * size:(k + 1) * size] for k, micro in enumerate(self.local_micro_batches)}
         lazy_r1 = self.config.r1_gamma > 0 and self.iteration % self.config.r1_interval == 0
