@@ -37,6 +37,8 @@ from primps_core import synth
 from primps_core.data import sources
 from primps_core.gan import models, training
 
+from fid_speed import matmul_flops_per_second  # noqa: E402  (benchmarks/ is the script's folder)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "train_speed.md"
 WIDTHS = ((16, 128), (32, 128), (32, 256), (64, 256))     # (base_channels, max_channels) candidates
 LEVER_WIDTHS = ((16, 128), (32, 256), (64, 256))
@@ -135,16 +137,6 @@ def ema_seconds(model: models.ModelConfig, repeats: int = 50) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def matmul_rate(size: int = 2048, repeats: int = 10) -> float:
-    """This machine's float32 matrix-multiply FLOP/s on all threads."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -202,7 +194,7 @@ def main() -> None:
              f"| {cores} independent single-thread runs, summed | "
              f"{parallel_images_per_second(default, args.batch, args.steps, distributed=False):.0f} |"]
     print("\n".join(rows[-6:]), flush=True)
-    peak = matmul_rate()
+    peak = matmul_flops_per_second()
     rows += ["", f"Levers, side by side in this run (one process, {torch.get_num_threads()} threads; float32 matmul "
              f"rate {peak / 1e9:.0f} GFLOP/s; images/s of the schedule, one lazy-R1 step in 16):", ""]
     rows += lever_rows(args.batch, args.seconds, peak)
