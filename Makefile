@@ -34,7 +34,6 @@ bench: setup
 	$(PY) benchmarks/target_distances.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/train_equivalence.py
-	$(PY) benchmarks/synth_fidelity.py
 	$(PY) benchmarks/architecture_comparison.py
 	$(PY) benchmarks/synth_memory.py
 

@@ -2,8 +2,8 @@
 
 For primitives-ps and ps-noise at 32, 64 and 256 px, in one run: images/s of the batched
 ``generate`` (default chunking, all torch threads; on CPU the compiled fused rasteriser) and of
-``reference_primitives_ps`` (numpy FFT + OpenCV, one image at a time, as the published code),
-their ratio, ``generate`` with the torch tile rasteriser (the path other devices take; same
+the port of the official code (``synth.official``: numpy FFT + OpenCV, one image at a time, its
+``pink_leaves`` and ``rgb_noise``, whose distributions the variants' defaults draw), their ratio, ``generate`` with the torch tile rasteriser (the path other devices take; same
 images) for comparison, and two floors measured the
 way ``generate`` does the work: the inverse FFTs alone (background and, for primitives-ps, the
 salient texture field, batched through scipy.fft with the same thread count) and the
@@ -12,13 +12,12 @@ Each number is the best of a few timed passes after a warm-up.
 
     .venv/bin/python benchmarks/synth_speed.py [--repeats 3]
 
-Writes benchmarks/results/synth_speed.md (needs opencv-python-headless for the reference).
+Writes benchmarks/results/synth_speed.md.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
-import sys
 import time
 from pathlib import Path
 
@@ -27,15 +26,14 @@ import numpy as np
 import scipy.fft
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reference_primitives_ps as reference  # noqa: E402
-
-from primps_core import synth  # noqa: E402
-from primps_core.study.reproduce import cpu_model  # noqa: E402
+from primps_core import synth
+from primps_core.study.reproduce import cpu_model
+from primps_core.synth import official
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synth_speed.md"
 # Images per timed pass: enough for stable numbers, the whole run within ~3 minutes.
 COUNTS = {32: (4096, 400), 64: (1024, 200), 256: (64, 24)}     # (primps, reference)
+OFFICIAL = {"primitives-ps": "pink_leaves", "ps-noise": "rgb_noise"}
 
 
 def best_rate(run, count: int, repeats: int) -> float:
@@ -49,9 +47,15 @@ def best_rate(run, count: int, repeats: int) -> float:
     return count / best
 
 
+def noise_sizes(variant: str, resolution: int) -> list[int]:
+    """Sides of the noise fields an image draws: the background and, for primitives-ps, the salient
+    object's texture (a whole-image field in the published geometry)."""
+    return [resolution] * (2 if variant == "primitives-ps" else 1)
+
+
 def fft_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
     """Images/s of the inverse FFTs alone: 3 channels of background (and of texture for primitives-ps)."""
-    sizes = [resolution] + ([synth.shapes.texture_side(resolution)] if variant == "primitives-ps" else [])
+    sizes = noise_sizes(variant, resolution)
     step = max(1, synth.noise.NOISE_PIXELS // resolution**2)
     rng = np.random.default_rng(0)
     spectra = [(rng.standard_normal((step, 3, s, s // 2 + 1)) * 1j).astype(np.complex64) for s in sizes]
@@ -66,7 +70,7 @@ def fft_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
 
 def rng_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
     """Images/s of all the counter-based random numbers an image of ``variant`` draws."""
-    sizes = [resolution] + ([synth.shapes.texture_side(resolution)] if variant == "primitives-ps" else [])
+    sizes = noise_sizes(variant, resolution)
     shapes = synth.make_config(variant, resolution).n_shapes
 
     def run(n: int) -> None:
@@ -94,7 +98,7 @@ def measure(repeats: int) -> list[dict]:
                              count, repeats)
             tiles = best_rate(lambda n: synth.generate(n, variant=variant, resolution=resolution,
                                                              rasteriser="tiles"), count, repeats)
-            theirs = best_rate(lambda n: reference.generate(n, resolution, variant=variant),
+            theirs = best_rate(lambda n: official.images(OFFICIAL[variant], n, size=resolution),
                                reference_count, repeats)
             rows.append(dict(resolution=resolution, variant=variant, reference=theirs, primps=ours, tiles=tiles,
                              fft=fft_floor(variant, resolution, count, repeats),
@@ -111,7 +115,8 @@ def table(rows: list[dict]) -> str:
         f"{now}; CPU: {cpu_model()} ({torch.get_num_threads()} torch threads, "
         f"{len(__import__('os').sched_getaffinity(0))} cores); torch {torch.__version__}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}.",
-        "Reference: benchmarks/reference_primitives_ps.py (numpy FFT + OpenCV, one image at a time). "
+        "Reference: the port of the official code, synth.official (pink_leaves for primitives-ps, rgb_noise for "
+        "ps-noise; numpy FFT + OpenCV, one image at a time). "
         "Floors: the inverse FFTs alone and the random numbers alone, per image, batched as in "
         "`generate` (images/s; the ceiling those steps leave). Best of several passes after a warm-up.",
         "",

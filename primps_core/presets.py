@@ -22,6 +22,7 @@ class Preset:
     synth_resolutions: tuple[int, ...]  # resolutions at which every synthesizer setting is measured
     synth_images: int                  # images per setting and resolution
     coverage_images: int               # images whose salient-object coverage is histogrammed
+    fidelity_images: int               # images per side of each comparison with the official code (256 px)
     # Pretraining and transfer (notebooks 03-04), sized so that the cpu preset's `make reproduce`
     # fits its measured budget (README). FID/KID dominate the cost on CPU (about 0.1 s per image).
     train_resolution: int              # side of the images the GANs are trained on
@@ -38,17 +39,17 @@ class Preset:
 PRESETS = {
     "smoke": Preset("smoke", notebook_timeout_s=600, patch_sizes=(32, 64, 256), patches_per_size=48,
                     reference_images=16, reference_size=128,
-                    synth_resolutions=(32, 64), synth_images=16, coverage_images=512,
+                    synth_resolutions=(32, 64), synth_images=16, coverage_images=512, fidelity_images=30,
                     train_resolution=16, base_channels=8, batch_size=8, pretrain_iterations=20,
                     transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=3, fid_samples=8),
     "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
-                  synth_resolutions=(32, 256), synth_images=256, coverage_images=10000,
+                  synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
                   train_resolution=32, base_channels=16, batch_size=32, pretrain_iterations=800,
                   transfer_iterations=150, pretrain_evals=4, transfer_evals=3, transfer_seeds=3, fid_samples=80),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
-                  synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000,
+                  synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
                   train_resolution=64, base_channels=64, batch_size=64, pretrain_iterations=50000,
                   transfer_iterations=10000, pretrain_evals=10, transfer_evals=10, transfer_seeds=5,
                   fid_samples=10000),

@@ -13,8 +13,12 @@ CASES = [(variant, 32, 16, {}) for variant in synth.VARIANTS] + [
     ("primitives-ps", 37, 8, {}),                           # padded canvas, odd size
     ("primitives-ps", 256, 3, {}),
     ("primitives", 256, 3, {"shape_kinds": ["line"]}),      # long thin lines: the per-row spans
-    ("primitives-ps", 32, 16, {"antialias": False}),
-    ("primitives-s", 64, 16, {"antialias": False}),
+    ("primitives-ps", 32, 16, {"antialias": True}),         # anti-aliased capsules and ellipses
+    ("primitives-s", 64, 16, {"antialias": True}),
+    ("primitives", 256, 3, {"shape_kinds": ["line"], "antialias": True}),
+    ("primitives-ps", 32, 16, {"geometry": "continuous"}),  # boxes for lines, a smaller texture field
+    ("primitives-ps", 64, 16, {"geometry": "continuous", "antialias": True}),
+    ("primitives-s", 37, 8, {"geometry": "continuous", "antialias": True, "flat_background": "colour"}),
     ("primitives-ps", 64, 16, {"n_shapes": 300}),
     ("primitives-ps", 32, 16, {"shape_texture": "solid", "alpha_law": "natural"}),
     ("primitives", 48, 16, {"shape_kinds": ["circle", "rectangle"], "n_shapes": 10}),

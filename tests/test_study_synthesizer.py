@@ -34,7 +34,7 @@ def test_stage_measures_every_setting_and_the_summary_covers_them(tmp_path):
     assert by_source["ps-noise", 48]["flat_fraction"] == 0.0 and by_source["primitives", 48]["salient_coverage_mean"] == 0.0
     assert by_source["primitives-s", 32]["salient_coverage_mean"] > 0.15
     assert by_source["primitives", 48]["high_frequency_excess"] == 0.0           # its own curve as the photos'
-    assert by_source["primitives, no anti-aliasing", 48]["high_frequency_excess"] > 0    # hard edges: more fine detail
+    assert by_source["primitives, anti-aliased", 48]["high_frequency_excess"] < 0    # soft edges: less fine detail
     study_synthesizer.write_summary(rows, tmp_path / "out" / "synth_stats.csv")
     assert read_csv(tmp_path / "out" / "synth_stats.csv")["source"][0] == "photos"
 

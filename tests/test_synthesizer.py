@@ -42,9 +42,12 @@ def test_shape_dtype_and_variation(variant):
     assert not np.array_equal(images, generate(6, variant=variant, resolution=32, seed=2))
 
 
-def test_ps_noise_spans_the_full_range_per_channel():
-    images = generate(8, variant="ps-noise", resolution=32)
-    assert np.all(images.min(axis=(1, 2)) == 0) and np.all(images.max(axis=(1, 2)) == 255)
+def test_ps_noise_spans_the_full_range_over_the_channels_or_per_channel():
+    images = generate(8, variant="ps-noise", resolution=32)               # published: one min-max for all
+    assert np.all(images.min(axis=(1, 2, 3)) == 0) and np.all(images.max(axis=(1, 2, 3)) == 255)
+    assert np.any(images.max(axis=(1, 2)) < 255)                          # the weaker channels do not reach it
+    per_channel = generate(8, variant="ps-noise", resolution=32, normalisation="per-channel")
+    assert np.all(per_channel.min(axis=(1, 2)) == 0) and np.all(per_channel.max(axis=(1, 2)) == 255)
 
 
 @pytest.mark.parametrize("variant", ["primitives-ps", "primitives-s"])
@@ -95,16 +98,17 @@ def test_ps_noise_has_no_flat_regions_and_primitives_has_large_ones():
     assert flat_fraction(generate(8, variant="primitives", resolution=64)).min() > 0.2
 
 
-def test_salient_object_covers_the_centre_of_primitives_s():
-    plain = generate(16, variant="primitives", resolution=64)
-    salient = generate(16, variant="primitives-s", resolution=64)
-    centre = (slice(None), slice(28, 36), slice(28, 36))
-    # The object always covers the middle, in one flat colour, over the same shapes.
-    assert np.all(salient[centre] == salient[:, 32:33, 32:33])
-    assert np.mean(np.any(salient[centre] != plain[centre], axis=(1, 2, 3))) > 0.9
-    changed = np.any(salient != plain, axis=-1).mean(axis=(1, 2))
-    coverage = salient_coverage(16, resolution=64)
-    assert np.abs(changed - coverage).max() < 0.06   # changed pixels include the anti-aliased rim
+@pytest.mark.parametrize("options, rim", [({}, 0.01), ({"geometry": "continuous", "antialias": True}, 0.06)])
+def test_salient_object_is_painted_over_the_same_shapes_where_its_coverage_says(options, rim):
+    plain = generate(16, variant="primitives", resolution=64, **options)
+    salient = generate(16, variant="primitives-s", resolution=64, **options)
+    changed = np.any(salient != plain, axis=-1)
+    assert np.all(changed.mean(axis=(1, 2)) > 0.1)
+    for image, mask in zip(salient, changed):                             # one flat colour inside
+        inside = image[mask if not options else np.zeros_like(mask)]
+        assert len(np.unique(inside, axis=0)) <= 1
+    coverage = salient_coverage(16, resolution=64, **options)
+    assert np.abs(changed.mean(axis=(1, 2)) - coverage).max() < rim     # anti-aliasing: the rim changes too
 
 
 def test_primitives_ps_textures_the_salient_object_with_noise():
@@ -159,20 +163,34 @@ def test_natural_law_accepts_statistics_as_a_dict():
 # ---------------------------------------------------------------------------------------------
 
 def test_salient_geometry_is_the_same_at_every_resolution():
-    small, large = salient_coverage(64, resolution=32), salient_coverage(64, resolution=128)
+    # published: circles of radius 64..95 of 256 (0.196..0.44 of the image), rectangles of sides
+    # 96..191 with a corner at 32..127 (0.14..0.56); the continuous geometry covers 0.15..0.5
+    small, large = salient_coverage(256, resolution=32), salient_coverage(256, resolution=256)
+    assert abs(small.mean() - large.mean()) < 0.01 and np.abs(small - large).max() < 0.05
+    assert 0.28 < large.mean() < 0.34 and large.min() > 0.13 and large.max() < 0.57
+    small, large = (salient_coverage(64, resolution=r, geometry="continuous", antialias=True) for r in (32, 128))
     assert abs(small.mean() - large.mean()) < 0.01 and np.abs(small - large).max() < 0.05
     assert 0.27 < large.mean() < 0.35 and large.min() > 0.15 and large.max() < 0.5
 
 
 @pytest.mark.parametrize("variant", ["primitives", "primitives-s"])
-def test_shapes_are_the_same_picture_at_every_resolution(variant):
+def test_published_shapes_at_32_px_are_the_256_px_picture_point_sampled(variant):
+    # Pixel (i, j) of a 32 px image is centred on grid pixel (8i, 8j) of the official 256 grid.
+    small, large = generate(16, variant=variant, resolution=32), generate(16, variant=variant, resolution=256)
+    assert np.mean(np.all(small == large[:, ::8, ::8], axis=-1)) > 0.995
+    assert np.mean(np.all(small == generate(16, variant=variant, resolution=32, seed=1), axis=-1)) < 0.2
+
+
+@pytest.mark.parametrize("variant", ["primitives", "primitives-s"])
+def test_continuous_shapes_are_the_same_picture_at_every_resolution(variant):
     # Geometry is in fractions of the width and edges are box-filtered, so a 128 px image averaged
     # over 4x4 blocks is (up to the order of blended edges) the 32 px image of the same index.
-    small = generate(16, variant=variant, resolution=32).astype(float)
-    large = generate(16, variant=variant, resolution=128).astype(float)
+    options = dict(variant=variant, geometry="continuous", antialias=True, flat_background="colour")
+    small = generate(16, resolution=32, **options).astype(float)
+    large = generate(16, resolution=128, **options).astype(float)
     reduced = large.reshape(16, 32, 4, 32, 4, 3).mean(axis=(2, 4))
     assert np.abs(reduced - small).mean() < 6
-    assert np.abs(reduced - generate(16, variant=variant, resolution=32, seed=1)).mean() > 50
+    assert np.abs(reduced - generate(16, resolution=32, seed=1, **options)).mean() > 50
 
 
 def test_kind_frequencies_follow_the_published_weights():
@@ -186,7 +204,7 @@ def test_kind_frequencies_follow_the_published_weights():
 
 def test_antialiasing_blends_edges_and_can_be_switched_off():
     options = dict(variant="primitives", resolution=64, n_shapes=1, shape_kinds=("circle",), seed=1)
-    smooth, hard = generate(12, **options), generate(12, antialias=False, **options)
+    smooth, hard = generate(12, antialias=True, **options), generate(12, **options)
     colours = [len(np.unique(im.reshape(-1, 3), axis=0)) for im in (*smooth, *hard)]
     assert all(c <= 2 for c in colours[12:])
     assert sum(c > 2 for c in colours[:12]) >= 9

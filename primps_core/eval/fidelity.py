@@ -6,6 +6,8 @@ statistic is one number per image, chosen where the two were seen to differ (how
 colour channels share the amplitude, the spectral slopes, how much power lies on the axis lines,
 the colours, how much of the image is flat), and ``compare`` gives for each the two means and a
 two-sample Kolmogorov-Smirnov test. Any statistic of images can be added to ``STATISTICS``.
+``SALIENT_STATISTICS`` measure a lone object on a flat background (coverage, centre, extent), and
+``shape_area_values`` the areas of shapes drawn alone; ``compare_values`` tests any such values.
 
     rows = compare(ours, port)          # [{"statistic", "mean_a", "mean_b", "ks", "p"}, ...]
 """
@@ -59,6 +61,42 @@ STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def object_mask(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) pixels that differ, in any channel, from the top-left pixel: the object of an image
+    that is one object on a flat background (the official salient object never reaches that corner)."""
+    return (images != images[:, :1, :1]).any(axis=3)
+
+
+def _mask_extent(images: np.ndarray, axis: int) -> np.ndarray:
+    """Extent of each object mask along ``axis`` (1 rows, 2 columns) as a fraction of the side."""
+    touched = object_mask(images).any(axis=3 - axis)
+    return touched.sum(axis=1) / images.shape[axis]
+
+
+def _mask_centre(images: np.ndarray, axis: int) -> np.ndarray:
+    """Centre of mass of each object mask along ``axis`` (1 rows, 2 columns), in fractions of the side."""
+    mask = object_mask(images)
+    position = (np.arange(images.shape[axis]) + 0.5) / images.shape[axis]
+    weights = mask.sum(axis=3 - axis)
+    return (weights * position).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+
+
+SALIENT_STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "salient coverage": lambda x: object_mask(x).mean(axis=(1, 2)),
+    "salient centre, row": lambda x: _mask_centre(x, 1),
+    "salient centre, column": lambda x: _mask_centre(x, 2),
+    "salient height": lambda x: _mask_extent(x, 1),
+    "salient width": lambda x: _mask_extent(x, 2),
+}
+AREA_LEVELS = {"first 10 shapes": (0, 10), "middle 10 shapes": (45, 55), "last 10 shapes": (90, 100)}
+
+
+def shape_area_values(areas: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """Areas (fractions of the image) of shapes drawn alone, pooled over the levels of
+    ``AREA_LEVELS`` (of 100 shapes, coarse to fine): ``areas`` (N, 100) in pixels at ``size`` px."""
+    return {f"area, {name}": (areas[:, low:high] / size**2).ravel() for name, (low, high) in AREA_LEVELS.items()}
+
+
 def measure(images, statistics: dict | None = None) -> dict[str, np.ndarray]:
     """Each statistic's (N,) values on uint8 NHWC ``images``."""
     images = check_images(images)
@@ -68,7 +106,11 @@ def measure(images, statistics: dict | None = None) -> dict[str, np.ndarray]:
 def compare(images_a, images_b, statistics: dict | None = None) -> list[dict]:
     """For each statistic: the mean over each set, the two-sample Kolmogorov-Smirnov distance and
     its p-value (exact for small sets, asymptotic for large)."""
-    a, b = measure(images_a, statistics), measure(images_b, statistics)
+    return compare_values(measure(images_a, statistics), measure(images_b, statistics))
+
+
+def compare_values(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> list[dict]:
+    """``compare`` on values already measured: {statistic: values} on each side."""
     rows = []
     for name in a:
         test = scipy.stats.ks_2samp(a[name], b[name])

@@ -59,7 +59,7 @@ KNOBS = (
     Setting("alpha law: natural", "primitives-ps", (("alpha_law", "natural"),)),
     Setting("10 shapes", "primitives-ps", (("n_shapes", 10),)),
     Setting("300 shapes", "primitives-ps", (("n_shapes", 300),)),
-    Setting("no anti-aliasing", "primitives-ps", (("antialias", False),)),
+    Setting("anti-aliased", "primitives-ps", (("antialias", True),)),
     Setting("solid shapes", "primitives-ps", (("shape_texture", "solid"),)),
 )
 REFERENCES = ("scratch", "natural-patches")      # drawn as reference lines beside the knobs

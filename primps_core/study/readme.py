@@ -64,6 +64,7 @@ def presets_block() -> str:
                   "reference noise images (01)": f"{p.reference_images:,} at {p.reference_size} px",
                   "images per setting (02)": f"{p.synth_images:,} at {' and '.join(map(str, p.synth_resolutions))} px",
                   "coverage sample (02)": tables.number(p.coverage_images, 0),
+                  "per side against the official code (02)": tables.number(p.fidelity_images, 0),
                   "cell timeout": _duration(p.notebook_timeout_s)} for p in PRESETS.values()]
     training = [{"preset": f"`{p.name}`", "resolution": p.train_resolution, "base channels": p.base_channels,
                  "batch": p.batch_size, "pretraining iterations (evaluations)": f"{p.pretrain_iterations:,} ({p.pretrain_evals})",

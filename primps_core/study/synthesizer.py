@@ -1,7 +1,7 @@
 """What the synthesizer's images look like to the measures of notebook 01: the stage behind notebook 02.
 
 For each synthesizer setting (the four variants with the published defaults, plus the natural
-alpha law and hard-edged shapes) and each resolution, one cached stage generates images and
+alpha law and anti-aliased shapes) and each resolution, one cached stage generates images and
 measures per image the spectral slope alpha (luminance and per channel, Hann window), the
 axis/diagonal anisotropy, the channel correlations and the fraction of flat pixels, with the
 same functions as the photo study (``spectrum_analysis.image_measures``); it also stores each
@@ -33,7 +33,7 @@ SETTINGS = (
     ("primitives-s", "primitives-s", ()),
     ("primitives-ps", "primitives-ps", ()),
     ("primitives-ps, natural law", "primitives-ps", (("alpha_law", "natural"),)),
-    ("primitives, no anti-aliasing", "primitives", (("antialias", False),)),
+    ("primitives, anti-aliased", "primitives", (("antialias", True),)),
 )
 
 
@@ -188,4 +188,21 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                      f"at {high} px": tables.number(by[label, str(high)]["anisotropy_median"])}
                     for label, *_ in SETTINGS]
     return {"Every setting, measured as notebook 01 measures photos": table,
-            "Orientation: median power along the axes over the diagonals": orientation}
+            "Orientation: median power along the axes over the diagonals": orientation,
+            "Each variant's default against the official code, and each option against the default "
+            "(two-sample KS tests at 256 px)": fidelity_summary(figures_dir)}
+
+
+def fidelity_summary(figures_dir: Path) -> tables.Table:
+    """One row per comparison of ``synth_fidelity.csv``: statistics tested, the smallest p-value and
+    the statistics under p = 0.01."""
+    rows = tables.csv_rows(Path(figures_dir) / "synth_fidelity.csv")
+    summary = []
+    for comparison in dict.fromkeys(row["comparison"] for row in rows):
+        part = [row for row in rows if row["comparison"] == comparison]
+        below = [row["statistic"] for row in part if float(row["p"]) < 0.01]
+        summary.append({"comparison": comparison, "against": part[0]["against"],
+                        "images per side": int(part[0]["n_per_side"]), "statistics": len(part),
+                        "smallest p": f"{min(float(row['p']) for row in part):.1e}",
+                        "statistics with p < 0.01": ", ".join(below) or "none"})
+    return summary

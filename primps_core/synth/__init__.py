@@ -4,23 +4,35 @@
 (n, resolution, resolution, 3). Image ``start + i`` depends only on (variant, options, seed,
 start + i): not on ``n``, ``start``, ``batch_size`` or the torch thread count.
 
-Variants (the paper's ablations; each adds one property to the previous ones):
+Variants (the paper's ablations; each adds one property to the previous ones), each drawing by
+default the distribution of the code released with the paper (ported in ``synth.official``):
 
-============== ===================== ====================== =========================
-variant        background            100 shapes             salient object
-============== ===================== ====================== =========================
-ps-noise       PS noise              no                     no
-primitives     flat random colour    yes                    no
-primitives-s   flat random colour    yes                    yes, flat random colour
-primitives-ps  PS noise              yes                    yes, PS-noise texture
-============== ===================== ====================== =========================
+============== ===================== ====================== ========================= =====================
+variant        background            100 shapes             salient object            official counterpart
+============== ===================== ====================== ========================= =====================
+ps-noise       PS noise              no                     no                        rgb_noise
+primitives     flat grey             yes                    no                        dead_leaves, no object
+primitives-s   flat grey             yes                    yes, flat random colour   dead_leaves
+primitives-ps  PS noise              yes                    yes, PS-noise texture     pink_leaves
+============== ===================== ====================== ========================= =====================
 
-Options (keywords of ``generate``; they override the variant's defaults above):
+Options (keywords of ``generate``; they override the variant's defaults above). The defaults are
+the published behaviour; every other value is one of the study's own changes:
 
-- ``n_shapes`` (int >= 0, default 100, 0 for ps-noise): shapes drawn coarse to fine; the size
-  limit of shape k shrinks linearly from 1/5 of the width (first) to 1/100 (last).
+- ``n_shapes`` (int >= 0, default 100, 0 for ps-noise): shapes drawn coarse to fine, their size
+  limit shrinking with the index (published: ``round(51 (n - i) / n + 2)`` grid pixels).
 - ``shape_kinds`` (subset of ``SHAPE_KINDS``, default all): the kinds drawn, with the published
   relative weights line 1 : circle 2 : ellipse 2 : rectangle 2.
+- ``geometry`` ("published" | "continuous", default "published"): the official integer draws on
+  its 256-pixel grid, scaled to the resolution (pixel (i, j) shows grid pixel (i, j) * 256 / N:
+  lines always top-left to bottom-right, integer sizes and degrees, colours 0..254, the salient
+  object's official placement, the texture a whole-image field), or the study's continuous
+  reading (sizes in fractions of the width, lines and ellipses at any angle, a centred salient
+  object; see ``shapes``).
+- ``antialias`` (bool, default False): one-pixel coverage ramps on every edge; the official code
+  draws hard, aliased edges.
+- ``flat_background`` ("grey" | "colour", primitives and primitives-s only; default "grey"): the
+  official ``dead_leaves`` fills every channel with one drawn level; "colour" uses three.
 - ``alpha_law`` ("published" | "natural", default "published"): the PS-noise spectrum.
   "published": per channel independently ``1 / (|fx|^a + |fy|^b)`` with a, b ~ U[alpha_range]
   (amplitude exponents: the power falls as f^-2a along x, f^-2b along y), channels uncorrelated.
@@ -31,29 +43,21 @@ Options (keywords of ``generate``; they override the variant's defaults above):
 - ``alpha_range`` ((low, high), default (0.5, 3.5)): the published law's uniform range.
 - ``stats`` (dict or path to JSON, default figures/natural_stats.json): photo statistics for the
   natural law, with "alpha_channels" {"mean", "cov"} and "channel_correlation".
-- ``saliency`` (bool): draw the salient object (one large circle, ellipse or rectangle, centre
-  within +-10% of the middle, radius 1/4..3/8 of the width; ~31% of the image on average).
+- ``saliency`` (bool): draw the salient object (one large circle, ellipse or rectangle).
 - ``shape_texture`` ("solid" | "ps-noise"): fill of the salient object: a flat random colour or a
   fresh PS-noise texture.
-- ``antialias`` (bool, default True): one-pixel coverage ramps on every edge; False gives hard,
-  aliased edges (for the ablation).
-- ``normalisation`` ("per-channel" | "global", default "per-channel"): min-max each noise channel
-  alone, or the three with one min and max as the official code does (the channel with the
-  steepest exponents then dominates and the others are nearly flat).
-- ``zero_frequency`` ("none" | "official", default "none"; published law only): "official" reads a
-  zero wavenumber as 0.1 cycle per image and adds 1e-6 to each term of the denominator, as the
-  official code does, so the axis lines and the mean get large finite weights. With both official
-  settings, ps-noise at 256 px is told apart from the port of the official code
-  (``synth.official``) by none of ``eval.fidelity``'s statistics (``tests/test_fidelity.py``).
+- ``normalisation`` ("global" | "per-channel", default "global"): min-max the three noise channels
+  with one min and max, as the official code does (the channel with the steepest exponents then
+  dominates and the others are nearly flat), or each channel alone.
+- ``zero_frequency`` ("official" | "none"; published law only, default "official"): "official"
+  reads a zero wavenumber as 0.1 cycle per image and adds 1e-6 to each term of the denominator,
+  as the official code does, so the axis lines and the mean get large finite weights; "none" puts
+  the axis lines at exactly zero frequency (a pure power law along them) and drops the mean.
 
-Every noise field is min-max normalised to 0..255 (per channel unless ``normalisation="global"``).
+``study.fidelity`` tests every variant's default against the port on per-image statistics,
+the salient object alone and the areas of the shapes drawn alone (notebook 02's table).
 Frequencies are measured in cycles per image over 51.2 (the published ``fftfreq(256, d=0.2)`` unit
-at 256 px), and geometry in fractions of the width, so 32 px and 256 px images are the same
-distribution at two scales (for shapes even the same picture: a 128 px image averaged over 4x4
-blocks is its 32 px version to within a few levels). Shapes: see ``shape_table``; lines join two
-uniform points (any orientation; the size limit sets their thickness). The salient object's
-texture is a fresh field anchored near the object (``texture_side``). Edges are anti-aliased with
-a one-pixel coverage ramp and sub-pixel shapes keep about their area (see shapes.py).
+at 256 px). Shapes: see ``shapes``.
 
 Randomness is counter-based: a 64-bit key per (seed, image index, stream) from a splitmix64 chain,
 and every random number is splitmix64(key + counter * golden), computed vectorised over the batch
@@ -85,10 +89,10 @@ from pathlib import Path
 
 from .config import (ALPHA_LAWS, OPTION_NAMES, SHAPE_KINDS, TEXTURES, VARIANTS, SynthConfig,
                      make_config)
-from .render import RASTERISERS, generate, salient_coverage
+from .render import RASTERISERS, generate, salient_coverage, shape_areas
 
 __all__ = ["ALPHA_LAWS", "OPTION_NAMES", "RASTERISERS", "SHAPE_KINDS", "TEXTURES", "VARIANTS", "SynthConfig",
-           "code_digest", "generate", "make_config", "salient_coverage"]
+           "code_digest", "generate", "make_config", "salient_coverage", "shape_areas"]
 
 
 def code_digest() -> str:

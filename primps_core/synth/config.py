@@ -20,18 +20,20 @@ SHAPE_KINDS = ("line", "circle", "ellipse", "rectangle")
 PUBLISHED_KIND_WEIGHTS = (1 / 7, 2 / 7, 2 / 7, 2 / 7)
 ALPHA_LAWS = ("published", "natural")
 TEXTURES = ("solid", "ps-noise")
-NORMALISATIONS = ("per-channel", "global")      # global: one min-max over the three channels (official)
-ZERO_FREQUENCIES = ("none", "official")         # official: f = 0 read as 0.1 cycle, eps per term, DC kept
+NORMALISATIONS = ("global", "per-channel")      # global: one min-max over the three channels (official)
+ZERO_FREQUENCIES = ("official", "none")         # official: f = 0 read as 0.1 cycle, eps per term, DC kept
+GEOMETRIES = ("published", "continuous")        # published: the official integer draws on a 256 grid
+FLAT_BACKGROUNDS = ("grey", "colour")           # grey: the official dead_leaves' one level in all channels
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 4096
 
 VARIANT_DEFAULTS = {
     "ps-noise": dict(background="ps-noise", n_shapes=0, saliency=False, shape_texture="ps-noise"),
-    "primitives": dict(background="flat", n_shapes=100, saliency=False, shape_texture="solid"),
-    "primitives-s": dict(background="flat", n_shapes=100, saliency=True, shape_texture="solid"),
+    "primitives": dict(background="grey", n_shapes=100, saliency=False, shape_texture="solid"),
+    "primitives-s": dict(background="grey", n_shapes=100, saliency=True, shape_texture="solid"),
     "primitives-ps": dict(background="ps-noise", n_shapes=100, saliency=True, shape_texture="ps-noise"),
 }
 OPTION_NAMES = ("n_shapes", "shape_kinds", "alpha_law", "alpha_range", "stats", "saliency",
-                "shape_texture", "antialias", "normalisation", "zero_frequency")
+                "shape_texture", "antialias", "normalisation", "zero_frequency", "geometry", "flat_background")
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ class SynthConfig:
     saliency: bool
     shape_texture: str
     antialias: bool
-    normalisation: str = "per-channel"
-    zero_frequency: str = "none"
+    normalisation: str
+    zero_frequency: str
+    geometry: str
 
 
 def _kind_weights(kinds) -> tuple:
@@ -131,7 +134,7 @@ def make_config(variant: str = "primitives-ps", resolution: int = 64, **options)
     return SynthConfig(
         variant=variant,
         resolution=resolution,
-        background=defaults["background"],
+        background=_background(defaults["background"], options.get("flat_background")),
         n_shapes=checks.integer(options.get("n_shapes", defaults["n_shapes"]), "n_shapes", 0, 10_000),
         kind_weights=_kind_weights(options.get("shape_kinds", SHAPE_KINDS)),
         alpha_law=alpha_law,
@@ -140,15 +143,28 @@ def make_config(variant: str = "primitives-ps", resolution: int = 64, **options)
         saliency=checks.boolean(options.get("saliency", defaults["saliency"]), "saliency"),
         shape_texture=checks.choice(options.get("shape_texture", defaults["shape_texture"]),
                                     "shape_texture", TEXTURES),
-        antialias=checks.boolean(options.get("antialias", True), "antialias"),
-        normalisation=checks.choice(options.get("normalisation", "per-channel"), "normalisation", NORMALISATIONS),
-        zero_frequency=_zero_frequency(options.get("zero_frequency", "none"), alpha_law),
+        antialias=checks.boolean(options.get("antialias", False), "antialias"),
+        normalisation=checks.choice(options.get("normalisation", "global"), "normalisation", NORMALISATIONS),
+        zero_frequency=_zero_frequency(options.get("zero_frequency"), alpha_law),
+        geometry=checks.choice(options.get("geometry", "published"), "geometry", GEOMETRIES),
     )
 
 
 def _zero_frequency(value, alpha_law: str) -> str:
+    """The published law's default is the official axis; the natural law has no zero-frequency term."""
+    if value is None:
+        return "official" if alpha_law == "published" else "none"
     value = checks.choice(value, "zero_frequency", ZERO_FREQUENCIES)
     if value == "official" and alpha_law != "published":
         raise ValueError("zero_frequency='official' is a property of the published law (alpha_law='published')")
     return value
+
+
+def _background(default: str, flat_background) -> str:
+    """"ps-noise", "grey" or "colour"; ``flat_background`` only applies to the flat-background variants."""
+    if flat_background is None:
+        return default
+    if default == "ps-noise":
+        raise ValueError("flat_background applies to primitives and primitives-s only (the others draw PS noise)")
+    return checks.choice(flat_background, "flat_background", FLAT_BACKGROUNDS)
 

@@ -140,13 +140,16 @@ def pink_leaves(rng: np.random.RandomState, size: int = SIZE, iterations: int = 
     return _textured_saliency(rng, size, canvas)
 
 
-def dead_leaves(rng: np.random.RandomState, size: int = SIZE, iterations: int = ITERATIONS) -> np.ndarray:
-    """Grey background (the first of three drawn levels in every channel), shapes, a solid salient object."""
+def dead_leaves(rng: np.random.RandomState, size: int = SIZE, iterations: int = ITERATIONS,
+                salient: bool = True) -> np.ndarray:
+    """Grey background (the first of three drawn levels in every channel), shapes, a solid salient
+    object (``salient=False`` stops before it: no official function, the nearest reading of the
+    paper's Primitives)."""
     levels = rng.randint(0, 255, size=(3,), dtype=np.uint8).tolist()
     canvas = np.full((size, size, 3), float(levels[0]))
     for index in range(iterations):
         canvas = inject_particle(rng, size, canvas, index, iterations)
-    return inject_saliency(rng, size, canvas)
+    return inject_saliency(rng, size, canvas) if salient else canvas
 
 
 def pink_and_salient(rng: np.random.RandomState, size: int = SIZE) -> np.ndarray:
@@ -154,19 +157,40 @@ def pink_and_salient(rng: np.random.RandomState, size: int = SIZE) -> np.ndarray
     return _textured_saliency(rng, size, renormalize(rgb_noise(rng, size)))
 
 
-def image(function: str, seed: int, size: int = SIZE) -> np.ndarray:
+def image(function: str, seed: int, size: int = SIZE, iterations: int = ITERATIONS, salient: bool = True) -> np.ndarray:
     """One image of the named function from ``RandomState(seed)``, as uint8 (size, size, 3) RGB
     (the original's float outputs hold whole numbers; OpenCV's colour order is immaterial, every
-    channel being drawn alike)."""
+    channel being drawn alike). ``iterations``: the shape count of pink_leaves and dead_leaves
+    (0 leaves dead_leaves' grey background and its salient object alone); ``salient=False``:
+    dead_leaves without its salient object."""
     checks.choice(function, "function", FUNCTIONS)
     checks.integer(size, "size", 8, SIZE)
     rng = np.random.RandomState(checks.integer(seed, "seed", 0, 2**32 - 1))
+    iterations = checks.integer(iterations, "iterations", 0, 10_000)
     if function == "rgb_noise":
         return renormalize(rgb_noise(rng, size))
-    result = {"pink_leaves": pink_leaves, "dead_leaves": dead_leaves, "pink_and_salient": pink_and_salient}[function](rng, size)
-    return np.asarray(result).astype(np.uint8)
+    if function == "pink_and_salient":
+        return np.asarray(pink_and_salient(rng, size)).astype(np.uint8)
+    if function == "dead_leaves":
+        return np.asarray(dead_leaves(rng, size, iterations, checks.boolean(salient, "salient"))).astype(np.uint8)
+    return np.asarray(pink_leaves(rng, size, iterations)).astype(np.uint8)
 
 
-def images(function: str, n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
+def images(function: str, n: int, size: int = SIZE, seed: int = 0, iterations: int = ITERATIONS,
+           salient: bool = True) -> np.ndarray:
     """``n`` images (uint8 NHWC), image ``k`` from ``RandomState(seed + k)``."""
-    return np.stack([image(function, seed + k, size) for k in range(checks.integer(n, "n", 1))])
+    return np.stack([image(function, seed + k, size, iterations, salient) for k in range(checks.integer(n, "n", 1))])
+
+
+def particle_areas(n: int, size: int = SIZE, seed: int = 0, iterations: int = ITERATIONS) -> np.ndarray:
+    """(n, iterations) pixels drawn by each shape of ``dead_leaves`` (image k from ``RandomState(seed + k)``),
+    each drawn alone: the random draws of dead_leaves replayed, every shape on its own blank canvas
+    (filled with 255, a level no colour takes, so every drawn pixel is counted)."""
+    areas = np.empty((checks.integer(n, "n", 1), checks.integer(iterations, "iterations", 1, 10_000)), np.int64)
+    for k in range(n):
+        rng = np.random.RandomState(checks.integer(seed + k, "seed", 0, 2**32 - 1))
+        rng.randint(0, 255, size=(3,), dtype=np.uint8)                   # dead_leaves' background levels
+        for index in range(iterations):
+            canvas = inject_particle(rng, size, np.full((size, size, 3), 255, np.uint8), index, iterations)
+            areas[k, index] = int((canvas != 255).any(axis=2).sum())
+    return areas

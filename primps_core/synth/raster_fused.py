@@ -28,7 +28,7 @@ from torch import Tensor
 from .config import SynthConfig
 from .noise import ps_noise
 from .rng import TEXTURE_NOISE
-from .shapes import BAND_SLACK, LINE, MARGIN, ROUND, aligned, salient_objects, shape_table, texture_side
+from .shapes import BAND_SLACK, LINE, MARGIN, ROUND, salient_objects, shape_table, texture_placement
 
 _ZERO, _HALF, _ONE = np.float32(0.0), np.float32(0.5), np.float32(1.0)
 _TINY = np.float32(1e-15)                         # raster_tiles.ellipse_coverage's offset of U
@@ -60,12 +60,17 @@ def _ellipse(y, x, k, antialias):
 
 
 @numba.njit(inline="always")
-def _box(y, x, k, antialias):
-    """raster_tiles.box_coverage (a rotated box: the thick line) at one pixel centre."""
+def _box(y, x, k, antialias, capsule):
+    """raster_tiles.box_coverage (a rotated box or a capsule: the thick line) at one pixel centre."""
     dy, dx = y - k[0], x - k[1]
     u = abs(dx * k[2] + dy * k[3]) - k[4]
-    v = abs(dy * k[2] - dx * k[3]) - k[5]
-    level = max(u, v)
+    if capsule:
+        v = dy * k[2] - dx * k[3]
+        u = max(u, _ZERO)
+        level = np.sqrt(u * u + v * v) - k[5]
+    else:
+        v = abs(dy * k[2] - dx * k[3]) - k[5]
+        level = max(u, v)
     if not antialias:
         return _ONE if level <= _ZERO else _ZERO
     return _ramp(level, k[6], k[7])
@@ -98,22 +103,25 @@ def _interval(centre, slope, reach):
 
 
 @numba.njit(inline="always")
-def _line_rows(k, size):
+def _line_rows(k, size, capsule):
     """Rows that can meet the line ``k`` (box coefficients, all gain-scaled by g = k[7]): the
-    half-height |sin| (half_u + LINE_REACH) + |cos| (half_v + LINE_REACH) of its widened box, in float64."""
+    half-height |sin| (half_u + LINE_REACH) + |cos| (half_v + LINE_REACH) of its widened box, in float64
+    (a capsule's box is longer by its radius, half_v, at each end)."""
     gain = float(k[7])
     reach = LINE_REACH * gain
-    extent = (abs(float(k[3])) * (float(k[4]) + reach) + abs(float(k[2])) * (float(k[5]) + reach)) / (gain * gain)
+    along = float(k[4]) + (float(k[5]) if capsule else 0.0)
+    extent = (abs(float(k[3])) * (along + reach) + abs(float(k[2])) * (float(k[5]) + reach)) / (gain * gain)
     return _span(float(k[0]) - extent, float(k[0]) + extent, size)
 
 
 @numba.njit(inline="always")
-def _line_columns(y, k, size):
-    """Columns of row centre ``y`` that can meet the line ``k``: |u| <= half_u + LINE_REACH and
-    |v| <= half_v + LINE_REACH (gain-scaled), solved for x in float64."""
+def _line_columns(y, k, size, capsule):
+    """Columns of row centre ``y`` that can meet the line ``k``: |u| <= half_u (+ half_v for a
+    capsule) + LINE_REACH and |v| <= half_v + LINE_REACH (gain-scaled), solved for x in float64."""
     gain = float(k[7])
     dy, c, s = float(y) - float(k[0]), float(k[2]), float(k[3])
-    low_u, high_u = _interval(dy * s, c, float(k[4]) + LINE_REACH * gain)
+    along = float(k[4]) + (float(k[5]) if capsule else 0.0)
+    low_u, high_u = _interval(dy * s, c, along + LINE_REACH * gain)
     low_v, high_v = _interval(-dy * c, s, float(k[5]) + LINE_REACH * gain)
     low, high = max(low_u, low_v), min(high_u, high_v)
     if low > high:
@@ -136,16 +144,17 @@ def _blend(image, py, px, cover, colour, texture, anchor_y, anchor_x):
 
 
 @numba.njit(inline="always")
-def _draw(image, family, k, support, colour, texture, anchor_y, anchor_x, antialias):
-    """Blend one shape of ``family`` (coefficients ``k``, support box) into ``image`` (3, S, S)."""
+def _draw(image, family, k, support, colour, texture, anchor_y, anchor_x, antialias, capsule):
+    """Blend one shape of ``family`` (coefficients ``k``, support box) into ``image`` (3, S, S);
+    ``capsule``: a line is a capsule, else a box."""
     size = image.shape[1]
     if family == LINE:
-        row0, row1 = _line_rows(k, size)
+        row0, row1 = _line_rows(k, size, capsule)
         for py in range(row0, row1):
             y = np.float32(py) + _HALF
-            col0, col1 = _line_columns(y, k, size)
+            col0, col1 = _line_columns(y, k, size, capsule)
             for px in range(col0, col1):
-                cover = _box(y, np.float32(px) + _HALF, k, antialias)
+                cover = _box(y, np.float32(px) + _HALF, k, antialias, capsule)
                 _blend(image, py, px, cover, colour, texture, anchor_y, anchor_x)
         return
     row0, row1 = _span(support[0], support[1], size)
@@ -163,7 +172,7 @@ def _draw(image, family, k, support, colour, texture, anchor_y, anchor_x, antial
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def paint_images(images, count, family, colour, round_, box, rectangle, salient_family, salient_colour,
-                 salient_round, salient_rectangle, texture, anchor, antialias):
+                 salient_round, salient_rectangle, texture, anchor, antialias, capsule):
     """Draw, in place on ``images`` (B, 3, S, S) float32, each image's ``count`` shapes in order, then
     its salient object (when ``salient_family`` is not empty).
 
@@ -172,6 +181,7 @@ def paint_images(images, count, family, colour, round_, box, rectangle, salient_
     ``box`` (8: the line's box coefficients) and ``rectangle`` (4 edges). The salient object of
     image b: family ROUND or RECTANGLE, colour, ``salient_round`` (15), ``salient_rectangle`` (4), painted with
     its colour or, when ``texture`` (B, 3, R, R) has R > 0, the texture anchored at ``anchor[b]``.
+    ``capsule``: lines are capsules (published geometry), else boxes.
     """
     flat = np.zeros((3, 0, 0), np.float32)
     for b in range(images.shape[0]):
@@ -179,12 +189,12 @@ def paint_images(images, count, family, colour, round_, box, rectangle, salient_
         for r in range(b * count, (b + 1) * count):
             kind = family[r]
             k = box[r] if kind == LINE else (round_[r] if kind == ROUND else rectangle[r])
-            _draw(image, kind, k, round_[r, 11:], colour[r], flat, 0, 0, antialias)
+            _draw(image, kind, k, round_[r, 11:], colour[r], flat, 0, 0, antialias, capsule)
         if len(salient_family):
             kind = salient_family[b]
             k = salient_round[b] if kind == ROUND else salient_rectangle[b]
             _draw(image, kind, k, salient_round[b, 11:], salient_colour[b], texture[b], anchor[b, 0],
-                  anchor[b, 1], antialias)
+                  anchor[b, 1], antialias, capsule)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +207,7 @@ def draw_fused(images: Tensor, seed: int, indices: np.ndarray, config: SynthConf
     shapes = _fused_shapes(seed, indices, config)
     salient = _fused_salient(seed, indices, config)
     paint_images(images.numpy(), config.n_shapes, *(t.numpy() for t in shapes + salient),
-                              config.antialias)
+                 config.antialias, config.geometry == "published")
 
 
 def _fused_shapes(seed: int, indices: np.ndarray, config: SynthConfig) -> list[Tensor]:
@@ -218,12 +228,12 @@ def _fused_salient(seed: int, indices: np.ndarray, config: SynthConfig) -> list[
     if not config.saliency:
         return [torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3), torch.zeros(0, 15), torch.zeros(0, 4), flat,
                 torch.zeros(0, 2, dtype=torch.int64)]
-    objects = salient_objects(seed, indices, config.resolution, "cpu")
+    objects = salient_objects(seed, indices, config, "cpu")
+    side, anchor_y, anchor_x = texture_placement(config, objects)
     texture = flat
     if config.shape_texture == "ps-noise":
-        texture = ps_noise(seed, indices, TEXTURE_NOISE, texture_side(config.resolution), config, "cpu")
-    top, _, left, _ = objects.support
+        texture = ps_noise(seed, indices, TEXTURE_NOISE, side, config, "cpu")
     return [torch.from_numpy(objects.family.astype(np.int64)), objects.colour.contiguous(),
             torch.cat([objects.ellipse, objects.support]).T.contiguous(), objects.rectangle.T.contiguous(),
-            texture, torch.stack([aligned(top), aligned(left)], 1).long()]
+            texture, torch.stack([anchor_y, anchor_x], 1)]
 

@@ -33,8 +33,8 @@ from torch import Tensor
 from .config import SynthConfig
 from .noise import ps_noise
 from .rng import TEXTURE_NOISE
-from .shapes import (BAND_SLACK, LINE, MARGIN, RECTANGLE, ROUND, Salient, ShapeTable, aligned, salient_objects,
-                     shape_table, sqrt, texture_side)
+from .shapes import (BAND_SLACK, LINE, MARGIN, RECTANGLE, ROUND, Salient, ShapeTable, salient_objects,
+                     shape_table, sqrt, texture_placement)
 
 BLOCK_PIXELS = 1 << 21    # tile pixels of the layers built together (bounds memory only)
 
@@ -236,18 +236,26 @@ def ellipse_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> 
     return _ramp(level.div_(slope), half_gain, gain, antialias, inside)
 
 
-def box_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> Tensor:
-    """Coverage (T, T, N) of filled rotated boxes; ``coefficients`` (8, N) per tile, from ``box_coefficients``.
+def box_coverage(tiles: TileList, coefficients: Tensor, antialias: bool, capsule: bool = False) -> Tensor:
+    """Coverage (T, T, N) of filled rotated boxes or capsules; ``coefficients`` (8, N) per tile, from
+    ``box_coefficients`` or ``capsule_coefficients``.
 
-    d = max(|u| - half_u, |v| - half_v): exact inside, the Chebyshev distance outside (square
-    corners, as a box filter gives).
+    Box: d = max(|u| - half_u, |v| - half_v): exact inside, the Chebyshev distance outside (square
+    corners, as a box filter gives). Capsule: d = |(max(|u| - half_u, 0), v)| - half_v, the exact
+    distance to the segment minus the radius (round caps, as OpenCV's thick lines).
     """
     cy, cx, cos_g, sin_g, half_u, half_v, half_gain, gain = _columns(coefficients)
     y, x = pixel_grid(tiles)
     dy, dx = y - cy, x - cx
     u = (dx * cos_g + dy * sin_g).abs_().sub_(half_u)
-    v = (dy * cos_g - dx * sin_g).abs_().sub_(half_v)
-    return _ramp(torch.maximum(u, v), half_gain, gain, antialias)
+    if capsule:
+        v = dy * cos_g - dx * sin_g
+        u = u.clamp_(min=0)
+        level = sqrt(u.mul_(u).add_(v.mul_(v))).sub_(half_v)
+    else:
+        v = (dy * cos_g - dx * sin_g).abs_().sub_(half_v)
+        level = torch.maximum(u, v)
+    return _ramp(level, half_gain, gain, antialias)
 
 
 def rectangle_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> Tensor:
@@ -332,14 +340,23 @@ def _per_tile(table: Tensor, rows: Tensor) -> Tensor:
 
 
 def _family_layer(canvas: TileCanvas, table: ShapeTable, rows: Tensor, family: int,
-                  antialias: bool) -> tuple[Layer, Tensor]:
-    """Footprints, coverage and paint of the shapes ``rows`` (one family); also the owner of each tile."""
+                  antialias: bool, capsule: bool) -> tuple[Layer, Tensor]:
+    """Footprints, coverage and paint of the shapes ``rows`` (one family); also the owner of each tile.
+    ``capsule``: lines are capsules (published geometry), else boxes."""
+    tiles, cover, per_tile = family_coverage(canvas, table, rows, family, antialias, capsule)
+    return Layer.paint_over(tiles, cover, table.colour.index_select(0, per_tile)), tiles.owner
+
+
+def family_coverage(canvas: TileCanvas, table: ShapeTable, rows: Tensor, family: int,
+                    antialias: bool, capsule: bool) -> tuple[TileList, Tensor, Tensor]:
+    """Footprint tiles, coverage (T, T, N) and the shape (row of ``table``) of each tile, for the
+    shapes ``rows`` of one family."""
     image = torch.div(rows, table.count, rounding_mode="floor")
     if family == LINE:
         segment = table.segment.index_select(1, rows)
         tiles = band_tiles(canvas, image, segment[0:2].T, segment[2:4].T, segment[4])
         per_tile = rows.index_select(0, tiles.owner)
-        cover = box_coverage(tiles, _per_tile(table.box, per_tile), antialias)
+        cover = box_coverage(tiles, _per_tile(table.box, per_tile), antialias, capsule)
     else:
         tiles = box_tiles(canvas, image, *table.round[11:].index_select(1, rows))
         per_tile = rows.index_select(0, tiles.owner)
@@ -347,7 +364,7 @@ def _family_layer(canvas: TileCanvas, table: ShapeTable, rows: Tensor, family: i
             cover = ellipse_coverage(tiles, _per_tile(table.round, per_tile), antialias)
         else:
             cover = rectangle_coverage(tiles, _per_tile(table.rectangle, per_tile), antialias)
-    return Layer.paint_over(tiles, cover, table.colour.index_select(0, per_tile)), tiles.owner
+    return tiles, cover, per_tile
 
 
 def _level_blocks(n_shapes: int, batch: int, size: int):
@@ -374,7 +391,7 @@ def draw_shapes(canvas: TileCanvas, table: ShapeTable, config: SynthConfig) -> N
             if len(rows):
                 rows = rows[np.argsort(level[rows], kind="stable")]
                 layer, owner = _family_layer(canvas, table, torch.from_numpy(rows).to(device), family,
-                                             config.antialias)
+                                             config.antialias, config.geometry == "published")
                 tile_level = level[rows][owner.cpu().numpy()]          # ascending: rows are sorted
                 parts.append((layer, np.searchsorted(tile_level, np.arange(first, stop + 1))))
         for k in range(stop - first):
@@ -400,22 +417,21 @@ def salient_groups(canvas: TileCanvas, salient: Salient, antialias: bool):
         yield tiles, coverage, per_tile
 
 
-def _texture_tiles(texture: Tensor, salient: Salient, tiles: TileList, per_tile: Tensor) -> Tensor:
-    """The texture (B, 3, R, R), anchored at each support's top-left corner rounded down to a multiple
-    of TEXTURE_ALIGN pixels, cut to the listed tiles (N, 3, T, T)."""
-    top, _, left, _ = salient.support.index_select(1, per_tile)
-    return cut_tiles(texture, per_tile, (tiles.y0 - aligned(top)).long(),
-                                (tiles.x0 - aligned(left)).long(), tiles.tile)
+def _texture_tiles(texture: Tensor, anchor_y: Tensor, anchor_x: Tensor, tiles: TileList, per_tile: Tensor) -> Tensor:
+    """The texture (B, 3, R, R), anchored at pixel (anchor_y, anchor_x) of each image
+    (``shapes.texture_placement``), cut to the listed tiles (N, 3, T, T)."""
+    return cut_tiles(texture, per_tile, tiles.y0.long() - anchor_y.index_select(0, per_tile),
+                     tiles.x0.long() - anchor_x.index_select(0, per_tile), tiles.tile)
 
 
 def draw_salient(canvas: TileCanvas, seed: int, indices: np.ndarray, config: SynthConfig, device) -> None:
     """Paint the salient object over everything: a flat colour or a fresh PS-noise texture."""
-    salient = salient_objects(seed, indices, config.resolution, device)
+    salient = salient_objects(seed, indices, config, device)
     texture = None
     if config.shape_texture == "ps-noise":
-        texture = ps_noise(seed, indices, TEXTURE_NOISE, texture_side(config.resolution), config, device)
+        side, anchor_y, anchor_x = texture_placement(config, salient)
+        texture = ps_noise(seed, indices, TEXTURE_NOISE, side, config, device)
     for tiles, coverage, per_tile in salient_groups(canvas, salient, config.antialias):
         paint = (salient.colour.index_select(0, per_tile) if texture is None
-                 else _texture_tiles(texture, salient, tiles, per_tile))
+                 else _texture_tiles(texture, anchor_y, anchor_x, tiles, per_tile))
         composite(canvas, Layer.paint_over(tiles, coverage, paint))
-

@@ -21,7 +21,7 @@ from . import raster_fused, raster_tiles
 from .config import SynthConfig, make_config
 from .noise import ps_noise
 from .rng import BACKGROUND_COLOUR, BACKGROUND_NOISE, image_keys, uniforms
-from .shapes import salient_objects
+from .shapes import colour_levels, salient_objects, shape_table
 
 PIXELS_PER_CHUNK = 1 << 21
 MAX_CHUNK = 1024
@@ -55,13 +55,19 @@ def paint(config: SynthConfig, seed: int, indices: np.ndarray, device, rasterise
     if config.background == "ps-noise":
         background = ps_noise(seed, indices, BACKGROUND_NOISE, size, config, device)
     else:
-        colour = torch.floor(uniforms(image_keys(seed, indices, BACKGROUND_COLOUR, device), 3) * 256).clamp_(max=255)
-        background = colour.float()[:, :, None, None].expand(-1, -1, size, size)
+        background = flat_background(seed, indices, config, device)[:, :, None, None].expand(-1, -1, size, size)
     if rasteriser == "fused":
         images = background.contiguous()
         raster_fused.draw_fused(images, seed, indices, config)
         return images
     return raster_tiles.paint_tiles(background, seed, indices, config)
+
+
+def flat_background(seed: int, indices: np.ndarray, config: SynthConfig, device) -> Tensor:
+    """(B, 3) background colours of the flat variants: "grey" draws three levels, as the official
+    ``dead_leaves``, and fills every channel with the first; "colour" uses all three."""
+    levels = colour_levels(uniforms(image_keys(seed, indices, BACKGROUND_COLOUR, device), 3), config.geometry).float()
+    return levels[:, :1].expand(-1, 3) if config.background == "grey" else levels
 
 
 def _chunks(n: int, start: int, batch_size: int) -> list[tuple[int, np.ndarray]]:
@@ -135,27 +141,56 @@ def generate(n: int, *, variant: str = "primitives-ps", resolution: int = 64, se
 
 def salient_coverage(n: int, *, variant: str = "primitives-ps", resolution: int = 64, seed: int = 0,
                      start: int = 0, device="cpu", batch_size: int | None = None, **options) -> np.ndarray:
-    """Fraction of each image covered by its salient object (anti-aliased area / image area), (n,).
+    """Fraction of each image covered by its salient object (coverage summed over the pixels / image
+    area), (n,).
 
     The object of image i is the one ``generate`` draws for the same arguments (when saliency is
-    on); its geometry depends only on (seed, index, resolution).
+    on); its geometry depends only on (seed, index, resolution, geometry).
     """
+    def salient(canvas, config, seed, indices, device):
+        objects = salient_objects(seed, indices, config, device)
+        return raster_tiles.salient_groups(canvas, objects, config.antialias), len(indices)
+
+    return _coverage_sums(salient, n, variant, resolution, seed, start, device, batch_size, options)[:, 0]
+
+
+def shape_areas(n: int, *, variant: str = "primitives-ps", resolution: int = 64, seed: int = 0,
+                start: int = 0, device="cpu", batch_size: int | None = None, **options) -> np.ndarray:
+    """(n, n_shapes) area of each shape drawn alone (coverage summed over the pixels, in pixels),
+    coarse to fine: the shapes ``generate`` draws for the same arguments, before any occlusion."""
+    def shapes(canvas, config, seed, indices, device):
+        table = shape_table(seed, indices, config, device)
+        capsule = config.geometry == "published"
+        groups = []
+        for family in (raster_tiles.LINE, raster_tiles.ROUND, raster_tiles.RECTANGLE):
+            rows = torch.from_numpy(np.flatnonzero(table.family == family)).to(device)
+            if len(rows):
+                groups.append(raster_tiles.family_coverage(canvas, table, rows, family, config.antialias, capsule))
+        return groups, len(indices) * config.n_shapes
+
+    areas = _coverage_sums(shapes, n, variant, resolution, seed, start, device, batch_size, options)
+    return areas.reshape(n, -1) * resolution**2
+
+
+def _coverage_sums(groups, n, variant, resolution, seed, start, device, batch_size, options) -> np.ndarray:
+    """Coverage summed over the pixels of an image, / image area, for every item ``groups`` lists:
+    ``groups(canvas, config, seed, indices, device)`` gives (tiles, coverage, item of each tile) and
+    the item count of a chunk; items are numbered within the chunk. Returns (items of all chunks, 1)."""
     config = make_config(variant, resolution, **options)
     n, seed, start, batch_size = check_counts(n, seed, start, batch_size)
     batch_size = batch_size or default_batch_size(config.resolution)
     device = torch.device(device)
     size = config.resolution
-    out = np.empty(n)
+    out = []
     with torch.inference_mode():
-        for low, indices in _chunks(n, start, batch_size):
+        for _, indices in _chunks(n, start, batch_size):
             empty = torch.zeros(len(indices), 1, size, size, device=device)
             canvas = raster_tiles.TileCanvas.from_images(empty, raster_tiles.tile_size(size))
-            total = torch.zeros(len(indices), dtype=torch.float64, device=device)
-            salient = salient_objects(seed, indices, size, device)
-            for tiles, coverage, per_tile in raster_tiles.salient_groups(canvas, salient, config.antialias):
+            listed, count = groups(canvas, config, seed, indices, device)
+            total = torch.zeros(count, dtype=torch.float64, device=device)
+            for tiles, coverage, per_tile in listed:
                 y, x = raster_tiles.pixel_grid(tiles)
                 inside = coverage * ((y < size) & (x < size))
                 total.index_add_(0, per_tile, inside.double().sum(dim=(0, 1)))
-            out[low:low + len(indices)] = total.cpu().numpy() / size**2
-    return out
-
+            out.append(total.cpu().numpy() / size**2)
+    return np.concatenate(out)[:, None]

@@ -3,8 +3,16 @@
 ``shape_table`` draws every shape of a chunk of images (kind, colour, position, size) from the
 ``rng.SHAPES`` stream and ``salient_objects`` each image's salient object from ``rng.SALIENT``;
 both turn them into per-shape coefficients that both rasterisers (raster_tiles.py and
-raster_fused.py) evaluate at pixel centres. Geometry is in fractions of the width, so 32 px and
-256 px images are the same distribution at two scales.
+raster_fused.py) evaluate at pixel centres. Two geometries:
+
+- ``published`` (the default): the official code's integer draws (``synth.official``) on its
+  256-pixel grid, scaled to the resolution. Pixel (i, j) of an N-px image is centred on the centre
+  of grid pixel (i, j) * 256 / N, so with hard edges an N-px image shows the shapes of the 256 px
+  one point-sampled (exactly, when N divides 256). The shapes are calibrated to OpenCV's
+  rasterisation (circles cover the grid pixels within r, ellipses within the axes + 1/2, thick
+  lines are capsules of radius ceil(t/2) + 1/2, one-pixel lines one pixel per step).
+- ``continuous``: the study's own reading: continuous sizes in fractions of the width, lines at any
+  orientation, ellipses at any angle, a salient object centred within +-10%.
 
 Coordinates are in pixels: x to the right, y down, pixel (i, j) centred at (i + 0.5, j + 0.5).
 Each shape has a support box (its bounding box widened by ``MARGIN``) outside which its coverage is
@@ -34,6 +42,9 @@ FIRST_LIMIT, LAST_LIMIT = 1 / 5, 1 / 100
 SALIENT_JITTER = 0.1
 SALIENT_RADII = (1 / 4, 3 / 8)
 TEXTURE_ALIGN = 4         # pixels: the texture's anchor (a multiple of it) and side
+GRID = 256                # the official code's one size: published geometry is drawn on this integer grid
+CIRCLE_SLACK = 1 / 256    # grid pixels added to a published circle's radius: keeps its rim pixels (distance
+                          # exactly r) inside despite rounding, far below the gap to the next (>= 1 / (2r + 1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,9 +116,53 @@ def box_coefficients(cy: Tensor, cx: Tensor, half_u: Tensor, half_v: Tensor, cos
     return torch.stack([cy, cx, cos_t * gain, sin_t * gain, half_u * gain, half_v * gain, gain * 0.5, gain])
 
 
+def capsule_coefficients(y0: Tensor, x0: Tensor, y1: Tensor, x1: Tensor, radius: Tensor) -> Tensor:
+    """``box_coefficients`` of a capsule: the points within ``radius`` of the segment (y0, x0) - (y1, x1)
+    (the rasterisers' ``capsule`` mode reads half_v as the radius); the ink gain is the radius's."""
+    dy, dx = y1 - y0, x1 - x0
+    length = sqrt(dy * dy + dx * dx)
+    safe = length.clamp_min(1e-12)
+    radius = radius.clamp_min(MIN_SIZE)
+    gain = subpixel_gain(radius)
+    cos_t, sin_t = torch.where(length > 0, dx / safe, 1.0), dy / safe
+    return torch.stack([(y0 + y1) * 0.5, (x0 + x1) * 0.5, cos_t * gain, sin_t * gain, length * 0.5 * gain,
+                        radius * gain, gain * 0.5, gain])
+
+
 def rectangle_coefficients(cy: Tensor, cx: Tensor, half_h: Tensor, half_w: Tensor) -> Tensor:
     """Per-rectangle constants (4, ...): top, bottom, left, right edges."""
     return torch.stack([cy - half_h, cy + half_h, cx - half_w, cx + half_w])
+
+
+# ----------------------------------------------------------------------------------------------
+# Random draws shared by both geometries
+# ----------------------------------------------------------------------------------------------
+
+def randint(u: Tensor, low, high) -> Tensor:
+    """numpy's ``randint(low, high)`` from float32 uniforms ``u`` in [0, 1): low + floor(u (high - low)),
+    kept below ``high`` (``low``, ``high`` numbers or tensors of whole numbers; exact in float32)."""
+    span = high - low
+    return low + torch.minimum(torch.floor(u * span), torch.as_tensor(span - 1, dtype=u.dtype, device=u.device))
+
+
+def colour_levels(u: Tensor, geometry: str) -> Tensor:
+    """Colour levels from uniforms: the official ``randint(0, 255)`` (0..254) for the published
+    geometry, 0..255 for the continuous one."""
+    return randint(u, 0, 255) if geometry == "published" else randint(u, 0, 256)
+
+
+def to_pixels(grid: Tensor, size: int) -> Tensor:
+    """Positions on the official 256 grid (grid pixel j spans [j, j + 1)) to pixel coordinates at
+    ``size`` px: pixel centre i + 0.5 lands on the centre of grid pixel i * 256 / size."""
+    scale = size / GRID
+    return (grid - 0.5) * scale + 0.5
+
+
+def _degrees(device) -> tuple[Tensor, Tensor]:
+    """cos and sin of 0..179 whole degrees (float64 numpy rounded to float32: no device dependence)."""
+    angles = np.deg2rad(np.arange(180))
+    return (torch.from_numpy(np.cos(angles).astype(np.float32)).to(device),
+            torch.from_numpy(np.sin(angles).astype(np.float32)).to(device))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,10 +170,17 @@ def rectangle_coefficients(cy: Tensor, cx: Tensor, half_h: Tensor, half_w: Tenso
 # ----------------------------------------------------------------------------------------------
 
 def size_limits(n_shapes: int) -> np.ndarray:
-    """Size limit of each shape as a fraction of the width: 1/5 (first) to 1/100 (last), linear."""
+    """Continuous geometry: size limit of each shape as a fraction of the width, 1/5 (first) to
+    1/100 (last), linear."""
     if n_shapes == 1:
         return np.array([FIRST_LIMIT])
     return np.linspace(FIRST_LIMIT, LAST_LIMIT, n_shapes)
+
+
+def published_limits(n_shapes: int) -> np.ndarray:
+    """Published geometry: the official ``round(256 // 5 * (n - i) / n + 2)`` in grid pixels
+    (53 for the first of 100 shapes, 3 for the last); sizes are then ``randint(1, limit)``."""
+    return np.round(GRID // 5 * (n_shapes - np.arange(n_shapes)) / n_shapes + 2)
 
 
 def _unit_direction(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -138,9 +200,9 @@ class ShapeTable:
     count: int                # shapes per image
     family: np.ndarray        # (rows,) LINE, ROUND (circle / ellipse) or RECTANGLE
     colour: Tensor            # (rows, 3)
-    round: Tensor             # (15, rows) ellipse_coefficients (11) then the support box (4)
-    segment: Tensor           # (5, rows) line end points (y0, x0, y1, x1) and half-thickness
-    box: Tensor               # (8, rows) box_coefficients of the line
+    round: Tensor             # (15, rows) ellipse_coefficients (11) then the support box (4, rectangles too)
+    segment: Tensor           # (5, rows) line end points (y0, x0, y1, x1) and its reach across
+    box: Tensor               # (8, rows) box_coefficients (continuous) or capsule_coefficients (published) of the line
     rectangle: Tensor         # (4, rows) rectangle_coefficients
 
 
@@ -150,19 +212,76 @@ _FAMILY_OF_KIND = np.array([LINE, ROUND, ROUND, RECTANGLE])  # SHAPE_KINDS
 def shape_table(seed: int, indices: np.ndarray, config: SynthConfig, device) -> ShapeTable:
     """Draw every shape of every image: kind, colour and geometry in pixels at the resolution.
 
-    With L the size limit of the shape (``size_limits`` times the width): circles have radius
-    U(0, L); ellipses semi-axes U(0, L) each and a uniform orientation; axis-aligned rectangles
-    sides U(0, L) each; all with uniform centres. Lines join two uniform points with thickness
-    U(0, L). Colours are uniform integers 0..255. Computed in float32 with exact operations only,
-    on contiguous columns (9, rows) of uniforms.
+    Nine uniforms per shape from ``rng.SHAPES`` (in contiguous columns (9, rows)): the kind (published
+    weights restricted to ``shape_kinds``), three colour levels, then the geometry's draws
+    (``_published_geometry`` or ``_continuous_geometry``).
     """
-    count, size = config.n_shapes, config.resolution
+    count = config.n_shapes
     u = uniforms(image_keys(seed, indices, SHAPES, device), 9 * count, torch.float32)
     u = u.view(-1, 9).T.contiguous()
-    normals = gaussians(image_keys(seed, indices, SHAPES + AUX, device), 2 * count).real
-    cos_t, sin_t = _unit_direction(*normals.view(-1, 2).T.contiguous())
     bounds = np.cumsum(config.kind_weights)[:-1].astype(np.float32)
     kind = sum((u[0] >= float(b)).long() for b in bounds)
+    geometry = _published_geometry if config.geometry == "published" else _continuous_geometry
+    round_, segment, box, rectangle = geometry(seed, indices, u, kind, config, device)
+    return ShapeTable(count=count, family=_FAMILY_OF_KIND[kind.cpu().numpy()],
+                      colour=colour_levels(u[1:4], config.geometry).T.contiguous(),
+                      round=round_, segment=segment, box=box, rectangle=rectangle)
+
+
+def _published_geometry(seed, indices, u: Tensor, kind: Tensor, config: SynthConfig, device) -> tuple:
+    """The official ``inject_particles`` on the 256 grid, scaled (see the module docstring).
+
+    Circle: centre randint(0, 256) twice, radius randint(1, L). Ellipse: the same centre, axes
+    randint(1, L) each, angle randint(0, 180) degrees. Rectangle: top-left corner randint(0, 255 - L)
+    twice, sides randint(1, L), grid pixels corner..corner + side inclusive. Line: four coordinates
+    randint(0, 255), sorted per axis (top-left to bottom-right), thickness randint(1, L).
+    L = ``published_limits``; uniforms u[4..8] feed the draws in that order.
+    """
+    size, count = config.resolution, config.n_shapes
+    scale = size / GRID
+    limit = torch.from_numpy(published_limits(count).astype(np.float32)).to(device).repeat(len(indices))
+    centre_y, centre_x = to_pixels(randint(u[4], 0, GRID) + 0.5, size), to_pixels(randint(u[5], 0, GRID) + 0.5, size)
+    first, second = randint(u[6], 1, limit), randint(u[7], 1, limit)
+    is_circle = kind == 1
+    semi_a = torch.where(is_circle, first + CIRCLE_SLACK, first + 0.5) * scale
+    semi_b = torch.where(is_circle, semi_a, (second + 0.5) * scale)
+    cos_table, sin_table = _degrees(device)
+    angle = torch.where(kind == 2, randint(u[8], 0, 180), 0.0).long()
+    cos_t, sin_t = cos_table[angle], sin_table[angle]
+    ey, ex = ellipse_extent(semi_a, semi_b, cos_t, sin_t)
+    corner_x, corner_y = randint(u[4], 0, 255 - limit), randint(u[5], 0, 255 - limit)
+    top, left = to_pixels(corner_y, size), to_pixels(corner_x, size)
+    bottom, right = to_pixels(corner_y + second + 1, size), to_pixels(corner_x + first + 1, size)
+    ends = [randint(u[k], 0, 255) for k in (4, 5, 6, 7)]            # x1, x2, y1, y2
+    x0, x1 = (to_pixels(v + 0.5, size) for v in (torch.minimum(ends[0], ends[1]), torch.maximum(ends[0], ends[1])))
+    y0, y1 = (to_pixels(v + 0.5, size) for v in (torch.minimum(ends[2], ends[3]), torch.maximum(ends[2], ends[3])))
+    thickness = randint(u[8], 1, limit)
+    radius = torch.where(thickness >= 2, torch.ceil(thickness * 0.5) + 0.5, _one_pixel_reach(y1 - y0, x1 - x0)) * scale
+    is_rect = kind == 3
+    rect_support = torch.stack([top - MARGIN, bottom + MARGIN, left - MARGIN, right + MARGIN])
+    support_box = torch.where(is_rect, rect_support, support(centre_y, centre_x, ey, ex))
+    return (torch.cat([ellipse_coefficients(centre_y, centre_x, semi_a, semi_b, cos_t, sin_t), support_box]),
+            torch.stack([y0, x0, y1, x1, radius]),
+            capsule_coefficients(y0, x0, y1, x1, radius),
+            torch.stack([top, bottom, left, right]))
+
+
+def _one_pixel_reach(dy: Tensor, dx: Tensor) -> Tensor:
+    """Half-width (grid pixels) of OpenCV's one-pixel line: one pixel per step along the major axis,
+    i.e. 1/2 measured along the minor axis, 1/2 cos(angle to the major axis) across the line."""
+    length = sqrt(dy * dy + dx * dx)
+    major = torch.maximum(dy.abs(), dx.abs())
+    return torch.where(length > 0, 0.5 * major / length.clamp_min(1e-12), 0.5)
+
+
+def _continuous_geometry(seed, indices, u: Tensor, kind: Tensor, config: SynthConfig, device) -> tuple:
+    """The study's own reading: with L the size limit (``size_limits`` times the width), circles have
+    radius U(0, L); ellipses semi-axes U(0, L) each and a uniform orientation; axis-aligned
+    rectangles sides U(0, L) each; all with uniform centres. Lines join two uniform points with
+    thickness U(0, L). Computed in float32 with exact operations only."""
+    size, count = config.resolution, config.n_shapes
+    normals = gaussians(image_keys(seed, indices, SHAPES + AUX, device), 2 * count).real
+    cos_t, sin_t = _unit_direction(*normals.view(-1, 2).T.contiguous())
     limit = torch.from_numpy(size_limits(count).astype(np.float32) * size).to(device).repeat(len(indices))
     centre_y, centre_x, end_y, end_x = u[4] * size, u[5] * size, u[6] * size, u[7] * size
     semi_a = u[6] * limit
@@ -175,16 +294,11 @@ def shape_table(seed: int, indices: np.ndarray, config: SynthConfig, device) -> 
     is_rect = kind == 3
     support_box = support(centre_y, centre_x, torch.where(is_rect, semi_a * 0.5, ey),
                           torch.where(is_rect, semi_b * 0.5, ex))
-    return ShapeTable(
-        count=count,
-        family=_FAMILY_OF_KIND[kind.cpu().numpy()],
-        colour=torch.floor(u[1:4] * 256).T.contiguous(),
-        round=torch.cat([ellipse_coefficients(centre_y, centre_x, semi_a, semi_b, cos_t, sin_t), support_box]),
-        segment=torch.stack([centre_y, centre_x, end_y, end_x, half_thickness]),
-        box=box_coefficients((centre_y + end_y) * 0.5, (centre_x + end_x) * 0.5, length * 0.5, half_thickness,
+    return (torch.cat([ellipse_coefficients(centre_y, centre_x, semi_a, semi_b, cos_t, sin_t), support_box]),
+            torch.stack([centre_y, centre_x, end_y, end_x, half_thickness]),
+            box_coefficients((centre_y + end_y) * 0.5, (centre_x + end_x) * 0.5, length * 0.5, half_thickness,
                              torch.where(length > 0, dx / safe, 1.0), dy / safe),
-        rectangle=rectangle_coefficients(centre_y, centre_x, semi_a * 0.5, semi_b * 0.5),
-    )
+            rectangle_coefficients(centre_y, centre_x, semi_a * 0.5, semi_b * 0.5))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -202,34 +316,69 @@ class Salient:
     rectangle: Tensor         # (4, B)
 
 
-def salient_objects(seed: int, indices: np.ndarray, size: int, device) -> Salient:
-    """One large circle, ellipse or rectangle (1/3 each) per image, centred within +-10% of the middle.
+def salient_objects(seed: int, indices: np.ndarray, config: SynthConfig, device) -> Salient:
+    """One large circle, ellipse or rectangle (1/3 each) per image, in ``config.geometry``.
 
-    Radii ~ U[1/4, 3/8] of the width; a rectangle has half-sides r1 sqrt(pi)/2, r2 sqrt(pi)/2, the
-    area of the ellipse with radii r1, r2 (so all three cover ~31% of the image on average).
+    Published (the official ``inject_saliency`` on the 256 grid, scaled): colour randint(0, 255);
+    circle and ellipse centred at randint(103, 153) on each axis with radii randint(64, 96), the
+    ellipse axis-aligned; the rectangle's top-left corner randint(32, 128) and sides randint(96, 192),
+    clipped by the border (so often off-centre). Continuous: centred within +-10% of the middle,
+    radii ~ U[1/4, 3/8] of the width, ellipses at any angle; a rectangle has half-sides
+    r1 sqrt(pi)/2, r2 sqrt(pi)/2, the area of the ellipse with radii r1, r2 (so all three cover
+    ~31% of the image on average).
     """
+    size = config.resolution
     u = uniforms(image_keys(seed, indices, SALIENT, device), 8, torch.float32)
-    normals = gaussians(image_keys(seed, indices, SALIENT + AUX, device), 2).real
-    cos_t, sin_t = _unit_direction(normals[:, 0], normals[:, 1])
     kind = torch.floor(u[:, 0] * 3).long()                  # 0 circle, 1 ellipse, 2 rectangle
-    cy, cx = ((0.5 + SALIENT_JITTER * (2 * u[:, i] - 1)) * size for i in (1, 2))
-    low, high = SALIENT_RADII
-    r1 = (low + (high - low) * u[:, 3]) * size
-    r2 = torch.where(kind == 0, r1, (low + (high - low) * u[:, 4]) * size)
-    half_h, half_w = r1 * float(np.sqrt(np.pi) / 2), r2 * float(np.sqrt(np.pi) / 2)
-    ey, ex = ellipse_extent(r1, r2, cos_t, sin_t)
     is_rect = kind == 2
+    colour = colour_levels(u[:, 5:8], config.geometry)
+    if config.geometry == "published":
+        scale = size / GRID
+        cy, cx = (to_pixels(randint(u[:, i], GRID // 2 - GRID // 10, GRID // 2 + GRID // 10) + 0.5, size) for i in (1, 2))
+        r1 = randint(u[:, 3], GRID // 4, 3 * GRID // 8)
+        r2 = torch.where(kind == 0, r1, randint(u[:, 4], GRID // 4, 3 * GRID // 8))
+        r1, r2 = (torch.where(kind == 0, r + CIRCLE_SLACK, r + 0.5) * scale for r in (r1, r2))
+        cos_t, sin_t = torch.ones_like(r1), torch.zeros_like(r1)
+        left, top = (randint(u[:, i], GRID // 8, GRID // 2) for i in (1, 2))
+        across, down = (randint(u[:, i], 3 * GRID // 8, 3 * GRID // 4) for i in (3, 4))
+        edges = torch.stack([to_pixels(top, size), to_pixels(top + down + 1, size),
+                             to_pixels(left, size), to_pixels(left + across + 1, size)])
+    else:
+        normals = gaussians(image_keys(seed, indices, SALIENT + AUX, device), 2).real
+        cos_t, sin_t = _unit_direction(normals[:, 0], normals[:, 1])
+        cy, cx = ((0.5 + SALIENT_JITTER * (2 * u[:, i] - 1)) * size for i in (1, 2))
+        low, high = SALIENT_RADII
+        r1 = (low + (high - low) * u[:, 3]) * size
+        r2 = torch.where(kind == 0, r1, (low + (high - low) * u[:, 4]) * size)
+        half = float(np.sqrt(np.pi) / 2)
+        edges = rectangle_coefficients(cy, cx, r1 * half, r2 * half)
+    ey, ex = ellipse_extent(r1, r2, cos_t, sin_t)
+    widened = edges + torch.tensor([-MARGIN, MARGIN, -MARGIN, MARGIN], device=edges.device)[:, None]
     return Salient(
         family=np.where(is_rect.cpu().numpy(), RECTANGLE, ROUND),
-        colour=torch.floor(u[:, 5:8] * 256),
-        support=support(cy, cx, torch.where(is_rect, half_h, ey), torch.where(is_rect, half_w, ex)),
+        colour=colour,
+        support=torch.where(is_rect, widened, support(cy, cx, ey, ex)),
         ellipse=ellipse_coefficients(cy, cx, r1, r2, cos_t, sin_t),
-        rectangle=rectangle_coefficients(cy, cx, half_h, half_w),
+        rectangle=edges,
     )
 
 
+def texture_placement(config: SynthConfig, salient: Salient) -> tuple[int, Tensor, Tensor]:
+    """Side of the salient object's texture field and, per image, the pixel where it is anchored.
+
+    Published: a whole-image field (side = resolution) at (0, 0), as the official code fills the
+    object with a fresh full-size PS-noise image. Continuous: a smaller field anchored at the
+    support's top-left corner rounded down to a multiple of TEXTURE_ALIGN (``texture_side``).
+    """
+    if config.geometry == "published":
+        zero = torch.zeros(salient.support.shape[1], dtype=torch.int64, device=salient.support.device)
+        return config.resolution, zero, zero
+    top, _, left, _ = salient.support
+    return texture_side(config.resolution), aligned(top).long(), aligned(left).long()
+
+
 def texture_side(size: int) -> int:
-    """Side of the salient object's texture field at resolution ``size``.
+    """Side of the continuous geometry's texture field at resolution ``size``.
 
     The texture is anchored at the support's top-left corner rounded down to a multiple of
     TEXTURE_ALIGN pixels and must hold the support from there; its side is the first such multiple
@@ -247,4 +396,3 @@ def texture_side(size: int) -> int:
 def aligned(pixel: Tensor) -> Tensor:
     """``pixel`` rounded down to a multiple of TEXTURE_ALIGN."""
     return torch.div(pixel, TEXTURE_ALIGN, rounding_mode="floor") * TEXTURE_ALIGN
-
