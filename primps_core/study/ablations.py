@@ -65,6 +65,12 @@ KNOBS = (
 REFERENCES = ("scratch", "natural-patches")      # drawn as reference lines beside the knobs
 
 
+def _present(expected: list[str], found: list[str]) -> list[str]:
+    """The settings a results file holds: those of ``expected`` in its order, then any others (a file
+    written before a setting was renamed keeps its rows readable)."""
+    return [name for name in expected if name in found] + [name for name in found if name not in expected]
+
+
 def plan(preset: str, seeds: int | None = None) -> list[tuple[dict, Job]]:
     """Every (labels, job) of the ablation at ``preset``: components on ``COMPONENT_TARGETS``, knobs
     and the two references on ``KNOB_TARGET``, each over the preset's transfer seeds."""
@@ -88,14 +94,16 @@ def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict
 
 
 def family(rows_: list[dict], name: str) -> list[dict]:
-    """The rows of the ``components`` or ``knobs`` family (knobs: with the two reference settings)."""
+    """The rows of the ``components`` or ``knobs`` family (knobs: every setting on ``KNOB_TARGET`` but
+    the components that are neither the knobs' baseline nor a reference, so a results file written
+    before a knob was renamed keeps its rows)."""
     if name == "components":
-        names, targets = {s.name for s in COMPONENTS}, COMPONENT_TARGETS
-    elif name == "knobs":
-        names, targets = {s.name for s in KNOBS} | set(REFERENCES), (KNOB_TARGET,)
-    else:
-        raise ValueError(f"unknown family {name!r}; expected components or knobs")
-    return [row for row in rows_ if row["setting"] in names and row["target"] in targets]
+        names = {s.name for s in COMPONENTS}
+        return [row for row in rows_ if row["setting"] in names and row["target"] in COMPONENT_TARGETS]
+    if name == "knobs":
+        others = {s.name for s in COMPONENTS} - set(REFERENCES) - {KNOBS[0].name}
+        return [row for row in rows_ if row["setting"] not in others and row["target"] == KNOB_TARGET]
+    raise ValueError(f"unknown family {name!r}; expected components or knobs")
 
 
 def pretraining_fid(preset: str, context: Context | None = None) -> dict[str, float]:
@@ -135,7 +143,8 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                   **{key: paired.get(name, {}).get(key, "") for key in
                      ("wins by FID", f"FID minus {baseline}", "t-test p")},
                   "pretraining FID": tables.number(pretrained[name], 0) if name in pretrained else ""}
-                 for name in [s.name for s in KNOBS] + list(REFERENCES)]
+                 for name in _present([s.name for s in KNOBS] + list(REFERENCES),
+                                      list(dict.fromkeys(str(row["setting"]) for row in knobs)))]
     return {f"Components on {' and '.join(COMPONENT_TARGETS)}: final FID (mean ± s.d. over seeds), paired with scratch":
             component_rows,
             f"Knobs of {baseline} on {KNOB_TARGET}, paired with the default": knob_rows}

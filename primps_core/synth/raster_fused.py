@@ -61,16 +61,14 @@ def _ellipse(y, x, k, antialias):
 
 @numba.njit(inline="always")
 def _box(y, x, k, antialias, capsule):
-    """raster_tiles.box_coverage (a rotated box or a capsule: the thick line) at one pixel centre."""
+    """raster_tiles.box_coverage (a rotated box, capped or not: the thick line) at one pixel centre."""
     dy, dx = y - k[0], x - k[1]
     u = abs(dx * k[2] + dy * k[3]) - k[4]
+    across = abs(dy * k[2] - dx * k[3])
+    level = max(u, across - k[5])
     if capsule:
-        v = dy * k[2] - dx * k[3]
-        u = max(u, _ZERO)
-        level = np.sqrt(u * u + v * v) - k[5]
-    else:
-        v = abs(dy * k[2] - dx * k[3]) - k[5]
-        level = max(u, v)
+        beyond = max(u, _ZERO)
+        level = min(level, np.sqrt(beyond * beyond + across * across) - k[8])
     if not antialias:
         return _ONE if level <= _ZERO else _ZERO
     return _ramp(level, k[6], k[7])
@@ -178,7 +176,7 @@ def paint_images(images, count, family, colour, round_, box, rectangle, salient_
 
     Shape r = b * count + j: ``family`` (LINE, ROUND or RECTANGLE), ``colour`` (3,), and the
     rows of ``round_`` (15: ellipse coefficients then the support box, used by rectangles too),
-    ``box`` (8: the line's box coefficients) and ``rectangle`` (4 edges). The salient object of
+    ``box`` (9: the line's box coefficients) and ``rectangle`` (4 edges). The salient object of
     image b: family ROUND or RECTANGLE, colour, ``salient_round`` (15), ``salient_rectangle`` (4), painted with
     its colour or, when ``texture`` (B, 3, R, R) has R > 0, the texture anchored at ``anchor[b]``.
     ``capsule``: lines are capsules (published geometry), else boxes.
@@ -214,7 +212,7 @@ def _fused_shapes(seed: int, indices: np.ndarray, config: SynthConfig) -> list[T
     """paint_images' shape arguments: family, colour, and the round, box and rectangle coefficients
     one row per shape (empty without shapes)."""
     if not config.n_shapes:
-        return [torch.zeros(0, dtype=torch.int64)] + [torch.zeros(0, width) for width in (3, 15, 8, 4)]
+        return [torch.zeros(0, dtype=torch.int64)] + [torch.zeros(0, width) for width in (3, 15, 9, 4)]
     table = shape_table(seed, indices, config, "cpu")
     return [torch.from_numpy(table.family.astype(np.int64)), table.colour,
             *(t.T.contiguous() for t in (table.round, table.box, table.rectangle))]

@@ -237,24 +237,23 @@ def ellipse_coverage(tiles: TileList, coefficients: Tensor, antialias: bool) -> 
 
 
 def box_coverage(tiles: TileList, coefficients: Tensor, antialias: bool, capsule: bool = False) -> Tensor:
-    """Coverage (T, T, N) of filled rotated boxes or capsules; ``coefficients`` (8, N) per tile, from
-    ``box_coefficients`` or ``capsule_coefficients``.
+    """Coverage (T, T, N) of filled rotated boxes, or boxes with round caps; ``coefficients`` (9, N) per
+    tile, from ``box_coefficients`` or ``capsule_coefficients``.
 
     Box: d = max(|u| - half_u, |v| - half_v): exact inside, the Chebyshev distance outside (square
-    corners, as a box filter gives). Capsule: d = |(max(|u| - half_u, 0), v)| - half_v, the exact
-    distance to the segment minus the radius (round caps, as OpenCV's thick lines).
+    corners, as a box filter gives). Capped (``capsule``): the smaller of that and the distance to
+    the segment minus the cap radius, |(max(|u| - half_u, 0), v)| - cap: the box united with discs
+    at its ends (OpenCV's thick lines).
     """
-    cy, cx, cos_g, sin_g, half_u, half_v, half_gain, gain = _columns(coefficients)
+    cy, cx, cos_g, sin_g, half_u, half_v, half_gain, gain, cap = _columns(coefficients)
     y, x = pixel_grid(tiles)
     dy, dx = y - cy, x - cx
     u = (dx * cos_g + dy * sin_g).abs_().sub_(half_u)
+    across = (dy * cos_g - dx * sin_g).abs_()
+    level = torch.maximum(u, across - half_v)
     if capsule:
-        v = dy * cos_g - dx * sin_g
-        u = u.clamp_(min=0)
-        level = sqrt(u.mul_(u).add_(v.mul_(v))).sub_(half_v)
-    else:
-        v = (dy * cos_g - dx * sin_g).abs_().sub_(half_v)
-        level = torch.maximum(u, v)
+        beyond = u.clamp_(min=0)
+        level = torch.minimum(level, sqrt(beyond.mul_(beyond).add_(across.mul_(across))).sub_(cap))
     return _ramp(level, half_gain, gain, antialias)
 
 

@@ -9,8 +9,10 @@ raster_fused.py) evaluate at pixel centres. Two geometries:
   256-pixel grid, scaled to the resolution. Pixel (i, j) of an N-px image is centred on the centre
   of grid pixel (i, j) * 256 / N, so with hard edges an N-px image shows the shapes of the 256 px
   one point-sampled (exactly, when N divides 256). The shapes are calibrated to OpenCV's
-  rasterisation (circles cover the grid pixels within r, ellipses within the axes + 1/2, thick
-  lines are capsules of radius ceil(t/2) + 1/2, one-pixel lines one pixel per step).
+  rasterisation (circles cover the grid pixels within r, ellipses within the axes widened by the
+  offsets of ``opencv_ellipses`` that give OpenCV's mean pixel count, a line of
+  thickness t >= 2 is a band of half-width w + 1/2 with discs of radius w at its ends, w =
+  ceil(t/2), as OpenCV fills its polygon and caps; one-pixel lines one pixel per step).
 - ``continuous``: the study's own reading: continuous sizes in fractions of the width, lines at any
   orientation, ellipses at any angle, a salient object centred within +-10%.
 
@@ -31,6 +33,7 @@ import scipy.fft
 import torch
 from torch import Tensor
 
+from . import opencv_ellipses
 from .config import SynthConfig
 from .rng import AUX, SALIENT, SHAPES, gaussians, image_keys, uniforms
 
@@ -110,23 +113,26 @@ def ellipse_extent(semi_a: Tensor, semi_b: Tensor, cos_t: Tensor, sin_t: Tensor)
 
 def box_coefficients(cy: Tensor, cx: Tensor, half_u: Tensor, half_v: Tensor, cos_t: Tensor,
                      sin_t: Tensor) -> Tensor:
-    """Per-box constants (8, ...) for ``box_coverage``: a box half_u along (cos t, sin t), half_v across."""
+    """Per-box constants (9, ...) for ``box_coverage``: a box half_u along (cos t, sin t), half_v across
+    (the last row, a capped line's cap radius, is 0: unused)."""
     half_u, half_v = half_u.clamp_min(MIN_SIZE), half_v.clamp_min(MIN_SIZE)
     gain = subpixel_gain(half_u) * subpixel_gain(half_v)
-    return torch.stack([cy, cx, cos_t * gain, sin_t * gain, half_u * gain, half_v * gain, gain * 0.5, gain])
+    return torch.stack([cy, cx, cos_t * gain, sin_t * gain, half_u * gain, half_v * gain, gain * 0.5, gain,
+                        torch.zeros_like(gain)])
 
 
-def capsule_coefficients(y0: Tensor, x0: Tensor, y1: Tensor, x1: Tensor, radius: Tensor) -> Tensor:
-    """``box_coefficients`` of a capsule: the points within ``radius`` of the segment (y0, x0) - (y1, x1)
-    (the rasterisers' ``capsule`` mode reads half_v as the radius); the ink gain is the radius's."""
+def capsule_coefficients(y0: Tensor, x0: Tensor, y1: Tensor, x1: Tensor, half_width: Tensor, cap: Tensor) -> Tensor:
+    """``box_coefficients`` of a thick line drawn as OpenCV draws it: the box of ``half_width`` along the
+    segment (y0, x0) - (y1, x1) united with discs of radius ``cap`` at its ends (the rasterisers'
+    ``capsule`` mode); the ink gain is the half-width's."""
     dy, dx = y1 - y0, x1 - x0
     length = sqrt(dy * dy + dx * dx)
     safe = length.clamp_min(1e-12)
-    radius = radius.clamp_min(MIN_SIZE)
-    gain = subpixel_gain(radius)
+    half_width = half_width.clamp_min(MIN_SIZE)
+    gain = subpixel_gain(half_width)
     cos_t, sin_t = torch.where(length > 0, dx / safe, 1.0), dy / safe
     return torch.stack([(y0 + y1) * 0.5, (x0 + x1) * 0.5, cos_t * gain, sin_t * gain, length * 0.5 * gain,
-                        radius * gain, gain * 0.5, gain])
+                        half_width * gain, gain * 0.5, gain, cap * gain])
 
 
 def rectangle_coefficients(cy: Tensor, cx: Tensor, half_h: Tensor, half_w: Tensor) -> Tensor:
@@ -156,6 +162,14 @@ def to_pixels(grid: Tensor, size: int) -> Tensor:
     ``size`` px: pixel centre i + 0.5 lands on the centre of grid pixel i * 256 / size."""
     scale = size / GRID
     return (grid - 0.5) * scale + 0.5
+
+
+def ellipse_offsets(table: tuple, first: int, a: Tensor, b: Tensor) -> Tensor:
+    """The calibrated offset of ``opencv_ellipses`` for integer semi-axes (a, b) (float tensors of whole
+    numbers, ``first`` the table's smallest axis): OpenCV fills ellipses as polygons, whose pixel
+    counts the analytic ellipse meets only with an offset that depends on the axes."""
+    offsets = torch.tensor(table, dtype=torch.float32, device=a.device)
+    return offsets[(a - first).long().clamp(0, len(table) - 1), (b - first).long().clamp(0, len(table) - 1)]
 
 
 def _degrees(device) -> tuple[Tensor, Tensor]:
@@ -202,7 +216,7 @@ class ShapeTable:
     colour: Tensor            # (rows, 3)
     round: Tensor             # (15, rows) ellipse_coefficients (11) then the support box (4, rectangles too)
     segment: Tensor           # (5, rows) line end points (y0, x0, y1, x1) and its reach across
-    box: Tensor               # (8, rows) box_coefficients (continuous) or capsule_coefficients (published) of the line
+    box: Tensor               # (9, rows) box_coefficients (continuous) or capsule_coefficients (published) of the line
     rectangle: Tensor         # (4, rows) rectangle_coefficients
 
 
@@ -243,8 +257,9 @@ def _published_geometry(seed, indices, u: Tensor, kind: Tensor, config: SynthCon
     centre_y, centre_x = to_pixels(randint(u[4], 0, GRID) + 0.5, size), to_pixels(randint(u[5], 0, GRID) + 0.5, size)
     first, second = randint(u[6], 1, limit), randint(u[7], 1, limit)
     is_circle = kind == 1
-    semi_a = torch.where(is_circle, first + CIRCLE_SLACK, first + 0.5) * scale
-    semi_b = torch.where(is_circle, semi_a, (second + 0.5) * scale)
+    offset = ellipse_offsets(opencv_ellipses.SHAPES, opencv_ellipses.SHAPES_FIRST, first, second)
+    semi_a = torch.where(is_circle, first + CIRCLE_SLACK, first + offset) * scale
+    semi_b = torch.where(is_circle, semi_a, (second + offset) * scale)
     cos_table, sin_table = _degrees(device)
     angle = torch.where(kind == 2, randint(u[8], 0, 180), 0.0).long()
     cos_t, sin_t = cos_table[angle], sin_table[angle]
@@ -256,13 +271,15 @@ def _published_geometry(seed, indices, u: Tensor, kind: Tensor, config: SynthCon
     x0, x1 = (to_pixels(v + 0.5, size) for v in (torch.minimum(ends[0], ends[1]), torch.maximum(ends[0], ends[1])))
     y0, y1 = (to_pixels(v + 0.5, size) for v in (torch.minimum(ends[2], ends[3]), torch.maximum(ends[2], ends[3])))
     thickness = randint(u[8], 1, limit)
-    radius = torch.where(thickness >= 2, torch.ceil(thickness * 0.5) + 0.5, _one_pixel_reach(y1 - y0, x1 - x0)) * scale
+    thin = _one_pixel_reach(y1 - y0, x1 - x0)
+    cap = torch.where(thickness >= 2, torch.ceil(thickness * 0.5), thin) * scale
+    half_width = torch.where(thickness >= 2, torch.ceil(thickness * 0.5) + 0.5, thin) * scale
     is_rect = kind == 3
     rect_support = torch.stack([top - MARGIN, bottom + MARGIN, left - MARGIN, right + MARGIN])
     support_box = torch.where(is_rect, rect_support, support(centre_y, centre_x, ey, ex))
     return (torch.cat([ellipse_coefficients(centre_y, centre_x, semi_a, semi_b, cos_t, sin_t), support_box]),
-            torch.stack([y0, x0, y1, x1, radius]),
-            capsule_coefficients(y0, x0, y1, x1, radius),
+            torch.stack([y0, x0, y1, x1, half_width]),
+            capsule_coefficients(y0, x0, y1, x1, half_width, cap),
             torch.stack([top, bottom, left, right]))
 
 
@@ -337,7 +354,8 @@ def salient_objects(seed: int, indices: np.ndarray, config: SynthConfig, device)
         cy, cx = (to_pixels(randint(u[:, i], GRID // 2 - GRID // 10, GRID // 2 + GRID // 10) + 0.5, size) for i in (1, 2))
         r1 = randint(u[:, 3], GRID // 4, 3 * GRID // 8)
         r2 = torch.where(kind == 0, r1, randint(u[:, 4], GRID // 4, 3 * GRID // 8))
-        r1, r2 = (torch.where(kind == 0, r + CIRCLE_SLACK, r + 0.5) * scale for r in (r1, r2))
+        offset = ellipse_offsets(opencv_ellipses.SALIENT, opencv_ellipses.SALIENT_FIRST, r1, r2)
+        r1, r2 = (torch.where(kind == 0, r + CIRCLE_SLACK, r + offset) * scale for r in (r1, r2))
         cos_t, sin_t = torch.ones_like(r1), torch.zeros_like(r1)
         left, top = (randint(u[:, i], GRID // 8, GRID // 2) for i in (1, 2))
         across, down = (randint(u[:, i], 3 * GRID // 8, 3 * GRID // 4) for i in (3, 4))
