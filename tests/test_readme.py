@@ -81,6 +81,7 @@ DESIGN_NUMBERS = {
     "1%", "10%", "95%",        # the FPR levels of the attack tables; the interval level
     "4%",                      # one false positive among 25 non-members
     "15%", "30%", "50%",       # the paper's salient-object coverage (about 30%, 15-50%)
+    "0.01",                    # the significance level of the comparison with the official code
 }
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?:e-?\d+)?%?|(?<![\w.])\d+(?:\.\d+)?%|(?<![\w.])\de-\d+")
 

@@ -11,7 +11,7 @@ from ..eval import spectrum
 from ..study import spectrum_analysis
 
 DEFAULTS = dict(variant="primitives-ps", alpha_law="published", alpha_range=(0.5, 3.5), n_shapes=100,
-                saliency=True, shape_texture="ps-noise", antialias=True, seed=0, resolution=64)
+                saliency=True, shape_texture="ps-noise", antialias=False, seed=0, resolution=64)
 
 
 def explorer_figure(images: np.ndarray, photo_spectra: dict, title: str):
