@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from primps_core import synth
 from primps_core.data import images as image_files
 from primps_core.data import sources
 from primps_core.study import runs
@@ -13,8 +14,8 @@ def tiny_set(path, value: int):
 
 
 def test_each_kind_of_name_resolves_once_and_a_ref_resolves_to_itself(tmp_path):
-    assert sources.resolve("primitives-ps", {"n_shapes": 10}) == sources.DataRef("synthetic", "primitives-ps",
-                                                                                   (("n_shapes", 10),))
+    assert sources.resolve("primitives-ps", {"n_shapes": 10}) == sources.DataRef(
+        "synthetic", "primitives-ps", (("n_shapes", 10),), synth.code_digest())
     assert sources.resolve("natural-patches", (("split", "reference"),)).kind == "natural"
     target = sources.resolve("faces-100")
     assert (target.kind, target.finite, target.digest) == ("target", True, "")
@@ -33,6 +34,17 @@ def test_a_file_set_is_keyed_by_its_content_not_its_place(tmp_path):
     tiny_set(tmp_path / "a", 8)                                   # the same folder, other images
     changed = runs.transfer_job(str(tmp_path / "a"), "scratch", "smoke")
     assert changed.config.train.source.digest != first.digest and changed.path() != job.path()
+
+
+def test_a_synthetic_source_is_keyed_by_the_synthesizer_code(monkeypatch):
+    """Pretraining on a variant is recomputed when the synthesizer's code (and so its images) changes:
+    a run cached before the published defaults must not stand for one after."""
+    before = runs.pretrain_config("primitives-ps", "smoke")
+    monkeypatch.setattr(synth, "code_digest", lambda: "0123456789abcdef")
+    after = runs.pretrain_config("primitives-ps", "smoke")
+    assert after.train.source.digest == "0123456789abcdef" != before.train.source.digest
+    assert after.train.record()["source_digest"] == "0123456789abcdef"
+    assert runs.pretrain_stage.path_for(after, "smoke") != runs.pretrain_stage.path_for(before, "smoke")
 
 
 def test_named_sources_keep_the_record_runs_were_keyed_by(tmp_path):

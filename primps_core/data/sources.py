@@ -34,8 +34,9 @@ _OPTIONS = {"natural": ("split",), "target": ("part",), "files": ("part",)}   # 
 class DataRef:
     """Resolved data: ``kind`` (one of ``KINDS``), ``name`` (the variant, ``natural-patches``, the
     target's name or the file set's absolute path), ``options`` ((key, value) pairs: synthesizer
-    options, ``split`` for natural patches, ``part`` for a finite set) and, for a file set,
-    ``digest``: 16 hex digits of the SHA-256 of its image files (its identity for caches)."""
+    options, ``split`` for natural patches, ``part`` for a finite set) and ``digest``, its identity
+    for caches: for a file set, 16 hex digits of the SHA-256 of its image files; for a synthetic
+    stream, ``synth.code_digest()`` (the images change whenever the synthesizer's code does)."""
 
     kind: str
     name: str
@@ -68,7 +69,7 @@ def resolve(name, options=()) -> DataRef:
     options = tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in dict(options).items())
     if isinstance(name, str) and name in synth.VARIANTS:
         synth.make_config(name, synth.config.MIN_RESOLUTION, **dict(options))     # checks the options
-        return DataRef("synthetic", name, options)
+        return DataRef("synthetic", name, options, synth.code_digest())
     if isinstance(name, str) and name == NATURAL:
         ref = DataRef("natural", name, options)
     elif isinstance(name, str) and name in TARGETS:
