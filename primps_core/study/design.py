@@ -1,0 +1,96 @@
+"""The pre-registered design of the decisive transfer experiment (notebooks 04-05): ``figures/design.json``.
+
+Written before any run of the experiment is scored. It is changed only by appending a new, dated
+version that says why; earlier versions stay in the file as they were (a test pins version 1).
+The numbers it names (seeds per arm, the margin, the gate thresholds, the level) are the ones
+``eval.decision`` applies; ``check_matches_code`` ties the two together.
+
+    python -m primps_core.study.design      # rewrites figures/design.json from VERSIONS
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..eval import decision
+from ..paths import FIGURES_DIR, atomic_write
+
+PATH = FIGURES_DIR / "design.json"
+
+VERSION_1 = {
+    "version": 1,
+    "date": "2026-11-27",
+    "why": "first registration, before any run of the decisive experiment is scored",
+    "claims": [
+        {"id": 1, "notebook": "04", "claim": "Primitives-PS pretraining beats training from scratch",
+         "treatment": "primitives-ps", "control": "scratch", "kind": "superiority"},
+        {"id": 2, "notebook": "04", "claim": "Primitives-PS pretraining matches or beats natural-image pretraining",
+         "treatment": "primitives-ps", "control": "natural-patches", "kind": "non-inferiority",
+         "margin": "0.1 x the control's mean final KID (a tenth of its score, in KID units)"},
+        {"id": 3, "notebook": "05", "claim": "each component of Primitives-PS helps",
+         "ladder": ["ps-noise", "primitives", "primitives-s", "primitives-ps"],
+         "kind": "superiority of each rung over the one before it; holds only if every rung holds"},
+    ],
+    "primary_outcome": ("KID (mean over its subsets) of N generated samples against the whole target, "
+                        "at the last evaluation of fine-tuning; N equal for every arm (the preset's fid_samples)"),
+    "secondary_outcomes": ["FID at the same N", "the best evaluation of each run, reported and never used to select"],
+    "unit_of_replication": ("the pretraining seed: each pretraining run is fine-tuned once per target; scratch: one "
+                            "init seed per run; fine-tuning seeds are secondary"),
+    "replication": {"primitives-ps": 4, "scratch": 4, "natural-patches": 2, "ablation rungs": 2},
+    "targets": {"primary": "the colour photo targets (at least two, each of at least 100 photos of one kind)",
+                "secondary": ["faces-100", "fashion-sneakers-100", "emoji-animals", "emoji-food"]},
+    "test": ("two-sided exact permutation test of the difference of mean final KID between arms over their units, "
+             "per target (p: the share of all relabellings whose |difference| is at least the observed one); its 95% "
+             "interval by Welch's t; level 0.05, Holm-adjusted over the primary targets of a claim"),
+    "gates": {
+        "pretraining": ("every pretraining run of the claim's pretrained arms has learned its source: its KID against "
+                        "held-out source images at the last evaluation is at or below its KID at one third of the run"),
+        "convergence": ("scratch has plateaued on the target: on its mean curve over init seeds, the last third of "
+                        "fine-tuning brought at most 0.1 of the improvement from the first evaluation to the end, "
+                        "or the curve rose there"),
+    },
+    "verdicts": {
+        "holds": "both gates pass and the test shows the claimed direction (superiority: p < 0.05 after Holm; "
+                 "non-inferiority: the upper end of the 95% interval below the margin) on every primary target",
+        "does not hold": "both gates pass and the test does not show it on some primary target",
+        "untested at this scale": "a gate fails on some primary target: no verdict is given, never 'fails'",
+    },
+}
+VERSIONS = (VERSION_1,)
+
+
+def digest(version: dict) -> str:
+    """16 hex digits of the SHA-256 of a version's canonical JSON (sorted keys)."""
+    return hashlib.sha256(json.dumps(version, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def current() -> dict:
+    """The design in force: the last version."""
+    return VERSIONS[-1]
+
+
+def check_matches_code(version: dict) -> None:
+    """The constants a version states are the ones ``eval.decision`` applies."""
+    if decision.ALPHA != 0.05 or decision.PLATEAU_FRACTION != 0.1:
+        raise ValueError("eval.decision's level or plateau fraction differs from the registered design")
+    if version["replication"]["primitives-ps"] < 4 or version["replication"]["scratch"] < 4:
+        raise ValueError("the central comparison needs at least 4 units per arm")
+
+
+def document() -> dict:
+    """figures/design.json: every version, each with its digest, and which one is in force."""
+    for version in VERSIONS:
+        check_matches_code(version)
+    return {"in_force": current()["version"],
+            "versions": [{**version, "digest": digest(version)} for version in VERSIONS]}
+
+
+def write() -> None:
+    text = json.dumps(document(), indent=2) + "\n"
+    atomic_write(PATH, lambda temporary: Path(temporary).write_text(text))
+
+
+if __name__ == "__main__":
+    write()
+    print(f"wrote {PATH}")
