@@ -3,16 +3,14 @@ its tables, and what a small resolution does to the shapes."""
 import numpy as np
 
 from primps_core import synth
-from primps_core.paths import read_csv
-from primps_core.study import fidelity, synthesizer
+from primps_core.study import fidelity, synthesizer, tables
 from primps_core.study.pipeline import Context
 
 
 def test_stage_compares_every_variant_the_geometry_and_every_option(tmp_path):
     config = fidelity.FidelityConfig(images=8, code_digest=synth.code_digest())
     result = fidelity.measure(config, preset="smoke", context=Context(tmp_path, progress=False))
-    table = read_csv(result.path / "fidelity.csv")
-    rows = [dict(zip(table, values)) for values in zip(*table.values())]
+    rows = tables.csv_rows(result.path / "fidelity.csv")
     comparisons = list(dict.fromkeys(row["comparison"] for row in rows))
     assert comparisons == (list(fidelity.COUNTERPARTS) + ["salient object alone", "100 shapes, each alone"]
                            + [f"option: {label}" for label, *_ in fidelity.OPTIONS])
