@@ -7,8 +7,9 @@ the port of the official code (``synth.official``: numpy FFT + OpenCV, one image
 images) for comparison, and two floors measured the
 way ``generate`` does the work: the inverse FFTs alone (background and, for primitives-ps, the
 salient texture field, batched through scipy.fft with the same thread count) and the
-random-number generation alone (every counter-based draw of an image: spectra, exponents, shapes).
-Each number is the best of a few timed passes after a warm-up.
+random-number generation alone (every counter-based draw of an image: spectra, exponents, shapes);
+then the inverse FFT alone by images per call, which shows where a batch leaves the cache (the
+header records the cache sizes). Each number is the best of a few timed passes after a warm-up.
 
     .venv/bin/python benchmarks/synth_speed.py [--repeats 3]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import time
 from pathlib import Path
 
@@ -90,6 +92,22 @@ def rng_floor(variant: str, resolution: int, count: int, repeats: int) -> float:
         return best_rate(run, count, repeats)
 
 
+FFT_BATCHES = (1, 4, 16, 64)
+
+
+def fft_by_batch(repeats: int) -> dict[int, float]:
+    """Images/s of one thread's inverse FFT of 3-channel 256 px spectra, by images per call: a
+    batch whose arrays leave the cache costs more per image, which is why ``generate`` makes noise
+    (and paints and quantises) noise.NOISE_PIXELS at a time."""
+    rng = np.random.default_rng(0)
+    rates = {}
+    for batch in FFT_BATCHES:
+        spectrum = (rng.standard_normal((batch, 3, 256, 129)) * 1j).astype(np.complex64)
+        rates[batch] = best_rate(lambda n: [scipy.fft.irfft2(spectrum, s=(256, 256), workers=1)
+                                            for _ in range(-(-n // batch))], 64, repeats)
+    return rates
+
+
 def measure(repeats: int) -> list[dict]:
     rows = []
     for resolution, (count, reference_count) in COUNTS.items():
@@ -107,13 +125,25 @@ def measure(repeats: int) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict]) -> str:
+def cache_sizes() -> str:
+    """The CPU's data caches as the kernel lists them for cpu0 (e.g. "L1d 32K, L2 1024K, L3 32768K"):
+    the working set of a painted part is sized against them (noise.NOISE_PIXELS)."""
+    caches = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        kind = (index / "type").read_text().strip()
+        if kind != "Instruction":
+            caches.append(f"L{(index / 'level').read_text().strip()}{'d' if kind == 'Data' else ''} "
+                          f"{(index / 'size').read_text().strip()}")
+    return ", ".join(caches) or "unknown"
+
+
+def table(rows: list[dict], fft_rates: dict[int, float]) -> str:
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [
         "# Synthesizer speed",
         "",
         f"{now}; CPU: {cpu_model()} ({torch.get_num_threads()} torch threads, "
-        f"{len(__import__('os').sched_getaffinity(0))} cores); torch {torch.__version__}, "
+        f"{len(os.sched_getaffinity(0))} cores; caches of cpu0: {cache_sizes()}); torch {torch.__version__}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}.",
         "Reference: the port of the official code, synth.official (pink_leaves for primitives-ps, rgb_noise for "
         "ps-noise; numpy FFT + OpenCV, one image at a time). "
@@ -128,6 +158,11 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {row['resolution']} | {row['variant']} | {row['reference']:.0f} | {row['primps']:.0f} | "
                      f"{row['primps'] / row['reference']:.1f}x | {row['tiles']:.0f} | {row['tiles'] / row['reference']:.1f}x | "
                      f"{row['fft']:.0f} | {row['rng']:.0f} |")
+    lines += ["", f"Inverse FFT alone at 256 px, one thread, by images per call (noise is made "
+              f"{synth.noise.NOISE_PIXELS // 256**2} at a time at 256 px):", "",
+              "| images per call | " + " | ".join(map(str, fft_rates)) + " |",
+              "|---|" + "---:|" * len(fft_rates),
+              "| images/s | " + " | ".join(f"{rate:.0f}" for rate in fft_rates.values()) + " |"]
     return "\n".join(lines) + "\n"
 
 
@@ -136,7 +171,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     start = time.perf_counter()
-    text = table(measure(args.repeats))
+    text = table(measure(args.repeats), fft_by_batch(args.repeats))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     print(text)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from primps_core import synth
-from primps_core.synth import shapes
+from primps_core.synth import raster_fused, shapes
 
 CASES = [(variant, 32, 16, {}) for variant in synth.VARIANTS] + [
     ("primitives-ps", 64, 16, {}),                          # 8 px tiles
@@ -52,3 +52,22 @@ def test_bad_rasteriser_is_named(rasteriser, device, message):
     config = synth.make_config("primitives", 16)
     with pytest.raises(ValueError, match=message):
         synth.render.paint(config, 0, np.arange(2), device, rasteriser)
+
+
+def test_quantisation_rounds_half_to_even_and_clamps_as_torch():
+    generator = np.random.default_rng(0)
+    images = generator.uniform(-20.0, 280.0, (2, 3, 6, 6)).astype(np.float32)
+    images[0, :, 0, :] = np.array([-0.5, 0.5, 1.5, 2.5, 254.5, 255.5], np.float32)        # ties go to even
+    images[1, :, 0, :] = np.array([-0.0, 0.49999997, 0.50000006, 254.49998, 255.49998, 1e9], np.float32)
+    out = np.zeros((2, 6, 6, 3), np.uint8)
+    raster_fused.quantise(images, out)
+    expected = torch.from_numpy(images).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(out, expected)
+    assert list(out[0, 0, :, 0]) == [0, 0, 2, 2, 254, 255]
+
+
+@pytest.mark.parametrize("variant", ["primitives-ps", "primitives"])
+def test_images_do_not_depend_on_how_a_chunk_is_split_into_painted_parts(variant, monkeypatch):
+    whole = synth.generate(7, variant=variant, resolution=37, seed=3, rasteriser="tiles")
+    monkeypatch.setattr(raster_fused, "NOISE_PIXELS", 2 * 37 * 37)               # parts of 2 images
+    assert np.array_equal(synth.generate(7, variant=variant, resolution=37, seed=3, batch_size=7), whole)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .config import SynthConfig
-from .noise import ps_noise
+from .noise import NOISE_PIXELS, ps_noise
 from .rng import TEXTURE_NOISE
 from .shapes import BAND_SLACK, LINE, MARGIN, ROUND, salient_objects, shape_table, texture_placement
 
@@ -144,28 +144,39 @@ def _blend(image, py, px, cover, colour, texture, anchor_y, anchor_x):
 @numba.njit(inline="always")
 def _draw(image, family, k, support, colour, texture, anchor_y, anchor_x, antialias, capsule):
     """Blend one shape of ``family`` (coefficients ``k``, support box) into ``image`` (3, S, S);
-    ``capsule``: a line is a capsule, else a box."""
+    ``capsule``: a line is a capsule, else a box.
+
+    The coefficients and colour are copied into tuples first: values the compiler knows cannot
+    change when pixels are written, so they stay in registers instead of being reloaded per pixel.
+    """
     size = image.shape[1]
+    paint = (colour[0], colour[1], colour[2])
     if family == LINE:
-        row0, row1 = _line_rows(k, size, capsule)
+        line = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8])
+        row0, row1 = _line_rows(line, size, capsule)
         for py in range(row0, row1):
             y = np.float32(py) + _HALF
-            col0, col1 = _line_columns(y, k, size, capsule)
+            col0, col1 = _line_columns(y, line, size, capsule)
             for px in range(col0, col1):
-                cover = _box(y, np.float32(px) + _HALF, k, antialias, capsule)
-                _blend(image, py, px, cover, colour, texture, anchor_y, anchor_x)
+                cover = _box(y, np.float32(px) + _HALF, line, antialias, capsule)
+                _blend(image, py, px, cover, paint, texture, anchor_y, anchor_x)
         return
     row0, row1 = _span(support[0], support[1], size)
     col0, col1 = _span(support[2], support[3], size)
+    if family == ROUND:
+        ellipse = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13], k[14])
+        for py in range(row0, row1):
+            y = np.float32(py) + _HALF
+            for px in range(col0, col1):
+                _blend(image, py, px, _ellipse(y, np.float32(px) + _HALF, ellipse, antialias), paint, texture,
+                       anchor_y, anchor_x)
+        return
+    edges = (k[0], k[1], k[2], k[3])
     for py in range(row0, row1):
         y = np.float32(py) + _HALF
         for px in range(col0, col1):
-            x = np.float32(px) + _HALF
-            if family == ROUND:
-                cover = _ellipse(y, x, k, antialias)
-            else:
-                cover = _rectangle(y, x, k, antialias)
-            _blend(image, py, px, cover, colour, texture, anchor_y, anchor_x)
+            _blend(image, py, px, _rectangle(y, np.float32(px) + _HALF, edges, antialias), paint, texture,
+                   anchor_y, anchor_x)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -195,17 +206,45 @@ def paint_images(images, count, family, colour, round_, box, rectangle, salient_
                   anchor[b, 1], antialias, capsule)
 
 
+@numba.njit(nogil=True, cache=True)
+def quantise(images, out):
+    """``images`` (B, 3, S, S) float32 as uint8 into ``out`` (B, S, S, 3): rounded half to even and
+    clamped to 0..255, as torch's round_, clamp_ and conversion, in one pass that also moves the
+    channels last."""
+    for b in range(images.shape[0]):
+        for y in range(images.shape[2]):
+            for x in range(images.shape[3]):
+                for c in range(3):
+                    out[b, y, x, c] = np.uint8(min(max(np.rint(images[b, c, y, x]), _ZERO), np.float32(255.0)))
+
+
 # ----------------------------------------------------------------------------------------------
-# Drawing a chunk
+# Painting a chunk
 # ----------------------------------------------------------------------------------------------
 
-def draw_fused(images: Tensor, seed: int, indices: np.ndarray, config: SynthConfig) -> None:
-    """Draw the shapes and the salient object of ``images`` (B, 3, S, S) float32 on CPU, in place,
-    with paint_images: the same shapes, order and arithmetic as the tile rasteriser."""
-    shapes = _fused_shapes(seed, indices, config)
-    salient = _fused_salient(seed, indices, config)
-    paint_images(images.numpy(), config.n_shapes, *(t.numpy() for t in shapes + salient),
-                 config.antialias, config.geometry == "published")
+def painted_parts(background, seed: int, indices: np.ndarray, config: SynthConfig):
+    """Paint the chunk ``indices`` a few images at a time, yielding (slice of the chunk, float32
+    images (b, 3, S, S)) per part; ``background(part_indices)`` gives a part's canvases.
+
+    The shape and salient tables are drawn for the whole chunk (many small torch ops, paid once);
+    the backgrounds and textures are made, painted and handed on one part (NOISE_PIXELS) at a time,
+    so the canvases stay in cache from the noise to the caller's quantisation instead of making a
+    round trip through memory per chunk. Same shapes, order and arithmetic as the tile rasteriser.
+    """
+    count = config.n_shapes
+    shapes = [t.numpy() for t in _fused_shapes(seed, indices, config)]
+    salient, texture_side, anchor = _fused_salient(seed, indices, config)
+    step = max(1, NOISE_PIXELS // config.resolution**2)
+    for low in range(0, len(indices), step):
+        part = slice(low, min(low + step, len(indices)))
+        images = background(indices[part]).contiguous()
+        texture = torch.zeros(len(indices[part]), 3, 0, 0)
+        if texture_side:
+            texture = ps_noise(seed, indices[part], TEXTURE_NOISE, texture_side, config, "cpu")
+        paint_images(images.numpy(), count, *(t[part.start * count:part.stop * count] for t in shapes),
+                     *(t[part] for t in salient), texture.numpy(), anchor[part],
+                     config.antialias, config.geometry == "published")
+        yield part, images
 
 
 def _fused_shapes(seed: int, indices: np.ndarray, config: SynthConfig) -> list[Tensor]:
@@ -218,20 +257,17 @@ def _fused_shapes(seed: int, indices: np.ndarray, config: SynthConfig) -> list[T
             *(t.T.contiguous() for t in (table.round, table.box, table.rectangle))]
 
 
-def _fused_salient(seed: int, indices: np.ndarray, config: SynthConfig) -> list[Tensor]:
-    """paint_images' salient-object arguments: family, colour, round (ellipse + support) and
-    rectangle coefficients one row per image, the texture (B, 3, R, R; R = 0 for a flat colour)
-    and its anchor (empty without saliency)."""
-    flat = torch.zeros(len(indices), 3, 0, 0)
+def _fused_salient(seed: int, indices: np.ndarray, config: SynthConfig) -> tuple[list[np.ndarray], int, np.ndarray]:
+    """paint_images' salient-object arguments one row per image (family, colour, round (ellipse +
+    support) and rectangle coefficients; empty without saliency), the side of its PS-noise texture
+    (0 for a flat colour) and the texture's anchor (B, 2)."""
     if not config.saliency:
-        return [torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3), torch.zeros(0, 15), torch.zeros(0, 4), flat,
-                torch.zeros(0, 2, dtype=torch.int64)]
+        empty = [np.zeros(0, np.int64), np.zeros((0, 3), np.float32), np.zeros((0, 15), np.float32),
+                 np.zeros((0, 4), np.float32)]
+        return empty, 0, np.zeros((len(indices), 2), np.int64)
     objects = salient_objects(seed, indices, config, "cpu")
     side, anchor_y, anchor_x = texture_placement(config, objects)
-    texture = flat
-    if config.shape_texture == "ps-noise":
-        texture = ps_noise(seed, indices, TEXTURE_NOISE, side, config, "cpu")
-    return [torch.from_numpy(objects.family.astype(np.int64)), objects.colour.contiguous(),
-            torch.cat([objects.ellipse, objects.support]).T.contiguous(), objects.rectangle.T.contiguous(),
-            texture, torch.stack([anchor_y, anchor_x], 1)]
-
+    rows = [torch.from_numpy(objects.family.astype(np.int64)), objects.colour.contiguous(),
+            torch.cat([objects.ellipse, objects.support]).T.contiguous(), objects.rectangle.T.contiguous()]
+    side = side if config.shape_texture == "ps-noise" else 0
+    return [t.numpy() for t in rows], side, torch.stack([anchor_y, anchor_x], 1).numpy()

@@ -6,7 +6,9 @@ start + i): not on ``n``, ``start``, ``batch_size``, the rasteriser or the torch
 
 Speed: images are made in chunks (``batch_size``, default a fixed pixel budget, so memory stays
 bounded for any n); on CPU the chunks run in a pool of ``torch.get_num_threads()`` single-threaded
-workers. benchmarks/synth_speed.py compares with a per-image numpy + OpenCV reference.
+workers, and each chunk's shape tables are drawn at once but its images are made, painted and
+quantised straight into the output a few at a time (raster_fused.painted_parts), so their canvases
+stay in cache. benchmarks/synth_speed.py compares with a per-image numpy + OpenCV reference.
 """
 from __future__ import annotations
 
@@ -34,10 +36,16 @@ def default_batch_size(resolution: int) -> int:
     return max(1, min(MAX_CHUNK, PIXELS_PER_CHUNK // (resolution * resolution)))
 
 
-def render(config: SynthConfig, seed: int, indices: np.ndarray, device, rasteriser: str | None = None) -> Tensor:
-    """Images ``indices`` (one chunk) as uint8 (B, S, S, 3) on ``device``."""
+def render(config: SynthConfig, seed: int, indices: np.ndarray, device, rasteriser: str | None, out: np.ndarray) -> None:
+    """Images ``indices`` (one chunk) as uint8 into ``out`` (B, S, S, 3): ``paint``, then rounded half
+    to even and clamped to 0..255 (with the fused rasteriser, a compiled pass per painted part)."""
+    device = torch.device(device)
+    if _rasteriser(rasteriser, device) == "fused":
+        for part, images in raster_fused.painted_parts(_background(config, seed, device), seed, indices, config):
+            raster_fused.quantise(images.numpy(), out[part])
+        return
     images = paint(config, seed, indices, device, rasteriser)
-    return images.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    out[...] = images.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def paint(config: SynthConfig, seed: int, indices: np.ndarray, device, rasteriser: str | None = None) -> Tensor:
@@ -46,21 +54,35 @@ def paint(config: SynthConfig, seed: int, indices: np.ndarray, device, rasterise
     ``rasteriser``: "fused" (raster_fused.py, compiled, CPU only) or "tiles" (raster_tiles.py, torch
     on any device); by default fused on CPU. Both give the same bits.
     """
-    size = config.resolution
     device = torch.device(device)
+    background = _background(config, seed, device)
+    if _rasteriser(rasteriser, device) == "fused":
+        size = config.resolution
+        images = torch.empty(len(indices), 3, size, size)
+        for part, painted in raster_fused.painted_parts(background, seed, indices, config):
+            images[part] = painted
+        return images
+    return raster_tiles.paint_tiles(background(indices), seed, indices, config)
+
+
+def _rasteriser(rasteriser: str | None, device: torch.device) -> str:
+    """The rasteriser asked for, checked; by default fused on CPU, tiles elsewhere."""
     rasteriser = rasteriser or ("fused" if device.type == "cpu" else "tiles")
     checks.choice(rasteriser, "rasteriser", RASTERISERS)
     if rasteriser == "fused" and device.type != "cpu":
         raise ValueError(f"the fused rasteriser runs on CPU only, not on {device}; use rasteriser='tiles'")
-    if config.background == "ps-noise":
-        background = ps_noise(seed, indices, BACKGROUND_NOISE, size, config, device)
-    else:
-        background = flat_background(seed, indices, config, device)[:, :, None, None].expand(-1, -1, size, size)
-    if rasteriser == "fused":
-        images = background.contiguous()
-        raster_fused.draw_fused(images, seed, indices, config)
-        return images
-    return raster_tiles.paint_tiles(background, seed, indices, config)
+    return rasteriser
+
+
+def _background(config: SynthConfig, seed: int, device: torch.device):
+    """A function of image indices giving their backgrounds, float32 (b, 3, S, S) (flat ones expanded)."""
+    size = config.resolution
+
+    def background(indices: np.ndarray) -> Tensor:
+        if config.background == "ps-noise":
+            return ps_noise(seed, indices, BACKGROUND_NOISE, size, config, device)
+        return flat_background(seed, indices, config, device)[:, :, None, None].expand(-1, -1, size, size)
+    return background
 
 
 def flat_background(seed: int, indices: np.ndarray, config: SynthConfig, device) -> Tensor:
@@ -133,9 +155,9 @@ def generate(n: int, *, variant: str = "primitives-ps", resolution: int = 64, se
     device = torch.device(device)
     out = np.empty((n, config.resolution, config.resolution, 3), dtype=np.uint8)
     chunks = _plan(n, start, batch_size, config.resolution, device)
-    for (low, indices), images in zip(chunks, _map_chunks(
-            lambda chunk: render(config, seed, chunk[1], device, rasteriser).cpu().numpy(), chunks, device)):
-        out[low:low + len(indices)] = images
+    for _ in _map_chunks(lambda chunk: render(config, seed, chunk[1], device, rasteriser,
+                                              out[chunk[0]:chunk[0] + len(chunk[1])]), chunks, device):
+        pass
     return out
 
 
