@@ -16,7 +16,15 @@ RGB (or L when its three channels are equal), downscaled with Lanczos so that it
   categories in the npm package ``emoji-datasource-twitter`` (64x64 RGBA, copied byte for byte;
   readers composite them on white);
 - ``sneakers-100``: the first 100 Fashion-MNIST training images of class 7, Sneaker (Debian
-  ``dataset-fashion-mnist``; 28x28 grey, upscaled with Lanczos).
+  ``dataset-fashion-mnist``; 28x28 grey, upscaled with Lanczos);
+- ``landscapes``: colour photographs of natural landscapes (mountains, seas, canyons, deserts,
+  fields, snow, ...), the planet-surface images of Debian ``endless-sky-data`` (720x360 JPEG): every
+  one whose name is not a scene of buildings, machines, space or archives (``LANDSCAPE_EXCLUDED``),
+  the centre square, Lanczos to 64x64;
+- ``galaxies``: colour photographs of galaxies, the deep-sky images of Debian ``stellarium-data``
+  whose object is a galaxy (normal, active, radio or interacting) in Stellarium's own catalogue
+  (``catalog.dat``), the centre ``GALAXY_CROP`` of each side (the object fills more of it),
+  Lanczos to 64x64, each with its photographer's credit from ``textures.json``.
 
     python scripts/build_data.py [--only photos|targets] [--data data]
 """
@@ -30,6 +38,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +54,13 @@ EMOJI_PACKAGE = "emoji-datasource-twitter"
 EMOJI_LICENCE = "CC-BY-4.0 (Twemoji graphics, Twitter Inc. and other contributors)"
 EMOJI_CATEGORIES = {"emoji-animals": "Animals & Nature", "emoji-food": "Food & Drink"}
 FASHION_SNEAKER = 7
+LANDSCAPE_PACKAGE, LANDSCAPE_FOLDER = "endless-sky-data", "usr/share/games/endless-sky/images/land"
+# Name prefixes of the package's landscape images that are not natural scenes: cities, buildings,
+# a landing field, spacecraft and stations, space views, NASA renders, Library of Congress archives.
+LANDSCAPE_EXCLUDED = ("city", "earthrise", "industrial", "loc", "mfield", "nasa", "space", "station")
+GALAXY_PACKAGE, GALAXY_FOLDER = "stellarium-data", "usr/share/stellarium/nebulae/default"
+GALAXY_TYPES = {0: "galaxy", 1: "active galaxy", 2: "radio galaxy", 3: "interacting galaxy"}
+GALAXY_CROP = 0.6
 
 # Debian packages and the photographs picked from each (paths inside the package).
 DEBIAN_PHOTOS = {
@@ -120,7 +136,13 @@ def fetch_debian_package(package: str, workdir: Path) -> tuple[Path, str]:
 
 def debian_licence(copyright_file: Path, member: str) -> str:
     """Licence of ``member`` in a DEP-5 copyright file: the most specific matching Files stanza."""
-    best, best_score = "unknown", -1
+    return debian_stanza(copyright_file, member).get("License", "unknown")
+
+
+def debian_stanza(copyright_file: Path, member: str) -> dict:
+    """The fields (License, Copyright, ...) of the most specific Files stanza of a DEP-5 copyright
+    file that matches ``member``; empty when none does."""
+    best, best_score = {}, -1
     for stanza in copyright_file.read_text(errors="replace").split("\n\n"):
         fields, key = {}, None
         for line in stanza.splitlines():
@@ -140,7 +162,7 @@ def debian_licence(copyright_file: Path, member: str) -> str:
             else:
                 continue
             if score > best_score:
-                best, best_score = fields["License"].strip(), score
+                best, best_score = {key: value.strip() for key, value in fields.items()}, score
     return best
 
 
@@ -297,10 +319,113 @@ def write_sneakers(staging: Path) -> list[dict]:
     return rows
 
 
+def square_png(image: Image.Image, fraction: float = 1.0) -> bytes:
+    """The centred square of side ``fraction`` x the shorter side, RGB, Lanczos to 64x64, as PNG bytes."""
+    image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
+    side = round(fraction * min(image.size))
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    square = image.crop((left, top, left + side, top + side))
+    buffer = io.BytesIO()
+    square.resize((TARGET_SIZE, TARGET_SIZE), Image.Resampling.LANCZOS).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def write_landscapes(staging: Path) -> list[dict]:
+    """``landscapes``: the natural-landscape photographs of ``endless-sky-data``, centre square."""
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        root, version = fetch_debian_package(LANDSCAPE_PACKAGE, Path(workdir))
+        copyright_file = root / "usr/share/doc" / LANDSCAPE_PACKAGE / "copyright"
+        for path in sorted((root / LANDSCAPE_FOLDER).glob("*.jpg")):
+            if path.name.startswith(LANDSCAPE_EXCLUDED):
+                continue
+            member = f"{LANDSCAPE_FOLDER}/{path.name}"
+            stanza = debian_stanza(copyright_file, member.split("endless-sky/", 1)[1])
+            with Image.open(path) as image:
+                (staging / f"{path.stem}.png").write_bytes(square_png(image))
+            licence, _, comment = stanza["License"].partition(" ")
+            source = f": {comment.split('. ')[0].rstrip('.')}" if comment else ""          # where the stanza says it came from
+            rows.append(target_row(f"{path.stem}.png", f"{LANDSCAPE_PACKAGE} (Debian)", version, "/" + member,
+                                   f"{licence} ({stanza['Copyright']}){source}"))
+    return rows
+
+
+def stellarium_object_types(catalog: Path) -> dict[tuple[str, int], int]:
+    """Object type of every deep-sky object of Stellarium's catalogue (``catalog.dat``, gzipped
+    QDataStream, big-endian, format 3.16), by (catalogue, number) for M, NGC, IC, UGC and PGC.
+
+    Each record: its id (u32), four doubles, the type (u32), the morphology (string), two doubles,
+    a float, six doubles, then 29 designations (u32 numbers, or strings at the positions in
+    ``strings``), in the order of ``names``."""
+    data = gzip.decompress(catalog.read_bytes())
+    names = ("NGC", "IC", "M", "C", "B", "Sh2", "VdB", "RCW", "LDN", "LBN", "Cr", "Mel", "PGC", "UGC", "Ced",
+             "Arp", "VV", "PK", "PNG", "SNRG", "ACO", "HCG", "ESO", "VdBH", "DWB", "Tr", "St", "Ru", "VdBHa")
+    strings = {14, 17, 18, 19, 20, 21, 22, 23}
+    position = 0
+
+    def number() -> int:
+        nonlocal position
+        position += 4
+        return int.from_bytes(data[position - 4:position], "big")
+
+    def text() -> str:
+        nonlocal position
+        length = number()
+        if length in (0, 0xFFFFFFFF):
+            return ""
+        position += length
+        return data[position - length:position].decode("utf-16-be")
+
+    if (version := text()) != "3.16":
+        raise SystemExit(f"{catalog}: catalogue format {version}, this reader knows 3.16")
+    text()                                                    # the edition
+    types, expected = {}, 1
+    while position < len(data):
+        if number() != expected:
+            raise SystemExit(f"{catalog}: record {expected} is not where it should be")
+        expected += 1
+        position += 32
+        kind = number()
+        text()
+        position += 68
+        for k, name in enumerate(names):
+            value = text() if k in strings else number()
+            if value and name in ("M", "NGC", "IC", "UGC", "PGC"):
+                types.setdefault((name, value), kind)
+    return types
+
+
+def write_galaxies(staging: Path) -> list[dict]:
+    """``galaxies``: the images of ``stellarium-data`` whose object is a galaxy, with their credits."""
+    prefixes = {"m": "M", "n": "NGC", "ic": "IC", "u": "UGC", "p": "PGC"}
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        root, version = fetch_debian_package(GALAXY_PACKAGE, Path(workdir))
+        folder = root / GALAXY_FOLDER
+        types = stellarium_object_types(folder / "catalog.dat")
+        textures = (folder / "textures.json").read_text()
+        credits = {file: json.loads(credit) for credit, file in re.findall(
+            r'"imageCredits"\s*:\s*(\{[^}]*\})\s*,\s*"imageUrl"\s*:\s*"([^"]+)"', textures)}
+        for path in sorted(folder.glob("*.png")):
+            match = re.match(r"(ic|m|n|u|p)(\d+)", path.name)
+            kind = types.get((prefixes[match[1]], int(match[2]))) if match else None
+            if kind not in GALAXY_TYPES:
+                continue
+            credit = {key.lower(): value for key, value in credits[path.name].items()}
+            with Image.open(path) as image:
+                (staging / path.name).write_bytes(square_png(image, GALAXY_CROP))
+            rows.append(target_row(path.name, f"{GALAXY_PACKAGE} (Debian)", version, f"/{GALAXY_FOLDER}/{path.name}",
+                                   f"GPL-2+ (stellarium-data); image credit: {credit['short']}"
+                                   + (f", {credit['infourl']}" if credit.get("infourl") else "")))
+    return rows
+
+
 def build_targets(targets_dir: Path) -> dict[str, int]:
     """Build every embedded target under ``targets_dir``; return the image count of each."""
     counts = {"faces-100": build(targets_dir / "faces-100", write_faces),
-              "sneakers-100": build(targets_dir / "sneakers-100", write_sneakers)}
+              "sneakers-100": build(targets_dir / "sneakers-100", write_sneakers),
+              "landscapes": build(targets_dir / "landscapes", write_landscapes),
+              "galaxies": build(targets_dir / "galaxies", write_galaxies)}
     with tempfile.TemporaryDirectory() as workdir:
         root, version = fetch_npm_package(EMOJI_PACKAGE, Path(workdir))
         for name, category in EMOJI_CATEGORIES.items():

@@ -3,7 +3,7 @@ import numpy as np
 
 from primps_core.data import photos as photo_data, sources
 from primps_core.presets import get_preset
-from primps_core.study import ablations, runs
+from primps_core.study import ablations, runs, transfer
 from primps_core.study import privacy as privacy_study
 
 
@@ -14,7 +14,7 @@ def test_ablation_plan_covers_every_setting_and_reuses_notebook_04s_runs():
     knobs = [labels for labels, _ in plan if labels["family"] == "knobs"]
     assert len(components) == len(ablations.COMPONENTS) * len(ablations.COMPONENT_TARGETS) * seeds
     assert len(knobs) == (len(ablations.KNOBS) + len(ablations.REFERENCES)) * seeds
-    notebook_04 = {runs.transfer_job(t, i, "smoke", seed=s) for t in sources.TARGETS
+    notebook_04 = {runs.transfer_job(t, i, "smoke", seed=s) for t in transfer.TARGETS
                    for i in ablations.NOTEBOOK_04_INITS for s in range(seeds)}
     for labels, job in plan:
         shared = labels["setting"] in ablations.NOTEBOOK_04_INITS

@@ -91,7 +91,8 @@ def test_chunked_writer_equals_one_shot_save_and_failures_leave_nothing(tmp_path
 
 
 def test_embedded_targets_load_by_name_with_provenance():
-    expected = {"faces-100": 100, "emoji-animals": 159, "emoji-food": 131, "sneakers-100": 100}
+    expected = {"faces-100": 100, "emoji-animals": 159, "emoji-food": 131, "sneakers-100": 100,
+                "landscapes": 220, "galaxies": 210}
     assert set(expected) == set(sources.TARGETS)
     for name, count in expected.items():
         images = sources.load_images(name)
@@ -104,6 +105,9 @@ def test_embedded_targets_load_by_name_with_provenance():
     assert np.array_equal(faces[..., 0], faces[..., 2])                   # greyscale faces
     assert (emoji[:, 0, 0] == 255).all(axis=1).mean() > 0.9                # transparent corners on white
     assert sources.load_images("sneakers-100", resolution=32).shape == (100, 32, 32, 3)
+    for name in ("landscapes", "galaxies"):                  # colour photographs: channels differ in most images
+        images = sources.load_images(name).astype(int)
+        assert np.median(np.abs(images - images[..., :1]).mean(axis=(1, 2, 3))) > 2
 
 
 def test_low_shot_subsets_are_reproducible_nested_and_checked():

@@ -25,7 +25,7 @@ from . import images as image_files
 from .photos import MEMBERSHIP_PARTS, PHOTO_SPLITS, membership_split, natural_patches
 
 NATURAL = "natural-patches"
-TARGETS = ("faces-100", "emoji-animals", "emoji-food", "sneakers-100")
+TARGETS = ("faces-100", "emoji-animals", "emoji-food", "sneakers-100", "landscapes", "galaxies")
 KINDS = ("synthetic", "natural", "target", "files")
 _OPTIONS = {"natural": ("split",), "target": ("part",), "files": ("part",)}   # synthetic: the synthesizer's
 
