@@ -1,22 +1,27 @@
-"""Which GAN pair learns fastest on this CPU: FID against CPU time at 32 px, per architecture and width.
+"""Which GAN pair learns its pretraining source fastest on this CPU: FID/KID against CPU-minutes.
 
-Each candidate trains on Primitives-PS (32 px, batch 32, the full recipe) for the same wall-clock
-budget; its EMA generator is scored at checkpoints in time by FID and KID of ``--samples``
-images against as many held-out Primitives-PS images (seed 1; equal sizes keep the FID bias
-equal across candidates). Only the training steps count as training time: generating the
-Primitives-PS batches and the evaluations do not.
+Each candidate (architecture and width) trains on Primitives-PS at 32 px, batch 32, with the
+recipe the study uses (DiffAugment, lazy R1 with StyleGAN2-ADA's heuristic weight
+``training.r1_heuristic``, EMA) for the same budget of CPU time, its EMA generator scored at
+evenly spaced checkpoints by FID and KID of ``--samples`` images against as many held-out
+Primitives-PS images (equal sizes keep FID's bias equal across candidates). Only the training
+steps count, as process CPU time (all threads): generating the batches and the evaluations do
+not, and CPU time is less disturbed than wall time by other work on the machine.
 
-    .venv/bin/python benchmarks/architecture_comparison.py [--minutes 2] [--checkpoints 2] [--samples 100] [--seeds 2]
+    .venv/bin/python benchmarks/architecture_comparison.py [--minutes 30] [--checkpoints 6] [--samples 200] [--seeds 1]
 
-Every candidate runs once per seed (initial weights, latents, augmentation and data all follow it);
-the table gives each checkpoint's mean and, over seeds, the spread.
-
-Writes benchmarks/results/architecture_comparison.md.
+The study's pretraining must learn its source (notebook 04's pretraining gate), so the horizon is
+long: 30 CPU-minutes per candidate by default. Each finished (candidate, seed) is kept in
+benchmarks/results/architecture_comparison.json with the settings it ran under, so an interrupted
+run resumes with the next one. Writes benchmarks/results/architecture_comparison.md (the table),
+architecture_comparison.png (FID and KID against CPU-minutes) and architecture_samples.png (each
+candidate's final samples beside the real images).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import time
 from pathlib import Path
 
@@ -27,29 +32,37 @@ from primps_core import synth
 from primps_core.data import sources
 from primps_core.eval import metrics
 from primps_core.gan import models, training
+from primps_core.paths import atomic_write
 
-RESULTS = Path(__file__).resolve().parent / "results" / "architecture_comparison.md"
-CANDIDATES = (("dcgan", 16, 128), ("dcgan", 32, 128), ("resnet", 16, 128), ("resnet", 32, 128))
+RESULTS = Path(__file__).resolve().parent / "results"
+CANDIDATES = (("dcgan", 16, 128), ("resnet", 16, 128), ("dcgan", 32, 256), ("resnet", 32, 256))
+RESOLUTION, BATCH = 32, 32
 
 
-def run(architecture: str, width: int, widest: int, minutes: float, checkpoints: int, samples: int, real,
-        seed: int) -> list[dict]:
-    model = models.ModelConfig(architecture=architecture, resolution=32, base_channels=width, max_channels=widest)
-    config = training.TrainConfig(source=sources.resolve("primitives-ps"), model=model, batch_size=32, iterations=10**9, seed=seed)
+def run(architecture: str, width: int, widest: int, minutes: float, checkpoints: int, real: np.ndarray,
+        seed: int) -> dict:
+    """Train one candidate for ``minutes`` of CPU time; its scores at each checkpoint and final samples."""
+    model = models.ModelConfig(architecture=architecture, resolution=RESOLUTION, base_channels=width,
+                               max_channels=widest)
+    config = training.TrainConfig(source=sources.resolve("primitives-ps"), model=model, batch_size=BATCH,
+                                  iterations=10**9, seed=seed, r1_gamma=training.r1_heuristic(RESOLUTION, BATCH))
     trainer = training.Trainer(config)
-    rows, trained, marks = [], 0.0, [minutes * 60 * (k + 1) / checkpoints for k in range(checkpoints)]
-    for mark in marks:
+    rows, trained = [], 0.0
+    for mark in [minutes * 60 * (k + 1) / checkpoints for k in range(checkpoints)]:
         while trained < mark:
-            reals = synth.generate(32, variant="primitives-ps", resolution=32, seed=seed,
-                                         start=trainer.iteration * 32)
-            start = time.perf_counter()
+            reals = synth.generate(BATCH, variant="primitives-ps", resolution=RESOLUTION, seed=seed,
+                                   start=trainer.iteration * BATCH)
+            start = time.process_time()
             trainer.step(reals)
-            trained += time.perf_counter() - start
-        fake = training.sample_images(trainer.G_ema, samples, seed=7)
+            trained += time.process_time() - start
+        fake = training.sample_images(trainer.G_ema, len(real), seed=7)
         scores = metrics.evaluate(real, fake, ["fid", "kid"], cache_dir=None, progress=False)
-        rows.append({"minutes": trained / 60, "iterations": trainer.iteration, **scores})
+        rows.append({"cpu_minutes": trained / 60, "iterations": trainer.iteration,
+                     "fid": scores["fid"], "kid": scores["kid_mean"]})
         print(architecture, width, widest, seed, rows[-1], flush=True)
-    return rows
+    samples = training.sample_images(trainer.G_ema, 16, seed=7)
+    return {"architecture": architecture, "width": width, "widest": widest, "seed": seed, "rows": rows,
+            "samples": samples.tolist()}
 
 
 def spread(values: list[float], digits: int = 1) -> str:
@@ -59,32 +72,75 @@ def spread(values: list[float], digits: int = 1) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=2.0)
-    parser.add_argument("--checkpoints", type=int, default=2)
-    parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=2)
-    args = parser.parse_args()
-    real = synth.generate(args.samples, variant="primitives-ps", resolution=32, seed=10**6)
-    # With at most 1,000 samples every KID subset is the whole set, so KID has no subset spread to report.
-    lines = [f"# GAN architectures at 32 px: FID against training time ({datetime.date.today()})", "",
-             f"torch {torch.__version__}, {torch.get_num_threads()} threads; Primitives-PS, batch 32, DiffAugment, "
-             f"lazy R1, equalized learning rate; FID/KID of {args.samples} EMA samples against {args.samples} "
-             f"held-out Primitives-PS images; mean ± std over {args.seeds} seeds.", "",
-             "| architecture | base / max channels | training minutes | iterations | images/s | FID | KID |",
+def table(finished: list[dict], settings: dict) -> str:
+    lines = [f"# GAN architectures at 32 px: FID/KID against CPU-minutes ({datetime.date.today()})", "",
+             f"torch {torch.__version__}, {torch.get_num_threads()} threads; Primitives-PS, batch {BATCH}, "
+             f"DiffAugment, lazy R1 (gamma {training.r1_heuristic(RESOLUTION, BATCH):g}, StyleGAN2-ADA's heuristic), "
+             f"EMA; {settings['minutes']:g} CPU-minutes per candidate (process time of the training steps, all "
+             f"threads); FID/KID of {settings['samples']} EMA samples against {settings['samples']} held-out "
+             f"Primitives-PS images; mean ± std over {settings['seeds']} seed(s).", "",
+             "| architecture | base / max channels | CPU-minutes | iterations | images per CPU-second | FID | KID |",
              "|---|---|---|---|---|---|---|"]
     for architecture, width, widest in CANDIDATES:
-        runs = [run(architecture, width, widest, args.minutes, args.checkpoints, args.samples, real, seed)
-                for seed in range(args.seeds)]
-        for rows in zip(*runs):          # one checkpoint over the seeds
-            minutes, iterations = np.mean([r["minutes"] for r in rows]), np.mean([r["iterations"] for r in rows])
+        runs = [f["rows"] for f in finished if (f["architecture"], f["width"], f["widest"]) == (architecture, width, widest)]
+        for rows in zip(*runs):
+            minutes, iterations = np.mean([r["cpu_minutes"] for r in rows]), np.mean([r["iterations"] for r in rows])
             lines.append(f"| {architecture} | {width} / {widest} | {minutes:.1f} | {iterations:.0f} | "
-                         f"{iterations * 32 / (minutes * 60):.0f} | {spread([r['fid'] for r in rows])} | "
-                         f"{spread([r['kid_mean'] for r in rows], 3)} |")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+                         f"{iterations * BATCH / (minutes * 60):.1f} | {spread([r['fid'] for r in rows])} | "
+                         f"{spread([r['kid'] for r in rows], 3)} |")
+    return "\n".join(lines) + "\n"
+
+
+def figures(finished: list[dict], real: np.ndarray) -> None:
+    """FID and KID against CPU-minutes per candidate; final samples of each candidate beside real images."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from primps_core.viz import plots
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for f in finished:
+        label = f"{f['architecture']} {f['width']}/{f['widest']}, seed {f['seed']}"
+        minutes = [r["cpu_minutes"] for r in f["rows"]]
+        for axis, key in zip(axes, ("fid", "kid")):
+            axis.plot(minutes, [r[key] for r in f["rows"]], marker="o", label=label)
+    for axis, key in zip(axes, ("FID", "KID")):
+        axis.set_xlabel("CPU-minutes of training")
+        axis.set_ylabel(f"{key} against held-out Primitives-PS")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    plots.save_figure(fig, RESULTS, "architecture_comparison")
+    grid = {"real": real[:16]}
+    grid.update({f"{f['architecture']} {f['width']}/{f['widest']} s{f['seed']}": np.asarray(f["samples"], np.uint8)
+                 for f in finished})
+    plots.save_figure(plots.labelled_rows(grid), RESULTS, "architecture_samples")
+    plt.close("all")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--checkpoints", type=int, default=6)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--seeds", type=int, default=1)
+    args = parser.parse_args()
+    settings = {"minutes": args.minutes, "checkpoints": args.checkpoints, "samples": args.samples,
+                "seeds": args.seeds, "r1_gamma": training.r1_heuristic(RESOLUTION, BATCH)}
+    store = RESULTS / "architecture_comparison.json"
+    kept = json.loads(store.read_text()) if store.exists() else {}
+    finished = kept.get("runs", []) if kept.get("settings") == settings else []
+    real = synth.generate(args.samples, variant="primitives-ps", resolution=RESOLUTION, seed=10**6)
+    for architecture, width, widest in CANDIDATES:
+        for seed in range(args.seeds):
+            if any((f["architecture"], f["width"], f["widest"], f["seed"]) == (architecture, width, widest, seed)
+                   for f in finished):
+                continue
+            finished.append(run(architecture, width, widest, args.minutes, args.checkpoints, real, seed))
+            text = json.dumps({"settings": settings, "runs": finished})
+            atomic_write(store, lambda temporary: Path(temporary).write_text(text))
+            markdown = table(finished, settings)
+            atomic_write(RESULTS / "architecture_comparison.md", lambda temporary: Path(temporary).write_text(markdown))
+            figures(finished, real)
+    print(table(finished, settings))
 
 
 if __name__ == "__main__":

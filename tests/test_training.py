@@ -86,6 +86,12 @@ def test_transfer_starts_from_a_checkpoint_and_freezed_keeps_the_first_stages(tm
     target = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
     image_files.save_images(target, tmp_path / "target.zip")
     transfer = config(source=str(tmp_path / "target.zip"), iterations=4, freeze_d=1)
+    checkpoint = training.load_checkpoint(tmp_path / "pretrain" / "checkpoint.pt")
+    started = training.Trainer(transfer, init=checkpoint)                # G, D and G_ema each from its own copy
+    for name in ("G", "D", "G_ema"):
+        assert all(torch.equal(a, b) for a, b in zip(getattr(started, name).state_dict().values(),
+                                                     checkpoint[name].values()))
+    assert any(not torch.equal(a, b) for a, b in zip(checkpoint["G"].values(), checkpoint["G_ema"].values()))
     tuned = training.train(transfer, tmp_path / "transfer", init=tmp_path / "pretrain" / "checkpoint.pt", progress=False)
     frozen = [p for p in pretrained.D.stages[0].parameters()]
     assert all(torch.equal(a, b) for a, b in zip(frozen, tuned.D.stages[0].parameters()))

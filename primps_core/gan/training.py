@@ -44,6 +44,11 @@ _LATENTS_D, _LATENTS_G, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G, _SAMPLE_GRID =
 LATER_OPTIONS = ("channels_last",)     # off: absent from the record, as in runs made before them
 
 
+def r1_heuristic(resolution: int, batch_size: int) -> float:
+    """StyleGAN2-ADA's R1 weight for its ``auto`` configuration: 0.0002 * R^2 / batch."""
+    return 0.0002 * resolution**2 / batch_size
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     source: DataRef                    # what it trains on (data.sources.resolve), options included
@@ -157,11 +162,11 @@ class Trainer:
         with torch.random.fork_rng():                # initial weights from the seed, global RNG untouched
             torch.manual_seed(config.seed)
             self.G, self.D = Generator(config.model), Discriminator(config.model)
-        if init is not None:
-            self.G.load_state_dict(init["G_ema"])
+        if init is not None:                         # each network from its own copy, as the official code
+            self.G.load_state_dict(init["G"])
             self.D.load_state_dict(init["D"])
         self.G_ema = Generator(config.model)
-        self.G_ema.load_state_dict(self.G.state_dict())
+        self.G_ema.load_state_dict(self.G.state_dict() if init is None else init["G_ema"])
         self.G_ema.requires_grad_(False)
         self.device = torch.device(device)
         for model in (self.G, self.D, self.G_ema):

@@ -117,7 +117,8 @@ def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> d
     return _train_and_score(train, config.evals, reference, config.fid_samples, out_dir, context)
 
 
-@stage("transfer", version=2, resumable=training.CHECKPOINT)
+# version 3: the trainable G starts from the pretrained G (it started from G_ema before)
+@stage("transfer", version=3, resumable=training.CHECKPOINT)
 def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> dict:
     init = None
     if config.init is not None:
