@@ -34,6 +34,8 @@ class Preset:
     transfer_evals: int                # FID/KID evaluations per transfer run, evenly spaced
     transfer_seeds: int                # fine-tuning seeds per (target, init)
     fid_samples: int                   # generated images per FID/KID evaluation
+    # Notebook 04's decisive experiment (figures/design.json): units of replication per arm.
+    decisive_units: tuple[int, int, int]   # Primitives-PS pretraining seeds, natural-image ones, scratch seeds
 
 
 PRESETS = {
@@ -41,18 +43,20 @@ PRESETS = {
                     reference_images=16, reference_size=128,
                     synth_resolutions=(32, 64), synth_images=16, coverage_images=512, fidelity_images=30,
                     train_resolution=16, base_channels=8, batch_size=8, pretrain_iterations=20,
-                    transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=3, fid_samples=8),
+                    transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=3, fid_samples=8,
+                    decisive_units=(2, 2, 2)),
     "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
                   train_resolution=32, base_channels=16, batch_size=32, pretrain_iterations=800,
-                  transfer_iterations=150, pretrain_evals=4, transfer_evals=3, transfer_seeds=3, fid_samples=80),
+                  transfer_iterations=150, pretrain_evals=4, transfer_evals=3, transfer_seeds=3, fid_samples=80,
+                  decisive_units=(5, 3, 5)),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
                   train_resolution=64, base_channels=64, batch_size=64, pretrain_iterations=50000,
                   transfer_iterations=10000, pretrain_evals=10, transfer_evals=10, transfer_seeds=5,
-                  fid_samples=10000),
+                  fid_samples=10000, decisive_units=(5, 3, 5)),
 }
 
 

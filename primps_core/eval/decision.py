@@ -27,6 +27,7 @@ HOLDS, DOES_NOT_HOLD, UNTESTED = "holds", "does not hold", "untested at this sca
 ALPHA = 0.05
 EXACT_LIMIT = 200_000           # relabellings enumerated exactly up to this count, sampled beyond
 PLATEAU_FRACTION = 0.1          # the last third may bring at most this share of the total gain
+MARGIN_FRACTION = 0.1           # non-inferiority margin: this share of the control's mean outcome
 
 
 def _groups(a, b) -> tuple[np.ndarray, np.ndarray]:

@@ -142,8 +142,12 @@ def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterati
 
 def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
                     iterations: int | None = None, pretrain_iterations: int | None = None,
-                    init_options: tuple = (), evals: int | None = None, target_options: tuple = ()) -> TransferConfig:
+                    init_options: tuple = (), evals: int | None = None, target_options: tuple = (),
+                    pretrain_seed: int = PRETRAIN_SEED) -> TransferConfig:
     """The config of a transfer run; clear errors for an unknown init or a missing target.
+
+    ``seed`` is the fine-tuning seed (for scratch, also the initial weights'); ``pretrain_seed``
+    picks the pretraining run of the init (the decisive experiment's unit of replication).
 
     ``init_options`` are the pretraining source's options (a synthesizer ablation), ``target_options``
     the target's (``("part", "members")``: fine-tune on the privacy study's members only). The
@@ -155,7 +159,7 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
         raise ValueError(f"target must be an image set (an embedded dataset or files), got the {target.kind} "
                          f"source {target.name}")
     sizes = get_preset(preset)
-    source = None if init == SCRATCH else pretrain_config(init, preset, iterations=pretrain_iterations,
+    source = None if init == SCRATCH else pretrain_config(init, preset, pretrain_seed, iterations=pretrain_iterations,
                                                            source_options=init_options)
     evals = checks.integer(sizes.transfer_evals if evals is None else evals, "evals", 1)
     return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,

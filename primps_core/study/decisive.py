@@ -1,0 +1,123 @@
+"""The decisive transfer experiment: the central comparison of ``figures/design.json``, run,
+scored and decided (notebook 04; ``scripts/device_study.sh`` at the gpu-short preset).
+
+Three arms: Primitives-PS pretraining, natural-image pretraining and scratch. The unit of
+replication is the pretraining seed: unit ``u`` of a pretrained arm is the pretraining run with
+seed ``u``, fine-tuned once per primary target with fine-tuning seed ``u``; unit ``u`` of scratch
+is a fresh GAN with seed ``u``. The preset's ``decisive_units`` says how many units each arm has.
+
+``plan`` lists the runs; ``transfer_rows`` and ``pretrain_rows`` turn finished runs into curve
+rows (every evaluation of every run); ``claims`` applies the registered design to those rows:
+the primary outcome (final KID), the gates and the verdict rule of ``eval.decision``, one row per
+claim and target plus one per claim over all primary targets.
+"""
+from __future__ import annotations
+
+from ..data import sources
+from ..eval import decision
+from ..presets import get_preset
+from . import design, runs
+from .pipeline import StageResult
+
+PRIMARY_TARGETS = ("landscapes", "galaxies")
+PS, NATURAL, SCRATCH = "primitives-ps", sources.NATURAL, runs.SCRATCH
+ARMS = (PS, NATURAL, SCRATCH)
+CLAIM_COLUMNS = ("claim", "target", "treatment", "control", "kind", "units_treatment", "units_control",
+                 "treatment_kid", "control_kid", "effect", "low", "high", "p", "p_adjusted", "margin",
+                 "pretraining_gate", "convergence_gate", "verdict")
+ALL_TARGETS = "all primary targets"
+
+
+def units(preset: str) -> dict[str, int]:
+    """Units of replication per arm at ``preset``."""
+    return dict(zip(ARMS, get_preset(preset).decisive_units))
+
+
+def transfer_plan(preset: str) -> list[tuple[dict, runs.Job]]:
+    """Every (labels, job) of the comparison: one fine-tuning run per (target, arm, unit)."""
+    counts = units(preset)
+    return [({"target": target, "arm": arm, "unit": unit},
+             runs.transfer_job(target, arm, preset, seed=unit, pretrain_seed=unit))
+            for target in PRIMARY_TARGETS for arm in ARMS for unit in range(counts[arm])]
+
+
+def pretrain_plan(preset: str) -> list[tuple[dict, runs.Job]]:
+    """Every (labels, job) of the pretraining runs the pretrained arms start from."""
+    counts = units(preset)
+    return [({"arm": arm, "unit": unit}, runs.pretrain_job(arm, preset, seed=unit))
+            for arm in (PS, NATURAL) for unit in range(counts[arm])]
+
+
+def curve_rows(labels: list[dict], results: list[StageResult]) -> list[dict]:
+    """Every evaluation of every run: its labels, iteration, FID and KID (mean and std over subsets)."""
+    return [{**label, "iteration": point["iteration"], "fid": point["fid"], "kid_mean": point["kid_mean"],
+             "kid_std": point["kid_std"]}
+            for label, result in zip(labels, results) for point in result.value["curve"]]
+
+
+def _curves(rows: list[dict], **match) -> dict[int, list[dict]]:
+    """The rows matching ``match``, grouped by unit and sorted by iteration."""
+    grouped: dict[int, list[dict]] = {}
+    for row in rows:
+        if all(row[key] == value for key, value in match.items()):
+            grouped.setdefault(int(row["unit"]), []).append(row)
+    return {unit: sorted(points, key=lambda p: p["iteration"]) for unit, points in sorted(grouped.items())}
+
+
+def final_kids(rows: list[dict], target: str, arm: str) -> list[float]:
+    """The primary outcome of each unit of ``arm`` on ``target``: KID at its last evaluation."""
+    return [points[-1]["kid_mean"] for points in _curves(rows, target=target, arm=arm).values()]
+
+
+def pretraining_gate(pretrain_rows: list[dict], arms) -> bool:
+    """Every pretraining run of ``arms`` has learned its source (``decision.pretraining_gate``)."""
+    curves = [points for arm in arms for points in _curves(pretrain_rows, arm=arm).values()]
+    return bool(curves) and all(decision.pretraining_gate([p["iteration"] for p in points],
+                                                          [p["kid_mean"] for p in points]) for points in curves)
+
+
+def convergence_gate(transfer_rows: list[dict], target: str) -> bool:
+    """Scratch has plateaued on ``target``: ``decision.convergence_gate`` on its mean KID curve over units."""
+    curves = list(_curves(transfer_rows, target=target, arm=SCRATCH).values())
+    iterations = [p["iteration"] for p in curves[0]]
+    if any([p["iteration"] for p in points] != iterations for points in curves):
+        raise ValueError(f"scratch runs on {target} were not evaluated at the same iterations")
+    mean = [sum(points[k]["kid_mean"] for points in curves) / len(curves) for k in range(len(iterations))]
+    return decision.convergence_gate(iterations, mean)
+
+
+def _registered(claim_id: int) -> dict:
+    return next(claim for claim in design.current()["claims"] if claim["id"] == claim_id)
+
+
+def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY_TARGETS) -> list[dict]:
+    """Claims 1 (Primitives-PS beats scratch) and 2 (it matches or beats natural-image pretraining)
+    per target and over all of them (``CLAIM_COLUMNS``), by the registered design: superiority by
+    the exact permutation test, Holm-adjusted over the targets; non-inferiority by the Welch
+    interval against a margin of ``decision.MARGIN_FRACTION`` of the control's mean final KID; each
+    verdict untested unless both gates pass."""
+    out = []
+    for claim_id, control in ((1, SCRATCH), (2, NATURAL)):
+        kind = _registered(claim_id)["kind"]
+        pretrained = pretraining_gate(pretrain_rows, [PS] + ([NATURAL] if control == NATURAL else []))
+        outcomes = [(final_kids(transfer_rows, target, PS), final_kids(transfer_rows, target, control))
+                    for target in targets]
+        converged = [convergence_gate(transfer_rows, target) for target in targets]
+        adjusted = decision.holm([decision.permutation_test(t, c) for t, c in outcomes])
+        rows = []
+        for target, (treatment, baseline), converged_here, p_adjusted in zip(targets, outcomes, converged, adjusted):
+            gates = pretrained and converged_here
+            if kind == "superiority":
+                result = decision.superiority_verdict(treatment, baseline, gates, p_adjusted)
+            else:
+                margin = decision.MARGIN_FRACTION * sum(baseline) / len(baseline)
+                result = decision.non_inferiority_verdict(treatment, baseline, margin, gates)
+            rows.append({"claim": claim_id, "target": target, "treatment": PS, "control": control, "kind": kind,
+                         "units_treatment": len(treatment), "units_control": len(baseline),
+                         "treatment_kid": sum(treatment) / len(treatment), "control_kid": sum(baseline) / len(baseline),
+                         **result, "pretraining_gate": pretrained, "convergence_gate": converged_here})
+        out += rows
+        out.append({"claim": claim_id, "target": ALL_TARGETS, "treatment": PS, "control": control, "kind": kind,
+                    "pretraining_gate": pretrained, "convergence_gate": all(converged),
+                    "verdict": decision.overall_verdict(row["verdict"] for row in rows)})
+    return [{key: row.get(key, "") for key in CLAIM_COLUMNS} for row in out]

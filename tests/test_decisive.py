@@ -1,0 +1,83 @@
+"""The decisive experiment's plan and its claims, from curve rows with known answers."""
+import pytest
+
+from primps_core.eval import decision
+from primps_core.study import decisive, runs
+
+
+def test_plan_replicates_over_pretraining_seeds():
+    plan = decisive.transfer_plan("cpu")
+    counts = decisive.units("cpu")
+    assert len(plan) == len(decisive.PRIMARY_TARGETS) * sum(counts.values())
+    assert (counts[decisive.PS], counts[decisive.NATURAL], counts[decisive.SCRATCH]) == (5, 3, 5)   # design v2
+    for labels, job in plan:
+        init = job.config.init
+        assert (init is None) == (labels["arm"] == runs.SCRATCH)
+        assert job.config.train.seed == labels["unit"]
+        if init is not None:                                    # unit u starts from pretraining run u
+            assert init.train.seed == labels["unit"] and init.train.source.name == labels["arm"]
+    pretraining = {job.config for _, job in decisive.pretrain_plan("cpu")}
+    assert {job.config.init for _, job in plan if job.config.init is not None} == pretraining
+    assert len(pretraining) == counts[decisive.PS] + counts[decisive.NATURAL]
+
+
+def curve(labels: dict, kids: list[float]) -> list[dict]:
+    return [{**labels, "iteration": 10 * (k + 1), "fid": 100 * kid, "kid_mean": kid, "kid_std": 0.0}
+            for k, kid in enumerate(kids)]
+
+
+def experiment(ps_final=0.10, natural_final=0.105, scratch_tail=(0.20, 0.20), learned=True):
+    """Transfer and pretraining rows on both primary targets: 5 Primitives-PS, 3 natural, 5 scratch units."""
+    transfer, pretrain = [], []
+    for target in decisive.PRIMARY_TARGETS:
+        for unit in range(5):
+            jitter = 0.004 * unit
+            transfer += curve({"target": target, "arm": decisive.PS, "unit": unit}, [0.3, 0.2, ps_final + jitter])
+            transfer += curve({"target": target, "arm": decisive.SCRATCH, "unit": unit},
+                              [0.4, scratch_tail[0] + jitter, scratch_tail[1] + jitter])
+        for unit in range(3):
+            transfer += curve({"target": target, "arm": decisive.NATURAL, "unit": unit},
+                              [0.3, 0.2, natural_final + 0.004 * unit])
+    for arm, count in ((decisive.PS, 5), (decisive.NATURAL, 3)):
+        for unit in range(count):
+            pretrain += curve({"arm": arm, "unit": unit}, [0.5, 0.3, 0.2] if learned else [0.3, 0.25, 0.35])
+    return transfer, pretrain
+
+
+def by_claim(rows):
+    return {(row["claim"], row["target"]): row for row in rows}
+
+
+def test_with_four_units_per_arm_superiority_could_never_hold():
+    # Why design version 2 replicates five times: the smallest exact two-sided p of 4 against 4 units,
+    # doubled by Holm over two targets, is above the level even for perfectly separated groups.
+    assert 2 * decision.permutation_test([0.1, 0.11, 0.12, 0.13], [0.2, 0.21, 0.22, 0.23]) > decision.ALPHA
+    assert 2 * decision.permutation_test([0.1, 0.11, 0.12, 0.13, 0.14], [0.2, 0.21, 0.22, 0.23, 0.24]) < decision.ALPHA
+
+
+def test_claims_hold_when_the_gates_pass_and_the_tests_agree():
+    rows = by_claim(decisive.claims(*experiment()))
+    for target in decisive.PRIMARY_TARGETS:
+        first = rows[(1, target)]
+        assert first["verdict"] == decision.HOLDS and first["effect"] == pytest.approx(-0.1)
+        assert first["p"] == pytest.approx(2 / 252)              # exact: the most extreme of 252 relabellings, both tails
+        assert first["p_adjusted"] == pytest.approx(2 * 2 / 252)  # Holm over two targets with equal p
+        second = rows[(2, target)]
+        assert second["margin"] == pytest.approx(0.1 * 0.109) and second["verdict"] == decision.HOLDS
+    assert rows[(1, decisive.ALL_TARGETS)]["verdict"] == rows[(2, decisive.ALL_TARGETS)]["verdict"] == decision.HOLDS
+
+
+def test_a_failed_gate_makes_a_claim_untested_never_failed():
+    unlearned = by_claim(decisive.claims(*experiment(learned=False)))
+    assert not unlearned[(1, "landscapes")]["pretraining_gate"]
+    assert {row["verdict"] for row in unlearned.values()} == {decision.UNTESTED}
+    still_improving = by_claim(decisive.claims(*experiment(scratch_tail=(0.3, 0.2))))
+    assert not still_improving[(1, "galaxies")]["convergence_gate"]
+    assert still_improving[(1, decisive.ALL_TARGETS)]["verdict"] == decision.UNTESTED
+
+
+def test_claims_that_the_data_contradict_do_not_hold():
+    rows = by_claim(decisive.claims(*experiment(ps_final=0.25, natural_final=0.10)))
+    assert rows[(1, "landscapes")]["verdict"] == decision.DOES_NOT_HOLD and rows[(1, "landscapes")]["effect"] > 0
+    assert rows[(2, "landscapes")]["verdict"] == decision.DOES_NOT_HOLD
+    assert rows[(2, decisive.ALL_TARGETS)]["verdict"] == decision.DOES_NOT_HOLD
