@@ -32,6 +32,7 @@ bench: setup
 	$(PY) benchmarks/synth_speed.py
 	$(PY) benchmarks/fid_speed.py
 	$(PY) benchmarks/target_distances.py
+	$(PY) benchmarks/half_inception.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/train_equivalence.py
 	$(PY) benchmarks/synth_memory.py

@@ -4,18 +4,22 @@ Each candidate (architecture and width) trains on Primitives-PS at 32 px, batch 
 recipe the study uses (DiffAugment, lazy R1 with StyleGAN2-ADA's heuristic weight
 ``training.r1_heuristic``, EMA) for the same budget of CPU time, its EMA generator scored at
 evenly spaced checkpoints by FID and KID of ``--samples`` images against as many held-out
-Primitives-PS images (equal sizes keep FID's bias equal across candidates). Only the training
-steps count, as process CPU time (all threads): generating the batches and the evaluations do
-not, and CPU time is less disturbed than wall time by other work on the machine.
+Primitives-PS images (equal sizes keep FID's bias equal across candidates). Each candidate trains
+on one thread, as every run of the study does (``runs.run_jobs``), and only its training steps
+count, as the thread's CPU time: generating the batches and the evaluations do not, and other
+work on the machine does not either (with several threads, OpenMP's spin-waiting under contention
+would count as time).
 
-    .venv/bin/python benchmarks/architecture_comparison.py [--minutes 30] [--checkpoints 6] [--samples 200] [--seeds 1]
+    .venv/bin/python benchmarks/architecture_comparison.py [--minutes 30] [--checkpoints 6] [--samples 200]
+        [--seeds 1] [--candidates 0,1,2,3]
 
 The study's pretraining must learn its source (notebook 04's pretraining gate), so the horizon is
-long: 30 CPU-minutes per candidate by default. Each finished (candidate, seed) is kept in
-benchmarks/results/architecture_comparison.json with the settings it ran under, so an interrupted
-run resumes with the next one. Writes benchmarks/results/architecture_comparison.md (the table),
-architecture_comparison.png (FID and KID against CPU-minutes) and architecture_samples.png (each
-candidate's final samples beside the real images).
+long: 30 CPU-minutes per candidate by default. Two processes with different ``--candidates``
+share two cores. Each finished (candidate, seed) is kept in
+benchmarks/results/architecture_comparison/ with the settings it ran under, so an interrupted run
+resumes with the next one; after each, the table (architecture_comparison.md), the curves
+(architecture_comparison.png) and every candidate's final samples beside the real images
+(architecture_samples.png) are rewritten from all finished runs.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from primps_core.paths import atomic_write
 RESULTS = Path(__file__).resolve().parent / "results"
 CANDIDATES = (("dcgan", 16, 128), ("resnet", 16, 128), ("dcgan", 32, 256), ("resnet", 32, 256))
 RESOLUTION, BATCH = 32, 32
+STORE = RESULTS / "architecture_comparison"       # one JSON file per finished candidate and seed
 
 
 def run(architecture: str, width: int, widest: int, minutes: float, checkpoints: int, real: np.ndarray,
@@ -52,9 +57,9 @@ def run(architecture: str, width: int, widest: int, minutes: float, checkpoints:
         while trained < mark:
             reals = synth.generate(BATCH, variant="primitives-ps", resolution=RESOLUTION, seed=seed,
                                    start=trainer.iteration * BATCH)
-            start = time.process_time()
+            start = time.thread_time()
             trainer.step(reals)
-            trained += time.process_time() - start
+            trained += time.thread_time() - start
         fake = training.sample_images(trainer.G_ema, len(real), seed=7)
         scores = metrics.evaluate(real, fake, ["fid", "kid"], cache_dir=None, progress=False)
         rows.append({"cpu_minutes": trained / 60, "iterations": trainer.iteration,
@@ -76,8 +81,8 @@ def table(finished: list[dict], settings: dict) -> str:
     lines = [f"# GAN architectures at 32 px: FID/KID against CPU-minutes ({datetime.date.today()})", "",
              f"torch {torch.__version__}, {torch.get_num_threads()} threads; Primitives-PS, batch {BATCH}, "
              f"DiffAugment, lazy R1 (gamma {training.r1_heuristic(RESOLUTION, BATCH):g}, StyleGAN2-ADA's heuristic), "
-             f"EMA; {settings['minutes']:g} CPU-minutes per candidate (process time of the training steps, all "
-             f"threads); FID/KID of {settings['samples']} EMA samples against {settings['samples']} held-out "
+             f"EMA; {settings['minutes']:g} CPU-minutes per candidate (one thread; its CPU time in the training "
+             f"steps); FID/KID of {settings['samples']} EMA samples against {settings['samples']} held-out "
              f"Primitives-PS images; mean ± std over {settings['seeds']} seed(s).", "",
              "| architecture | base / max channels | CPU-minutes | iterations | images per CPU-second | FID | KID |",
              "|---|---|---|---|---|---|---|"]
@@ -116,31 +121,41 @@ def figures(finished: list[dict], real: np.ndarray) -> None:
     plt.close("all")
 
 
+def finished_runs(settings: dict) -> list[dict]:
+    """Every finished run kept under the same settings, in CANDIDATES order."""
+    kept = [json.loads(path.read_text()) for path in sorted(STORE.glob("*.json"))]
+    kept = [run for run in kept if run["settings"] == settings]
+    order = {candidate: k for k, candidate in enumerate(CANDIDATES)}
+    return sorted(kept, key=lambda run: (order[(run["architecture"], run["width"], run["widest"])], run["seed"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--checkpoints", type=int, default=6)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--candidates", default=",".join(map(str, range(len(CANDIDATES)))),
+                        help="indices into CANDIDATES, comma-separated")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     settings = {"minutes": args.minutes, "checkpoints": args.checkpoints, "samples": args.samples,
-                "seeds": args.seeds, "r1_gamma": training.r1_heuristic(RESOLUTION, BATCH)}
-    store = RESULTS / "architecture_comparison.json"
-    kept = json.loads(store.read_text()) if store.exists() else {}
-    finished = kept.get("runs", []) if kept.get("settings") == settings else []
+                "seeds": args.seeds, "r1_gamma": training.r1_heuristic(RESOLUTION, BATCH), "threads": 1}
     real = synth.generate(args.samples, variant="primitives-ps", resolution=RESOLUTION, seed=10**6)
-    for architecture, width, widest in CANDIDATES:
+    STORE.mkdir(parents=True, exist_ok=True)
+    for index in map(int, args.candidates.split(",")):
+        architecture, width, widest = CANDIDATES[index]
         for seed in range(args.seeds):
-            if any((f["architecture"], f["width"], f["widest"], f["seed"]) == (architecture, width, widest, seed)
-                   for f in finished):
+            path = STORE / f"{architecture}-{width}-{widest}-seed{seed}.json"
+            if path.exists() and json.loads(path.read_text())["settings"] == settings:
                 continue
-            finished.append(run(architecture, width, widest, args.minutes, args.checkpoints, real, seed))
-            text = json.dumps({"settings": settings, "runs": finished})
-            atomic_write(store, lambda temporary: Path(temporary).write_text(text))
+            result = {"settings": settings, **run(architecture, width, widest, args.minutes, args.checkpoints, real, seed)}
+            atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(result)))
+            finished = finished_runs(settings)
             markdown = table(finished, settings)
             atomic_write(RESULTS / "architecture_comparison.md", lambda temporary: Path(temporary).write_text(markdown))
             figures(finished, real)
-    print(table(finished, settings))
+    print(table(finished_runs(settings), settings))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--force", action="store_true", help="replace an earlier run folder copy at --out (never other files)")
     tune.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
 
+    decide = commands.add_parser("decisive", help="the decisive transfer experiment: every run, its curves, claims.csv "
+                                                  "and figures into --out; prints the claims as JSON")
+    decide.add_argument("--preset", required=True, choices=list(PRESETS), help="gpu-short: minutes on one GPU")
+    decide.add_argument("--out", required=True, help="folder for the CSVs and figures (written as the runs finish)")
+    decide.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
+    decide.add_argument("--device", default="cpu", help="cpu or cuda")
+
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
     score.add_argument("a", help="reference set: folder, zip, .npz or embedded dataset name")
     score.add_argument("b", help="compared set: folder, zip, .npz or embedded dataset name")
@@ -86,7 +93,8 @@ def run_command(args) -> int:
     status 1; Ctrl-C and SIGTERM end with one line and 130 or 143, after the command's cleanup."""
     from .study.reproduce import NotebookFailed
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
-                "synth": synth_command, "pretrain": training_command, "transfer": training_command}
+                "synth": synth_command, "pretrain": training_command, "transfer": training_command,
+                "decisive": decisive_command}
     main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -119,6 +127,21 @@ def reproduce_command(args) -> int:
     if only == []:
         raise ValueError(f"--only {args.only!r} names no notebook; give prefixes such as 01,02")
     reproduce(args.preset, only, kernel=args.kernel)
+    return 0
+
+
+def decisive_command(args) -> int:
+    """Run the decisive experiment at the preset; print its claims (one JSON object per line)."""
+    import json
+
+    from .study import decisive
+    from .study.pipeline import Context
+    from .viz import plots
+    context = Context(runs_dir=args.runs, device=args.device, progress=sys.stderr.isatty())
+    outcome = decisive.run(args.preset, args.out, context)
+    plots.decisive_figures(outcome, args.out)
+    for row in outcome["claims"]:
+        print(json.dumps(row))
     return 0
 
 

@@ -1,7 +1,8 @@
 """Every size of the study (image counts, resolutions, time limits) for each preset, in one place.
 
 ``smoke`` runs the whole pipeline in minutes for tests and CI; ``cpu`` is canonical and makes the
-published figures on a 2-core CPU; ``gpu`` is paper-like scale. Notebooks and stages read sizes
+published figures on a 2-core CPU; ``gpu`` is paper-like scale; ``gpu-short`` is the decisive
+experiment alone, sized for minutes on one H100-class GPU (scripts/device_study.sh). Notebooks and stages read sizes
 from here only.
 """
 from __future__ import annotations
@@ -57,6 +58,14 @@ PRESETS = {
                   train_resolution=64, base_channels=64, batch_size=64, pretrain_iterations=50000,
                   transfer_iterations=10000, pretrain_evals=10, transfer_evals=10, transfer_seeds=5,
                   fid_samples=10000, decisive_units=(5, 3, 5)),
+    # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
+    # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
+    "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
+                        reference_images=2048, reference_size=256,
+                        synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
+                        train_resolution=64, base_channels=32, batch_size=64, pretrain_iterations=2000,
+                        transfer_iterations=600, pretrain_evals=4, transfer_evals=4, transfer_seeds=3,
+                        fid_samples=2000, decisive_units=(5, 3, 5)),
 }
 
 

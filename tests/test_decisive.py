@@ -1,8 +1,16 @@
-"""The decisive experiment's plan and its claims, from curve rows with known answers."""
+"""The decisive experiment's plan and its claims, from curve rows with known answers; the
+prepared accelerator script, end to end at smoke size on the CPU."""
+import os
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 
-from primps_core.eval import decision
-from primps_core.study import decisive, runs
+from primps_core import paths
+from primps_core.data import sources
+from primps_core.eval import decision, metrics
+from primps_core.study import decisive, runs, tables
 
 
 def test_plan_replicates_over_pretraining_seeds():
@@ -81,3 +89,28 @@ def test_claims_that_the_data_contradict_do_not_hold():
     assert rows[(1, "landscapes")]["verdict"] == decision.DOES_NOT_HOLD and rows[(1, "landscapes")]["effect"] > 0
     assert rows[(2, "landscapes")]["verdict"] == decision.DOES_NOT_HOLD
     assert rows[(2, decisive.ALL_TARGETS)]["verdict"] == decision.DOES_NOT_HOLD
+
+
+def test_device_study_script_prepares_its_network_and_runs_the_experiment_at_smoke_size(tmp_path):
+    environment = {**os.environ, "PYTHON": sys.executable, "WEIGHTS": str(tmp_path / "half.pt"), "DEVICE": "cpu",
+                   "RUNS": str(tmp_path / "runs"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    script = [str(paths.ROOT / "scripts" / "device_study.sh")]
+    subprocess.run(["bash", *script, "prepare"], env=environment, check=True, capture_output=True)
+    assert (tmp_path / "half.pt").stat().st_size < metrics.inception_weights_path().stat().st_size * 0.6
+    images = sources.load_images("landscapes")[:4]
+    stock = metrics.InceptionFeatures(backend="torchscript")(images, progress=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(metrics.INCEPTION_ENV, str(tmp_path / "half.pt"))
+        rounded = metrics.InceptionFeatures(backend="torchscript")
+        assert rounded.version != metrics.InceptionFeatures.version       # cached apart from the stock features
+        assert np.abs(rounded(images, progress=False) - stock).max() < 1e-2 * np.abs(stock).max()
+    subprocess.run(["bash", *script, "run", str(tmp_path / "out"), "smoke"], env=environment, check=True,
+                   capture_output=True)
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(["claims.csv", "decisive_curves.png", "decisive_pretrain_curves.csv",
+                              "decisive_samples.png", "decisive_transfer_curves.csv", "device.txt", "log.txt"])
+    claims = tables.csv_rows(tmp_path / "out" / "claims.csv")
+    assert len(claims) == 2 * (len(decisive.PRIMARY_TARGETS) + 1)
+    assert {row["verdict"] for row in claims} <= {decision.HOLDS, decision.DOES_NOT_HOLD, decision.UNTESTED}
+    device = (tmp_path / "out" / "device.txt").read_text()
+    assert "weights " + str(tmp_path / "half.pt") in device and "wall_s" in device

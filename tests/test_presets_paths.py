@@ -8,7 +8,7 @@ def test_every_preset_is_complete_and_grows_from_smoke_to_gpu():
     smoke, cpu, gpu = (presets.get_preset(n) for n in ("smoke", "cpu", "gpu"))
     assert smoke.patches_per_size < cpu.patches_per_size < gpu.patches_per_size
     assert smoke.reference_images < cpu.reference_images <= gpu.reference_images
-    assert [row["name"] for row in presets.preset_table()] == ["smoke", "cpu", "gpu"]
+    assert [row["name"] for row in presets.preset_table()] == ["smoke", "cpu", "gpu", "gpu-short"]
 
 
 def test_unknown_preset_names_the_choices():

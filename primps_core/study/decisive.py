@@ -13,11 +13,17 @@ claim and target plus one per claim over all primary targets.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
 from ..data import sources
 from ..eval import decision
+from ..gan.training import sample_images
+from ..paths import write_csv
 from ..presets import get_preset
 from . import design, runs
-from .pipeline import StageResult
+from .pipeline import Context, StageResult
 
 PRIMARY_TARGETS = ("landscapes", "galaxies")
 PS, NATURAL, SCRATCH = "primitives-ps", sources.NATURAL, runs.SCRATCH
@@ -121,3 +127,50 @@ def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY
                     "pretraining_gate": pretrained, "convergence_gate": all(converged),
                     "verdict": decision.overall_verdict(row["verdict"] for row in rows)})
     return [{key: row.get(key, "") for key in CLAIM_COLUMNS} for row in out]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running it end to end (notebook 04 and scripts/device_study.sh).
+
+FILES = {"pretrain": "decisive_pretrain_curves.csv", "transfer": "decisive_transfer_curves.csv",
+         "claims": "claims.csv", "curves": "decisive_curves", "samples": "decisive_samples"}
+
+
+def run(preset: str, out_dir: Path, context: Context | None = None) -> dict:
+    """Train (or load) every run of the comparison, writing its rows to ``out_dir`` as they come:
+    the pretraining curves first, the transfer curves after each target, the claims at the end.
+    Returns the rows ({"pretrain", "transfer", "claims"}) and ``samples``' images for the figures
+    (``viz.plots.decisive_figures``)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    planned = pretrain_plan(preset)
+    pretrain = curve_rows([labels for labels, _ in planned], runs.run_jobs([job for _, job in planned], context=context))
+    write_csv(out_dir / FILES["pretrain"], pretrain)
+    transfer, finished = [], {}
+    for target in PRIMARY_TARGETS:
+        planned = [(labels, job) for labels, job in transfer_plan(preset) if labels["target"] == target]
+        results = runs.run_jobs([job for _, job in planned], context=context)
+        transfer += curve_rows([labels for labels, _ in planned], results)
+        finished.update((job, result) for (_, job), result in zip(planned, results))
+        write_csv(out_dir / FILES["transfer"], transfer)
+    rows = claims(transfer, pretrain)
+    write_csv(out_dir / FILES["claims"], rows)
+    return {"pretrain": pretrain, "transfer": transfer, "claims": rows, "samples": samples(preset, finished)}
+
+
+def arm_curves(rows: list[dict], **match) -> dict[str, list[tuple[list, list]]]:
+    """Per arm, each unit's (iterations, KIDs) among the rows matching ``match``."""
+    return {arm: [([p["iteration"] for p in points], [p["kid_mean"] for p in points])
+                  for points in _curves(rows, arm=arm, **match).values()] for arm in ARMS}
+
+
+def samples(preset: str, finished: dict, n: int = 8) -> dict[str, np.ndarray]:
+    """Per primary target: real images, then unit 0's final samples of each arm."""
+    rows = {}
+    resolution = get_preset(preset).train_resolution
+    for target in PRIMARY_TARGETS:
+        rows[f"{target}\n(real)"] = sources.load_images(target, resolution)[:n]
+        for labels, job in transfer_plan(preset):
+            if labels["target"] == target and labels["unit"] == 0:
+                rows[f"{target}\n{labels['arm']}"] = sample_images(runs.load_generator(finished[job]), n, seed=1)
+    return rows

@@ -69,7 +69,9 @@ def presets_block() -> str:
     training = [{"preset": f"`{p.name}`", "resolution": p.train_resolution, "base channels": p.base_channels,
                  "batch": p.batch_size, "pretraining iterations (evaluations)": f"{p.pretrain_iterations:,} ({p.pretrain_evals})",
                  "transfer iterations (evaluations)": f"{p.transfer_iterations:,} ({p.transfer_evals})",
-                 "seeds": p.transfer_seeds, "samples per FID/KID": f"{p.fid_samples:,}"} for p in PRESETS.values()]
+                 "seeds": p.transfer_seeds, "samples per FID/KID": f"{p.fid_samples:,}",
+                 "decisive units (Primitives-PS / natural / scratch)": " / ".join(map(str, p.decisive_units))}
+                for p in PRESETS.values()]
     return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}"
 
 

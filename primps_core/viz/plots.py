@@ -8,6 +8,7 @@ import numpy as np
 
 from ..eval.transfer_tables import summary
 from ..paths import atomic_write
+from ..study import decisive
 
 
 def save_figure(fig, out_dir: Path, name: str, pdf: bool = False) -> Path:
@@ -73,3 +74,37 @@ def mean_and_seeds(ax, rows: list[dict], names, metric: str, colour) -> dict[str
         ax.plot([x + 0.18] * len(seeds), seeds, "k.", ms=4, zorder=3)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     return table
+
+
+ARM_COLOURS = {"primitives-ps": "C1", "natural-patches": "C2", "scratch": "0.4"}
+
+
+def curve_panels(panels: list[tuple[str, dict]]):
+    """One axis per (title, {arm: [(iterations, KIDs) per unit]}): each unit thin, the mean over
+    units thick (the units share their evaluation iterations)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for axis, (title, arms) in zip(axes[0], panels):
+        for arm, curves in arms.items():
+            colour = ARM_COLOURS.get(arm)
+            for iterations, values in curves:
+                axis.plot(iterations, values, color=colour, alpha=0.35, linewidth=0.8)
+            if curves:
+                axis.plot(curves[0][0], np.mean([values for _, values in curves], axis=0), color=colour, linewidth=2,
+                          label=f"{arm} ({len(curves)} units)")
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel("iteration")
+        axis.set_ylabel("KID")
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def decisive_figures(outcome: dict, out_dir: Path) -> None:
+    """The decisive experiment's curves (pretraining, then fine-tuning on each primary target) and
+    samples (``study.decisive.run``'s outcome), saved into ``out_dir``."""
+    panels = [("pretraining, against held-out source images", decisive.arm_curves(outcome["pretrain"]))]
+    panels += [(f"fine-tuning on {target}", decisive.arm_curves(outcome["transfer"], target=target))
+               for target in decisive.PRIMARY_TARGETS]
+    save_figure(curve_panels(panels), out_dir, decisive.FILES["curves"])
+    save_figure(labelled_rows(outcome["samples"], size=0.9), out_dir, decisive.FILES["samples"])
+    plt.close("all")
