@@ -9,7 +9,7 @@
 # Primitives-PS, three of natural-image pretraining, five scratch seeds, 2,000 FID samples), on
 # DEVICE (default cuda), with its runs under RUNS (default /tmp/primps-runs), writing into OUT as the
 # runs finish: decisive_pretrain_curves.csv, decisive_transfer_curves.csv, claims.csv,
-# decisive_curves.png, decisive_samples.png, plus device.txt (machine, versions, wall time) and
+# 04_decisive_curves.png, 04_decisive_samples.png, plus device.txt (machine, versions, wall time) and
 # log.txt. Seven files, so everything comes back from a machine that returns at most eight.
 #
 # The GPU machine has PyTorch but not this project's environment, and the working tree sent there

@@ -107,8 +107,8 @@ def test_device_study_script_prepares_its_network_and_runs_the_experiment_at_smo
     subprocess.run(["bash", *script, "run", str(tmp_path / "out"), "smoke"], env=environment, check=True,
                    capture_output=True)
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == sorted(["claims.csv", "decisive_curves.png", "decisive_pretrain_curves.csv",
-                              "decisive_samples.png", "decisive_transfer_curves.csv", "device.txt", "log.txt"])
+    assert written == sorted(["claims.csv", "04_decisive_curves.png", "decisive_pretrain_curves.csv",
+                              "04_decisive_samples.png", "decisive_transfer_curves.csv", "device.txt", "log.txt"])
     claims = tables.csv_rows(tmp_path / "out" / "claims.csv")
     assert len(claims) == 2 * (len(decisive.PRIMARY_TARGETS) + 1)
     assert {row["verdict"] for row in claims} <= {decision.HOLDS, decision.DOES_NOT_HOLD, decision.UNTESTED}

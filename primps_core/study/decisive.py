@@ -133,7 +133,7 @@ def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY
 # Running it end to end (notebook 04 and scripts/device_study.sh).
 
 FILES = {"pretrain": "decisive_pretrain_curves.csv", "transfer": "decisive_transfer_curves.csv",
-         "claims": "claims.csv", "curves": "decisive_curves", "samples": "decisive_samples"}
+         "claims": "claims.csv", "curves": "04_decisive_curves", "samples": "04_decisive_samples"}
 
 
 def run(preset: str, out_dir: Path, context: Context | None = None) -> dict:
