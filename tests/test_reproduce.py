@@ -81,3 +81,37 @@ def test_an_empty_only_list_is_an_error_not_every_notebook(capsys):
         assert main(["reproduce", "--preset", "smoke", "--only", only]) == 1
         assert "names no notebook" in capsys.readouterr().err
 
+
+
+def test_an_interrupted_reproduction_continues_where_it_stopped(notebooks, tmp_path, monkeypatch):
+    # Notebook 01 computes a cached stage; notebook 02 is interrupted the first time. Rerun, 01's
+    # stage is loaded, not computed again, and 02 runs to its end.
+    monkeypatch.setenv("TOY_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("TOY_LOG", str(tmp_path / "computed.txt"))
+    write_notebook(notebooks / "01_first.ipynb", """import dataclasses, os
+from primps_core.study.pipeline import Context, stage
+
+@dataclasses.dataclass(frozen=True)
+class Toy:
+    n: int
+
+@stage("toy_double", version=1)
+def double(config, out_dir, context):
+    open(os.environ["TOY_LOG"], "a").write("computed\\n")
+    return 2 * config.n
+
+assert double(Toy(21), preset=preset, context=Context(runs_dir=os.environ["TOY_RUNS"])).value == 42""")
+    interrupt = tmp_path / "interrupt-once"
+    interrupt.touch()
+    write_notebook(notebooks / "02_second.ipynb", f"""import os
+if os.path.exists({str(interrupt)!r}):
+    os.remove({str(interrupt)!r})
+    raise KeyboardInterrupt
+open("log.txt", "a").write("second done\\n")""")
+    options = dict(notebooks_dir=notebooks, output_dir=tmp_path / "out", times_path=tmp_path / "reproduce.json")
+    with pytest.raises(reproduce.NotebookFailed, match="02_second"):
+        reproduce.reproduce("smoke", **options)
+    runs = reproduce.reproduce("smoke", **options)
+    assert [(r.name, r.status) for r in runs] == [("01_first", "ok"), ("02_second", "ok")]
+    assert (tmp_path / "computed.txt").read_text() == "computed\n"         # computed once, loaded on the rerun
+    assert (notebooks / "log.txt").read_text() == "second done\n"
