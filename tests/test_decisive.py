@@ -22,6 +22,7 @@ def test_plan_replicates_over_pretraining_seeds():
         init = job.config.init
         assert (init is None) == (labels["arm"] == runs.SCRATCH)
         assert job.config.train.seed == labels["unit"]
+        assert job.config.train.r1_gamma == pytest.approx(0.0002 * 32**2 / 32)     # StyleGAN2-ADA's heuristic
         if init is not None:                                    # unit u starts from pretraining run u
             assert init.train.seed == labels["unit"] and init.train.source.name == labels["arm"]
     pretraining = {job.config for _, job in decisive.pretrain_plan("cpu")}

@@ -47,13 +47,14 @@ RUN_THREADS = 1                # torch threads per run in run_jobs (a run's numb
 
 def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
                  transfer: bool = False) -> training.TrainConfig:
-    """A training config at a preset's sizes."""
+    """A training config at a preset's sizes, R1 weighted by StyleGAN2-ADA's heuristic."""
     sizes = get_preset(preset)
     model = ModelConfig(resolution=sizes.train_resolution, base_channels=sizes.base_channels)
     default = sizes.transfer_iterations if transfer else sizes.pretrain_iterations
     iterations = checks.integer(default if iterations is None else iterations, "iterations", 1)
     every = max(1, iterations // 10)
     return training.TrainConfig(source=source, model=model, iterations=iterations, batch_size=sizes.batch_size,
+                                r1_gamma=training.r1_heuristic(sizes.train_resolution, sizes.batch_size),
                                 freeze_d=freeze_d, seed=seed, log_every=every, sample_every=every * 5,
                                 checkpoint_every=every)
 
