@@ -74,6 +74,7 @@ DESIGN_NUMBERS = {
     "0.25",                    # the smallest two-sided sign-test p with 3 pairs
     "0.69", "1.39",            # log 2 and 2 log 2: the losses at the GAN equilibrium
     "0.002", "0.99",           # Adam learning rate and beta2 of the recipe
+    "0.0002",                  # StyleGAN2-ADA's R1 heuristic, 0.0002 R^2 / batch
     "2.13", "3.11", "16.0",    # torch, Python and emoji-datasource versions
     "16.04", "20.04",          # in the names of the Debian packages lomiri-wallpapers-16.04 and -20.04
     "2.0", "2.1", "3.0", "4.0",  # licence versions (CC-BY-2.0, LGPL-2.1, CC-BY-SA-3.0/4.0)
