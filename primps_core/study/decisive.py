@@ -6,10 +6,11 @@ replication is the pretraining seed: unit ``u`` of a pretrained arm is the pretr
 seed ``u``, fine-tuned once per primary target with fine-tuning seed ``u``; unit ``u`` of scratch
 is a fresh GAN with seed ``u``. The preset's ``decisive_units`` says how many units each arm has.
 
-``plan`` lists the runs; ``transfer_rows`` and ``pretrain_rows`` turn finished runs into curve
-rows (every evaluation of every run); ``claims`` applies the registered design to those rows:
-the primary outcome (final KID), the gates and the verdict rule of ``eval.decision``, one row per
-claim and target plus one per claim over all primary targets.
+``transfer_plan`` and ``pretrain_plan`` list the runs; ``curve_rows`` turns finished runs into
+rows (every evaluation of every run); ``claims`` applies the registered design to those rows: the
+primary outcome (final KID), the gates and the verdict rule of ``eval.decision``, one row per
+claim and target plus one per claim over all primary targets. ``run`` does all of it and writes
+the CSVs (``viz.plots.decisive_figures`` draws its figures).
 """
 from __future__ import annotations
 
