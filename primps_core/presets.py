@@ -27,6 +27,7 @@ class Preset:
     # Pretraining and transfer (notebooks 03-04), sized so that the cpu preset's `make reproduce`
     # fits its measured budget (README). FID/KID dominate the cost on CPU (about 0.1 s per image).
     train_resolution: int              # side of the images the GANs are trained on
+    architecture: str                  # dcgan or resnet (gan.models; benchmarks/architecture_comparison.py)
     base_channels: int                 # generator/discriminator width at full resolution
     batch_size: int                    # images per training iteration
     pretrain_iterations: int
@@ -37,35 +38,39 @@ class Preset:
     fid_samples: int                   # generated images per FID/KID evaluation
     # Notebook 04's decisive experiment (figures/design.json): units of replication per arm.
     decisive_units: tuple[int, int, int]   # Primitives-PS pretraining seeds, natural-image ones, scratch seeds
+    # Notebook 05 (on the decisive experiment's first target; its arms keep their decisive units):
+    ladder_units: int                  # pretraining seeds of each other rung of claim 3's ladder
+    knob_units: int                    # pretraining seeds of each knob setting (descriptive)
+    knobs: int                         # how many of the knob settings run (the first ones of study.ablations.KNOBS)
 
 
 PRESETS = {
     "smoke": Preset("smoke", notebook_timeout_s=600, patch_sizes=(32, 64, 256), patches_per_size=48,
                     reference_images=16, reference_size=128,
                     synth_resolutions=(32, 64), synth_images=16, coverage_images=512, fidelity_images=30,
-                    train_resolution=16, base_channels=8, batch_size=8, pretrain_iterations=20,
-                    transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=3, fid_samples=8,
-                    decisive_units=(2, 2, 2)),
-    "cpu": Preset("cpu", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
+                    train_resolution=16, architecture="resnet", base_channels=8, batch_size=8, pretrain_iterations=20,
+                    transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=1, fid_samples=8,
+                    decisive_units=(2, 2, 2), ladder_units=2, knob_units=2, knobs=5),
+    "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
-                  train_resolution=32, base_channels=16, batch_size=32, pretrain_iterations=800,
-                  transfer_iterations=150, pretrain_evals=4, transfer_evals=3, transfer_seeds=3, fid_samples=80,
-                  decisive_units=(5, 3, 5)),
+                  train_resolution=32, architecture="resnet", base_channels=16, batch_size=32, pretrain_iterations=1000,
+                  transfer_iterations=600, pretrain_evals=3, transfer_evals=3, transfer_seeds=1, fid_samples=200,
+                  decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
-                  train_resolution=64, base_channels=64, batch_size=64, pretrain_iterations=50000,
+                  train_resolution=64, architecture="resnet", base_channels=64, batch_size=64, pretrain_iterations=50000,
                   transfer_iterations=10000, pretrain_evals=10, transfer_evals=10, transfer_seeds=5,
-                  fid_samples=10000, decisive_units=(5, 3, 5)),
+                  fid_samples=10000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5),
     # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
     # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
     "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                         reference_images=2048, reference_size=256,
                         synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
-                        train_resolution=64, base_channels=32, batch_size=64, pretrain_iterations=2000,
+                        train_resolution=64, architecture="resnet", base_channels=32, batch_size=64, pretrain_iterations=2000,
                         transfer_iterations=600, pretrain_evals=4, transfer_evals=4, transfer_seeds=3,
-                        fid_samples=2000, decisive_units=(5, 3, 5)),
+                        fid_samples=2000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5),
 }
 
 

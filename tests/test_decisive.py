@@ -10,7 +10,7 @@ import pytest
 from primps_core import paths
 from primps_core.data import sources
 from primps_core.eval import decision, metrics
-from primps_core.study import decisive, runs, tables
+from primps_core.study import ablations, decisive, runs, tables
 
 
 def test_plan_replicates_over_pretraining_seeds():
@@ -90,6 +90,53 @@ def test_claims_that_the_data_contradict_do_not_hold():
     assert rows[(1, "landscapes")]["verdict"] == decision.DOES_NOT_HOLD and rows[(1, "landscapes")]["effect"] > 0
     assert rows[(2, "landscapes")]["verdict"] == decision.DOES_NOT_HOLD
     assert rows[(2, decisive.ALL_TARGETS)]["verdict"] == decision.DOES_NOT_HOLD
+
+
+def ladder_experiment(finals, units=4):
+    """Rows of claim 3 on landscapes: each rung of the ladder ends at its ``finals`` KID (+ jitter per unit)."""
+    transfer, pretrain = experiment()
+    for rung, final in zip(ablations.LADDER, finals):
+        count = 5 if rung == decisive.PS else units
+        transfer = [row for row in transfer if row["arm"] != rung] if rung == decisive.PS else transfer
+        for unit in range(count):
+            transfer += curve({"target": "landscapes", "arm": rung, "unit": unit}, [final + 0.004 * unit])
+            pretrain += curve({"arm": rung, "unit": unit}, [0.5, 0.3, 0.2])
+    return transfer, pretrain
+
+
+def test_claim_3_holds_only_when_every_rung_beats_the_one_before_it():
+    rows = decisive.ladder_claims(*ladder_experiment([0.40, 0.30, 0.20, 0.10]), ablations.LADDER, "landscapes")
+    assert [(row["treatment"], row["control"]) for row in rows[:-1]] == list(zip(ablations.LADDER[1:], ablations.LADDER))
+    assert [row["verdict"] for row in rows] == [decision.HOLDS] * 4
+    assert rows[0]["p"] == pytest.approx(2 / 70)                  # 4 against 4: the smallest two-sided exact p
+    # 5 against 4, unadjusted: groups of unequal size have one most extreme relabelling, not two
+    assert rows[-2]["p"] == rows[-2]["p_adjusted"] == pytest.approx(1 / 126)
+    reversed_step = decisive.ladder_claims(*ladder_experiment([0.40, 0.30, 0.35, 0.10]), ablations.LADDER,
+                                           "landscapes")
+    assert [row["verdict"] for row in reversed_step] == [decision.HOLDS, decision.DOES_NOT_HOLD, decision.HOLDS,
+                                                         decision.DOES_NOT_HOLD]
+    transfer, pretrain = ladder_experiment([0.40, 0.30, 0.20, 0.10])
+    unlearned = [row for row in pretrain if not (row["arm"] == "ps-noise" and row["unit"] == 1)]
+    unlearned += curve({"arm": "ps-noise", "unit": 1}, [0.3, 0.25, 0.35])
+    assert {row["verdict"] for row in decisive.ladder_claims(transfer, unlearned, ablations.LADDER, "landscapes")} \
+        == {decision.UNTESTED}
+
+
+def test_claims_file_keeps_the_claims_another_notebook_decided(tmp_path):
+    path = tmp_path / "claims.csv"
+    first = decisive.claims(*experiment())
+    third = decisive.ladder_claims(*ladder_experiment([0.40, 0.30, 0.20, 0.10]), ablations.LADDER, "landscapes")
+    decisive.update_claims(path, third)
+    decisive.update_claims(path, first)                           # notebook 04 after notebook 05
+    decisive.update_claims(path, third)                           # and 05 again: its rows replaced, not doubled
+    rows = tables.csv_rows(path)
+    assert [int(row["claim"]) for row in rows] == [1] * 3 + [2] * 3 + [3] * 4
+    assert float(rows[0]["effect"]) == first[0]["effect"]                        # floats round-trip exactly
+    shown = decisive.key_tables(tmp_path)
+    (table,) = shown.values()
+    assert [row["verdict"] for row in table] == [row["verdict"] for row in first + third]
+    assert table[0]["effect [95%]"].startswith("-0.100 [") and table[0]["pretraining gate"] == "passes"
+    assert table[2]["units"] == table[2]["effect [95%]"] == ""   # a claim's overall row has no comparison of its own
 
 
 def test_device_study_script_prepares_its_network_and_runs_the_experiment_at_smoke_size(tmp_path):

@@ -14,6 +14,7 @@ the CSVs (``viz.plots.decisive_figures`` draws its figures).
 """
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..eval import decision
 from ..gan.training import sample_images
 from ..paths import write_csv
 from ..presets import get_preset
-from . import design, runs
+from . import design, runs, tables
 from .pipeline import Context, StageResult
 
 PRIMARY_TARGETS = ("landscapes", "galaxies")
@@ -97,6 +98,35 @@ def _registered(claim_id: int) -> dict:
     return next(claim for claim in design.current()["claims"] if claim["id"] == claim_id)
 
 
+def _comparison(claim_id: int, kind: str, target: str, treatment: str, control: str, rows: list[dict], gates: dict,
+                adjusted_p: float | None = None) -> dict:
+    """One row of ``CLAIM_COLUMNS``: ``treatment`` against ``control`` on ``target`` by final KID
+    over their units, decided by the registered test of ``kind`` under ``gates``."""
+    treated, baseline = final_kids(rows, target, treatment), final_kids(rows, target, control)
+    passed = all(gates.values())
+    if kind == "superiority":
+        result = decision.superiority_verdict(treated, baseline, passed, adjusted_p)
+    else:
+        margin = decision.MARGIN_FRACTION * sum(baseline) / len(baseline)
+        result = decision.non_inferiority_verdict(treated, baseline, margin, passed)
+    return {"claim": claim_id, "target": target, "treatment": treatment, "control": control, "kind": kind,
+            "units_treatment": len(treated), "units_control": len(baseline),
+            "treatment_kid": sum(treated) / len(treated), "control_kid": sum(baseline) / len(baseline),
+            **result, **gates}
+
+
+def _overall(claim_id: int, target: str, treatment: str, control: str, kind: str, rows: list[dict]) -> dict:
+    """The row of a claim over its comparisons (``decision.overall_verdict``)."""
+    return {"claim": claim_id, "target": target, "treatment": treatment, "control": control, "kind": kind,
+            "pretraining_gate": all(row["pretraining_gate"] for row in rows),
+            "convergence_gate": all(row["convergence_gate"] for row in rows),
+            "verdict": decision.overall_verdict(row["verdict"] for row in rows)}
+
+
+def _columns(rows: list[dict]) -> list[dict]:
+    return [{key: row.get(key, "") for key in CLAIM_COLUMNS} for row in rows]
+
+
 def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY_TARGETS) -> list[dict]:
     """Claims 1 (Primitives-PS beats scratch) and 2 (it matches or beats natural-image pretraining)
     per target and over all of them (``CLAIM_COLUMNS``), by the registered design: superiority by
@@ -107,27 +137,74 @@ def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY
     for claim_id, control in ((1, SCRATCH), (2, NATURAL)):
         kind = _registered(claim_id)["kind"]
         pretrained = pretraining_gate(pretrain_rows, [PS] + ([NATURAL] if control == NATURAL else []))
-        outcomes = [(final_kids(transfer_rows, target, PS), final_kids(transfer_rows, target, control))
-                    for target in targets]
-        converged = [convergence_gate(transfer_rows, target) for target in targets]
-        adjusted = decision.holm([decision.permutation_test(t, c) for t, c in outcomes])
-        rows = []
-        for target, (treatment, baseline), converged_here, p_adjusted in zip(targets, outcomes, converged, adjusted):
-            gates = pretrained and converged_here
-            if kind == "superiority":
-                result = decision.superiority_verdict(treatment, baseline, gates, p_adjusted)
-            else:
-                margin = decision.MARGIN_FRACTION * sum(baseline) / len(baseline)
-                result = decision.non_inferiority_verdict(treatment, baseline, margin, gates)
-            rows.append({"claim": claim_id, "target": target, "treatment": PS, "control": control, "kind": kind,
-                         "units_treatment": len(treatment), "units_control": len(baseline),
-                         "treatment_kid": sum(treatment) / len(treatment), "control_kid": sum(baseline) / len(baseline),
-                         **result, "pretraining_gate": pretrained, "convergence_gate": converged_here})
-        out += rows
-        out.append({"claim": claim_id, "target": ALL_TARGETS, "treatment": PS, "control": control, "kind": kind,
-                    "pretraining_gate": pretrained, "convergence_gate": all(converged),
-                    "verdict": decision.overall_verdict(row["verdict"] for row in rows)})
-    return [{key: row.get(key, "") for key in CLAIM_COLUMNS} for row in out]
+        adjusted = decision.holm([decision.permutation_test(final_kids(transfer_rows, target, PS),
+                                                            final_kids(transfer_rows, target, control))
+                                  for target in targets])
+        rows = [_comparison(claim_id, kind, target, PS, control, transfer_rows,
+                            {"pretraining_gate": pretrained, "convergence_gate": convergence_gate(transfer_rows, target)},
+                            p_adjusted)
+                for target, p_adjusted in zip(targets, adjusted)]
+        out += rows + [_overall(claim_id, ALL_TARGETS, PS, control, kind, rows)]
+    return _columns(out)
+
+
+def ladder_claims(transfer_rows: list[dict], pretrain_rows: list[dict], ladder, target: str) -> list[dict]:
+    """Claim 3 (each component helps) on ``target``: each rung of ``ladder`` against the rung before
+    it by the exact permutation test at the registered level, unadjusted (the claim holds only if
+    every rung holds, an intersection-union test), then the claim over all rungs. Gates: every
+    rung's pretraining runs learned their source; scratch converged on ``target``."""
+    gates = {"pretraining_gate": pretraining_gate(pretrain_rows, ladder),
+             "convergence_gate": convergence_gate(transfer_rows, target)}
+    rows = [_comparison(3, "superiority", target, rung, before, transfer_rows, gates)
+            for before, rung in zip(ladder, ladder[1:])]
+    return _columns(rows + [_overall(3, target, "each rung", "the rung before it", "superiority", rows)])
+
+
+def update_claims(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` into the claims file at ``path``, replacing the rows of the claims they decide
+    and keeping the others (notebook 04 decides claims 1-2, notebook 05 claim 3, in either order)."""
+    decided = {int(row["claim"]) for row in rows}
+    kept = [row for row in _read_claims(path) if int(row["claim"]) not in decided] if Path(path).exists() else []
+    write_csv(path, sorted(kept + rows, key=lambda row: int(row["claim"])))
+
+
+def claim_table(rows: list[dict]) -> tables.Table:
+    """Claims rows (as ``claims`` returns them or read back from ``claims.csv``) formatted for
+    reading: the comparison, the units, each side's mean final KID, the effect with its 95%
+    interval, p (Holm-adjusted where the design adjusts), the gates and the verdict."""
+    def present(value) -> bool:
+        return value not in ("", None)
+
+    def gate(value) -> str:
+        return "passes" if str(value) == "True" else "fails"
+
+    out = []
+    for row in rows:
+        compared = present(row.get("units_treatment"))
+        out.append({"claim": int(row["claim"]), "target": row["target"],
+                    "comparison": f"{row['treatment']} vs {row['control']}",
+                    "units": f"{int(float(row['units_treatment']))} / {int(float(row['units_control']))}" if compared else "",
+                    "KID": (f"{tables.number(row['treatment_kid'], 3)} vs {tables.number(row['control_kid'], 3)}"
+                            if compared else ""),
+                    "effect [95%]": tables.interval(row["effect"], row["low"], row["high"], 3) if compared else "",
+                    "p": tables.p_value(row["p_adjusted"] if present(row.get("p_adjusted")) else row["p"])
+                    if compared else "",
+                    "margin": tables.number(row["margin"], 3) if present(row.get("margin")) else "",
+                    "pretraining gate": gate(row["pretraining_gate"]),
+                    "convergence gate": gate(row["convergence_gate"]), "verdict": row["verdict"]})
+    return out
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """The claims table of ``claims.csv`` (notebook 04 writes claims 1-2, notebook 05 claim 3)."""
+    return {"The claims, decided by the registered design (figures/design.json)":
+            claim_table(_read_claims(Path(figures_dir) / FILES["claims"]))}
+
+
+def _read_claims(path: Path) -> list[dict]:
+    """The rows of a claims file as written (text, so kept rows are rewritten unchanged)."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +232,7 @@ def run(preset: str, out_dir: Path, context: Context | None = None) -> dict:
         finished.update((job, result) for (_, job), result in zip(planned, results))
         write_csv(out_dir / FILES["transfer"], transfer)
     rows = claims(transfer, pretrain)
-    write_csv(out_dir / FILES["claims"], rows)
+    update_claims(out_dir / FILES["claims"], rows)
     return {"pretrain": pretrain, "transfer": transfer, "claims": rows, "samples": samples(preset, finished)}
 
 

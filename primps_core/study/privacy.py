@@ -24,11 +24,11 @@ from ..data import sources
 from ..data.photos import membership_split, natural_patches
 from ..eval import membership
 from ..presets import get_preset
-from . import runs, tables
+from . import decisive, runs, tables
 from .pipeline import Context
 from .runs import SCRATCH, Job
 
-TARGET = "faces-100"
+TARGET = decisive.PRIMARY_TARGETS[0]      # a colour photo target
 INITS = (SCRATCH, "natural-patches", "primitives-ps")
 QUERY_START = 2 * 10**9          # crops and synthetic images no run trained or was scored on
 SEED = 0
@@ -108,7 +108,7 @@ def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str
     generator, discriminator = runs.load_generator, runs.load_discriminator
     natural, synthetic = (runs.pretrain(source, preset, context=context) for source in ("natural-patches", "primitives-ps"))
     photo_reference = generator(photo_reference_job(preset).run(context))
-    photos, faces = photo_queries(preset, QUERIES), target_queries(preset)
+    photos, shots = photo_queries(preset, QUERIES), target_queries(preset)
     found = {
         ("photos", "natural-patches"): attack(generator(natural), discriminator(natural), photos, photo_reference),
         ("photos", "primitives-ps"): attack(generator(synthetic), discriminator(synthetic), photos, photo_reference),
@@ -118,7 +118,7 @@ def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str
     references = transfer_jobs(preset, "reference")
     for init, job in transfer_jobs(preset, "members").items():
         run = job.run(context)
-        found[TARGET, init] = attack(generator(run), discriminator(run), faces, generator(references[init].run(context)))
+        found[TARGET, init] = attack(generator(run), discriminator(run), shots, generator(references[init].run(context)))
     return found
 
 

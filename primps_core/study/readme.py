@@ -31,9 +31,14 @@ README = "README.md"
 
 
 def notebook_block(number: str, figures_dir: Path) -> str:
-    """The key tables of notebook ``number`` as captioned markdown tables."""
-    return "\n\n".join(f"*{caption}*\n\n{tables.markdown(rows)}"
-                       for caption, rows in NOTEBOOKS[number].key_tables(figures_dir).items())
+    """The key tables of notebook ``number`` as captioned markdown tables; a line saying so when the
+    canonical run has not written the notebook's files yet."""
+    try:
+        found = NOTEBOOKS[number].key_tables(figures_dir)
+    except FileNotFoundError as missing:
+        return (f"*Not yet run at the current design: `{Path(missing.filename).name}` is missing from "
+                f"`figures/` (`make reproduce` writes it).*")
+    return "\n\n".join(f"*{caption}*\n\n{tables.markdown(rows)}" for caption, rows in found.items())
 
 
 def timings_block(figures_dir: Path) -> str:
@@ -66,11 +71,13 @@ def presets_block() -> str:
                   "coverage sample (02)": tables.number(p.coverage_images, 0),
                   "per side against the official code (02)": tables.number(p.fidelity_images, 0),
                   "cell timeout": _duration(p.notebook_timeout_s)} for p in PRESETS.values()]
-    training = [{"preset": f"`{p.name}`", "resolution": p.train_resolution, "base channels": p.base_channels,
+    training = [{"preset": f"`{p.name}`", "resolution": p.train_resolution, "architecture": p.architecture,
+                 "base channels": p.base_channels,
                  "batch": p.batch_size, "pretraining iterations (evaluations)": f"{p.pretrain_iterations:,} ({p.pretrain_evals})",
                  "transfer iterations (evaluations)": f"{p.transfer_iterations:,} ({p.transfer_evals})",
                  "seeds": p.transfer_seeds, "samples per FID/KID": f"{p.fid_samples:,}",
-                 "decisive units (Primitives-PS / natural / scratch)": " / ".join(map(str, p.decisive_units))}
+                 "decisive units (Primitives-PS / natural / scratch)": " / ".join(map(str, p.decisive_units)),
+                 "units per ladder rung / knob (knobs)": f"{p.ladder_units} / {p.knob_units} ({p.knobs})"}
                 for p in PRESETS.values()]
     return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}"
 

@@ -49,7 +49,8 @@ def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | N
                  transfer: bool = False) -> training.TrainConfig:
     """A training config at a preset's sizes, R1 weighted by StyleGAN2-ADA's heuristic."""
     sizes = get_preset(preset)
-    model = ModelConfig(resolution=sizes.train_resolution, base_channels=sizes.base_channels)
+    model = ModelConfig(architecture=sizes.architecture, resolution=sizes.train_resolution,
+                        base_channels=sizes.base_channels)
     default = sizes.transfer_iterations if transfer else sizes.pretrain_iterations
     iterations = checks.integer(default if iterations is None else iterations, "iterations", 1)
     every = max(1, iterations // 10)

@@ -32,6 +32,16 @@ def plus_minus(mean, std, digits: int = 2) -> str:
     return f"{number(mean, digits)} ± {number(std, digits)}"
 
 
+def interval(effect, low, high, digits: int = 2) -> str:
+    """``effect [low, high]`` with signs and ``digits`` decimals (an effect with its 95% interval)."""
+    return f"{float(effect):+.{digits}f} [{float(low):+.{digits}f}, {float(high):+.{digits}f}]"
+
+
+def p_value(p) -> str:
+    """A p-value to two significant digits; "n/a" when missing."""
+    return "n/a" if p is None or p == "" or not np.isfinite(float(p)) else f"{float(p):.2g}"
+
+
 def percent(fraction, digits: int = 0) -> str:
     return f"{100 * float(fraction):.{digits}f}%"
 

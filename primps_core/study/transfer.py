@@ -50,11 +50,6 @@ def real_and_samples(labels: list[dict], results: list[StageResult], resolution:
     return grid
 
 
-def p_value(p: float) -> str:
-    """A p-value to two significant digits."""
-    return "n/a" if not np.isfinite(p) else f"{p:.2g}"
-
-
 def paired_table(rows: list[dict], baseline: str, by: str, when: str | None = None) -> tables.Table:
     """Each ``by`` label against ``baseline`` on the same (target, seed), by FID and by KID: wins,
     the mean ± s.d. of the paired differences, the sign-test and paired t-test p-values."""
@@ -66,10 +61,10 @@ def paired_table(rows: list[dict], baseline: str, by: str, when: str | None = No
         table.append({by: name, **({"when": when} if when else {}),
                       "wins by FID": f"{fid['wins']} / {fid['pairs']}",
                       f"FID minus {baseline}": f"{fid['mean_difference']:+.1f} ± {fid['std_difference']:.1f}",
-                      "sign test p": p_value(fid["sign_test_p"]), "t-test p": p_value(fid["t_test_p"]),
+                      "sign test p": tables.p_value(fid["sign_test_p"]), "t-test p": tables.p_value(fid["t_test_p"]),
                       "wins by KID": f"{kid['wins']} / {kid['pairs']}",
                       f"KID minus {baseline}": f"{kid['mean_difference']:+.3f} ± {kid['std_difference']:.3f}",
-                      "KID t-test p": p_value(kid["t_test_p"])})
+                      "KID t-test p": tables.p_value(kid["t_test_p"])})
     return table
 
 
