@@ -10,7 +10,7 @@ import pytest
 from primps_core import paths
 from primps_core.data import sources
 from primps_core.eval import decision, metrics
-from primps_core.study import ablations, decisive, runs, tables
+from primps_core.study import ablations, decisive, readme, runs, tables
 
 
 def test_plan_replicates_over_pretraining_seeds():
@@ -137,6 +137,9 @@ def test_claims_file_keeps_the_claims_another_notebook_decided(tmp_path):
     assert [row["verdict"] for row in table] == [row["verdict"] for row in first + third]
     assert table[0]["effect [95%]"].startswith("-0.100 [") and table[0]["pretraining gate"] == "passes"
     assert table[2]["units"] == table[2]["effect [95%]"] == ""   # a claim's overall row has no comparison of its own
+    headline = readme.block("claims", tmp_path, paths.ROOT)           # the README's headline table
+    assert headline.count("| 3 | landscapes |") == 4 and "untested" not in headline
+    assert "Not yet run" in readme.block("claims", tmp_path / "empty", paths.ROOT)
 
 
 def test_device_study_script_prepares_its_network_and_runs_the_experiment_at_smoke_size(tmp_path):

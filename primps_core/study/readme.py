@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import paths
 from ..presets import PRESETS
-from . import ablations, pretraining, privacy, spectrum_analysis, synthesizer, tables, transfer
+from . import ablations, decisive, pretraining, privacy, spectrum_analysis, synthesizer, tables, transfer
 
 NOTEBOOKS = {"01": spectrum_analysis, "02": synthesizer, "03": pretraining, "04": transfer, "05": ablations,
              "06": privacy}
@@ -31,10 +31,15 @@ README = "README.md"
 
 
 def notebook_block(number: str, figures_dir: Path) -> str:
-    """The key tables of notebook ``number`` as captioned markdown tables; a line saying so when the
-    canonical run has not written the notebook's files yet."""
+    """The key tables of notebook ``number`` as captioned markdown tables."""
+    return key_tables_block(NOTEBOOKS[number].key_tables, figures_dir)
+
+
+def key_tables_block(key_tables, figures_dir: Path) -> str:
+    """``key_tables(figures_dir)`` as captioned markdown tables; a line saying so when the canonical
+    run has not written their files yet."""
     try:
-        found = NOTEBOOKS[number].key_tables(figures_dir)
+        found = key_tables(figures_dir)
     except FileNotFoundError as missing:
         return (f"*Not yet run at the current design: `{Path(missing.filename).name}` is missing from "
                 f"`figures/` (`make reproduce` writes it).*")
@@ -95,13 +100,15 @@ def block(name: str, figures_dir: Path, root: Path) -> str:
     """The text of the generated block ``name``; one clear error for an unknown name."""
     if name.startswith("notebook-") and name[len("notebook-"):] in NOTEBOOKS:
         return notebook_block(name[len("notebook-"):], figures_dir)
+    if name == "claims":
+        return key_tables_block(decisive.key_tables, figures_dir)
     if name == "timings":
         return timings_block(figures_dir)
     if name == "presets":
         return presets_block()
     if name.startswith("include "):
         return include_block(name[len("include "):], root)
-    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-06, timings, presets "
+    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-06, claims, timings, presets "
                      f"or 'include benchmarks/results/FILE.md'")
 
 
