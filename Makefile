@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.primps-installed
 PRESET ?= cpu
 
-.PHONY: setup test reproduce bench recipe-bench clean-runs
+.PHONY: setup test reproduce bench recipe-bench horizon-bench clean-runs
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ bench: setup
 # The recipe benchmark of the decisive experiment (hours: 30 CPU-minutes per candidate, resumable).
 recipe-bench: setup
 	$(PY) benchmarks/architecture_comparison.py
+
+# How long scratch takes to plateau on the decisive targets at the cpu recipe (about an hour, resumable).
+horizon-bench: setup
+	$(PY) benchmarks/transfer_horizon.py
 
 clean-runs:
 	rm -rf runs
