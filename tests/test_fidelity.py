@@ -1,6 +1,7 @@
 """Two-sample statistics of image sets (eval/fidelity.py): known answers and a known difference."""
 import numpy as np
 
+from primps_core import synth
 from primps_core.eval import fidelity, spectrum
 from primps_core.synth import official
 
@@ -71,3 +72,10 @@ def test_object_statistics_known_answers():
     np.testing.assert_allclose([values[k][0] for k in ("salient coverage", "salient centre, row", "salient centre, column",
                                                        "salient height", "salient width")],
                                [48 / 256, 6 / 16, 8 / 16, 4 / 16, 12 / 16])
+
+
+def test_statistics_measured_in_chunks_equal_the_whole_set_at_once():
+    images = synth.generate(fidelity.CHUNK * 2 + 5, variant="primitives-ps", resolution=32, seed=3)
+    chunked = fidelity.measure(images)
+    for name, function in fidelity.STATISTICS.items():
+        np.testing.assert_array_equal(chunked[name], np.asarray(function(images), dtype=np.float64), err_msg=name)

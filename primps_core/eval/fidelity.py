@@ -97,10 +97,16 @@ def shape_area_values(areas: np.ndarray, size: int) -> dict[str, np.ndarray]:
     return {f"area, {name}": (areas[:, low:high] / size**2).ravel() for name, (low, high) in AREA_LEVELS.items()}
 
 
+CHUNK = 32       # images per call of a statistic: the FFTs of 1,000 images at 256 px in float64 take 9 GB at once
+
+
 def measure(images, statistics: dict | None = None) -> dict[str, np.ndarray]:
-    """Each statistic's (N,) values on uint8 NHWC ``images``."""
+    """Each statistic's (N,) values on uint8 NHWC ``images``, computed ``CHUNK`` images at a time
+    (every statistic is per image, so the values are the same; the memory stays bounded)."""
     images = check_images(images)
-    return {name: np.asarray(function(images), dtype=np.float64) for name, function in (statistics or STATISTICS).items()}
+    return {name: np.concatenate([np.asarray(function(images[start:start + CHUNK]), dtype=np.float64)
+                                  for start in range(0, len(images), CHUNK)])
+            for name, function in (statistics or STATISTICS).items()}
 
 
 def compare(images_a, images_b, statistics: dict | None = None) -> list[dict]:
