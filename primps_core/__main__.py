@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from . import checks
 from .presets import PRESETS
@@ -243,9 +244,13 @@ def synth_command(args) -> int:
         start, n = shard_range(n, *parse_shard(args.shard))
         if n == 0:
             raise ValueError(f"shard {args.shard} of {args.n} images is empty: use fewer shards")
-    path = write_dataset(args.out, n, variant=args.variant, resolution=args.resolution, seed=args.seed,
-                         start=start, format=args.format, device=args.device, overwrite=args.force,
-                         progress=sys.stderr.isatty(), **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = write_dataset(args.out, n, variant=args.variant, resolution=args.resolution, seed=args.seed,
+                             start=start, format=args.format, device=args.device, overwrite=args.force,
+                             progress=sys.stderr.isatty(), **options)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     print(f"wrote images {start}..{start + n - 1} to {path}")
     return 0
 

@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from primps_core import synth
+from primps_core import __version__, synth
 from primps_core.data import export, sources
 from primps_core.__main__ import main
 
@@ -14,10 +14,27 @@ def test_zip_is_a_stylegan_dataset_equal_to_generate(tmp_path, capsys):
     out = tmp_path / "pps.zip"
     assert main(["synth", "--n", "12", "--resolution", "16", "--seed", "3", "--out", str(out)]) == 0
     with zipfile.ZipFile(out) as archive:
-        assert json.loads(archive.read("dataset.json")) == {"labels": None}
+        record = json.loads(archive.read("dataset.json"))
+    assert record == {"labels": None, "primps": {"version": __version__, "variant": "primitives-ps", "resolution": 16,
+                                                 "seed": 3, "first_index": 0, "images": 12, "options": {}}}
     expected = synth.generate(12, variant="primitives-ps", resolution=16, seed=3)
     np.testing.assert_array_equal(sources.load_images(out), expected)
-    assert "wrote images 0..11" in capsys.readouterr().out
+    written = capsys.readouterr()
+    assert "wrote images 0..11" in written.out and "warning" not in written.err
+
+
+def test_stylegan_users_get_an_error_for_an_unknown_suffix_and_a_warning_for_a_resolution_it_cannot_train(
+        tmp_path, capsys):
+    assert main(["synth", "--n", "2", "--resolution", "16", "--out", str(tmp_path / "y.tar")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error:") and "'.tar'" in error and error.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    assert main(["synth", "--n", "2", "--resolution", "16", "--format", "folder", "--out", str(tmp_path / "y.tar")]) == 0
+    assert main(["synth", "--n", "2", "--resolution", "24", "-o", "n_shapes=5", "--out", str(tmp_path / "a.zip")]) == 0
+    assert "warning: resolution 24 is not a power of two" in capsys.readouterr().err
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        assert json.loads(archive.read("dataset.json"))["primps"]["options"] == {"n_shapes": 5}
+    assert [export.stylegan_warning(r) is None for r in (4, 32, 256, 12, 2, 48)] == [True] * 3 + [False] * 3
 
 
 def test_shards_together_equal_the_unsharded_dataset(tmp_path):

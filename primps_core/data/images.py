@@ -258,13 +258,23 @@ def check_images(images) -> np.ndarray:
     return array
 
 
+def output_format(path) -> str:
+    """The format an output path names by its suffix: ``.zip``, ``.npz``, or none for a folder; one
+    clear error for any other suffix (``y.tar`` would otherwise become a folder called y.tar)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in ("", ".zip", ".npz"):
+        return {".zip": "zip", ".npz": "npz"}.get(suffix, "folder")
+    raise ValueError(f"output {str(path)!r} has the unknown suffix {suffix!r}: name a .zip, an .npz or a folder "
+                     f"(no suffix), or give the format explicitly")
+
+
 class ImageWriter:
     """Write images in chunks to a folder, a zip or an ``.npz``, atomically.
 
     Files go to a temporary name beside ``path`` and are renamed into place only when the ``with``
     block ends without an error; an error removes them. Zips follow StyleGAN2-ADA's dataset
-    format (``00000/img00000000.png`` ... plus ``dataset.json`` with ``"labels": null``), so its
-    official training code reads them. ``.npz`` needs the total count ``n`` up front because the
+    format (``00000/img00000000.png`` ... plus ``dataset.json`` with ``"labels": null`` and any
+    ``metadata`` keys, which StyleGAN2-ADA ignores), so its official training code reads them. ``.npz`` needs the total count ``n`` up front because the
     array is streamed into the archive without being held in memory. ``first_index`` numbers the
     files of a shard by their place in the whole dataset, so the shards' files together are the
     unsharded dataset's files.
@@ -275,9 +285,8 @@ class ImageWriter:
     """
 
     def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0,
-                 overwrite: bool = False):
-        self.format = checks.choice(format or {".zip": "zip", ".npz": "npz"}.get(Path(path).suffix.lower(), "folder"),
-                                    "format", FORMATS)
+                 overwrite: bool = False, metadata: dict | None = None):
+        self.format = checks.choice(format or output_format(path), "format", FORMATS)
         self.path = paths.check_output(path, force=checks.boolean(overwrite, "overwrite"), ours=self._ours,
                                        what={"folder": "an image folder of this format", "zip": "a zip file",
                                              "npz": "an .npz file"}[self.format])
@@ -287,6 +296,7 @@ class ImageWriter:
             checks.integer(n, "n", 1)
         self.n, self.count, self.shape, self.npy = n, 0, None, None
         self.first_index = first_index
+        self.metadata = dict(metadata or {})
 
     def _ours(self, path: Path) -> bool:
         """True if ``path`` is an earlier output of this format, the one kind of thing it may replace:
@@ -372,7 +382,7 @@ class ImageWriter:
                 raise ValueError(f"{self.count} images written to {self.path}, announced n={self.n}")
             self._close_archive()
         elif self.format == "zip":
-            self.archive.writestr("dataset.json", json.dumps({"labels": None}))
+            self.archive.writestr("dataset.json", json.dumps({"labels": None, **self.metadata}))
             self._close_archive()
         paths.replace_atomically(self.temporary, self.path)
 
