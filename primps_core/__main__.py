@@ -1,4 +1,9 @@
-"""Command line: ``python -m primps_core <command> ...``; ``--help`` lists the commands."""
+"""Command line: ``primps <command> ...`` (or ``python -m primps_core``); ``--help`` lists the commands.
+
+One convention for every command: progress and warnings on stderr; the result on stdout, as one
+JSON line (``--json`` where a command's default is text); exit status 0 on success, 1 for bad
+input or a failed run (one line on stderr saying what was wrong), 2 for a usage error.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +13,7 @@ import sys
 import threading
 import warnings
 
-from . import checks
+from . import __version__, checks
 from .presets import PRESETS
 
 
@@ -20,14 +25,17 @@ class Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m primps_core", description="GAN pretraining on Primitives-PS: the study's command line.")
+    parser = Parser(prog="primps", description="GAN pretraining on Primitives-PS: the study's command line.")
+    parser.add_argument("--version", action="version", version=f"primps {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("reproduce", help="execute the notebooks with papermill and rewrite their figures")
     run.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes to run at (cpu = canonical, writes figures/)")
     run.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 01,02")
     run.add_argument("--kernel", default=None, help="Jupyter kernel (default: primps if registered, else python3)")
+    run.add_argument("--json", action="store_true", help="print the notebooks' status and times as one JSON line")
     readme = commands.add_parser("readme", help="rewrite README.md's generated tables from figures/ and benchmarks/results/")
     readme.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
+    readme.add_argument("--json", action="store_true", help="print the stale or rewritten tables as one JSON line")
     synth = commands.add_parser("synth", help="write a synthetic dataset (zip in StyleGAN2-ADA format, folder or npz)")
     synth.add_argument("--variant", default="primitives-ps", help="ps-noise, primitives, primitives-s or primitives-ps")
     synth.add_argument("--n", type=int, required=True, help="number of images (of the whole dataset when --shard is given)")
@@ -42,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="synthesizer option, e.g. -o n_shapes=10 -o alpha_law=natural (repeatable)")
     synth.add_argument("--device", default="cpu")
     synth.add_argument("--force", action="store_true", help="replace an earlier dataset at --out (never other files)")
+    synth.add_argument("--json", action="store_true", help="print what was written as one JSON line")
 
     pre = commands.add_parser("pretrain", help="pretrain a GAN on a synthetic variant or natural patches (cached, resumable)")
     pre.add_argument("--source", required=True, help="ps-noise, primitives, primitives-s, primitives-ps or natural-patches")
@@ -62,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
 
     decide = commands.add_parser("decisive", help="the decisive transfer experiment: every run, its curves, claims.csv "
-                                                  "and figures into --out; prints the claims as JSON")
+                                                  "and figures into --out; prints the claims as one JSON line")
     decide.add_argument("--preset", required=True, choices=list(PRESETS), help="gpu-short: minutes on one GPU")
     decide.add_argument("--out", required=True, help="folder for the CSVs and figures (written as the runs finish)")
     decide.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
@@ -115,6 +124,12 @@ def run_command(args) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def emit(result: dict) -> None:
+    """Print a command's result as one JSON line on stdout."""
+    import json
+    print(json.dumps(result), flush=True)
+
+
 def fail(error, status: int = 1) -> int:
     """Print ``error`` as one line on stderr and return ``status``."""
     print("error: " + " ".join(str(error).split()), file=sys.stderr, flush=True)
@@ -123,26 +138,28 @@ def fail(error, status: int = 1) -> int:
 
 def reproduce_command(args) -> int:
     """Run the notebooks named by ``--only`` (all by default) on the preset."""
-    from .study.reproduce import reproduce
+    from .study.reproduce import format_table, reproduce
     only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
     if only == []:
         raise ValueError(f"--only {args.only!r} names no notebook; give prefixes such as 01,02")
-    reproduce(args.preset, only, kernel=args.kernel)
+    runs = reproduce(args.preset, only, kernel=args.kernel)
+    if args.json:
+        emit({"preset": args.preset, "notebooks": [{"notebook": run.name, "status": run.status,
+                                                    "seconds": round(run.seconds, 1)} for run in runs]})
+    else:
+        print(format_table(runs))
     return 0
 
 
 def decisive_command(args) -> int:
-    """Run the decisive experiment at the preset; print its claims (one JSON object per line)."""
-    import json
-
+    """Run the decisive experiment at the preset; print its claims as one JSON line."""
     from .study import decisive
     from .study.pipeline import Context
     from .viz import plots
     context = Context(runs_dir=args.runs, device=args.device, progress=sys.stderr.isatty())
     outcome = decisive.run(args.preset, args.out, context)
     plots.decisive_figures(outcome, args.out)
-    for row in outcome["claims"]:
-        print(json.dumps(row))
+    emit({"preset": args.preset, "out": str(args.out), "claims": outcome["claims"]})
     return 0
 
 
@@ -215,10 +232,13 @@ def readme_command(args) -> int:
     except (ValueError, FileNotFoundError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.json:
+        emit({"check": args.check, "stale" if args.check else "rewrote": stale})
     if args.check and stale:
-        print(f"README.md is stale in: {', '.join(stale)} (run `python -m primps_core readme`)", file=sys.stderr)
+        print(f"README.md is stale in: {', '.join(stale)} (run `primps readme`)", file=sys.stderr)
         return 1
-    print(f"README.md: {'rewrote ' + ', '.join(stale) if stale else 'up to date'}")
+    if not args.json:
+        print(f"README.md: {'rewrote ' + ', '.join(stale) if stale else 'up to date'}")
     return 0
 
 
@@ -251,7 +271,11 @@ def synth_command(args) -> int:
                              progress=sys.stderr.isatty(), **options)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    print(f"wrote images {start}..{start + n - 1} to {path}")
+    if args.json:
+        emit({"path": str(path), "first_index": start, "last_index": start + n - 1, "variant": args.variant,
+              "resolution": args.resolution, "seed": args.seed, "options": options})
+    else:
+        print(f"wrote images {start}..{start + n - 1} to {path}")
     return 0
 
 
@@ -269,5 +293,10 @@ def score_command(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``primps`` console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

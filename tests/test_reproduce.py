@@ -37,8 +37,9 @@ def test_runs_notebooks_in_order_with_preset_and_cwd(notebooks, tmp_path, capsys
     assert log == [f"01_first cpu {notebooks}", f"02_second cpu {notebooks}"]
     executed = json.loads((tmp_path / "out" / "02_second.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
-    table = capsys.readouterr().out
+    table = reproduce.format_table(runs)
     assert "notebook" in table and "01_first" in table and "ok" in table
+    assert "running 01_first.ipynb" in capsys.readouterr().err              # progress on stderr
     times = json.loads((tmp_path / "reproduce.json").read_text())
     assert times["preset"] == "cpu" and list(times["notebooks"]) == ["01_first", "02_second"]
     assert all(t["seconds"] > 0 and t["matmul_gflops"] > 0 and t["fft_per_s"] > 0 for t in times["notebooks"].values())
@@ -66,7 +67,7 @@ def test_failing_notebook_stops_the_run_and_names_the_cell_error(notebooks, tmp_
                             times_path=tmp_path / "reproduce.json")
     assert not (notebooks / "log.txt").exists()          # 02 never ran
     assert json.loads((tmp_path / "reproduce.json").read_text())["notebooks"] == {}      # nothing finished
-    assert "failed" in capsys.readouterr().out
+    assert "failed" in capsys.readouterr().err
 
 
 def test_command_line_rejects_unknown_preset():

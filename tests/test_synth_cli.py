@@ -112,3 +112,25 @@ def test_an_existing_output_is_refused_and_force_replaces_only_an_earlier_datase
         assert main(command + [str(out), "--seed", "1", "--force"]) == 0
         np.testing.assert_array_equal(sources.load_images(out), synth.generate(3, resolution=16, seed=1))
     assert not [p for p in tmp_path.rglob(".*")]
+
+
+def test_every_command_follows_one_convention(tmp_path, capsys):
+    import subprocess
+    import sys
+    import tomllib
+    from primps_core import __main__, paths
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"primps": "primps_core.__main__:entry"} and callable(__main__.entry)
+    version = subprocess.run([sys.executable, "-m", "primps_core", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip() == f"primps {__version__}" == f"primps {project['version']}"
+    usage = subprocess.run([sys.executable, "-m", "primps_core", "synth", "--n"], capture_output=True, text=True)
+    assert usage.returncode == 2 and usage.stderr.startswith("error:") and usage.stdout == ""
+    out = tmp_path / "set.npz"
+    assert main(["synth", "--n", "3", "--resolution", "8", "--seed", "2", "--out", str(out), "--json",
+                 "-o", "n_shapes=4"]) == 0
+    written = capsys.readouterr()
+    assert json.loads(written.out) == {"path": str(out), "first_index": 0, "last_index": 2, "variant": "primitives-ps",
+                                       "resolution": 8, "seed": 2, "options": {"n_shapes": 4}}
+    assert written.out.count("\n") == 1
+    assert main(["readme", "--check", "--json"]) == 0                           # the README is up to date
+    assert json.loads(capsys.readouterr().out) == {"check": True, "stale": []}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -128,8 +129,10 @@ def format_table(runs: list[NotebookRun]) -> str:
 def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | None = None,
               output_dir: Path | None = None, kernel: str | None = None,
               times_path: Path | None = None) -> list[NotebookRun]:
-    """Execute the notebooks; print the status table and record the times (``times_path``, default
-    ``reproduce.json`` in the preset's figures folder); raise ``NotebookFailed`` on the first failure."""
+    """Execute the notebooks in order (progress on stderr) and record each one's time as it finishes
+    (``times_path``, default ``reproduce.json`` in the preset's figures folder); return their runs
+    (``format_table`` prints them); raise ``NotebookFailed`` on the first failure, after printing
+    the table so far on stderr."""
     import papermill
 
     settings = get_preset(preset)
@@ -142,7 +145,7 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
     machine = machine_speed()
     runs = [NotebookRun(p.stem, "pending", 0.0) for p in notebooks]
     for notebook, run in zip(notebooks, runs):
-        print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", flush=True)
+        print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -151,11 +154,10 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
                 start_timeout=120, progress_bar=False)
         except Exception as error:   # papermill raises its own error types for cell failures
             run.status, run.seconds = "failed", time.perf_counter() - start
-            print(format_table(runs))
+            print(format_table(runs), file=sys.stderr)
             record_times(times_path, runs, preset, machine)
             raise NotebookFailed(f"notebook {notebook.name} failed at {_failure(error)} "
                                  f"(executed copy: {output_dir / notebook.name})") from None
         run.status, run.seconds = "ok", time.perf_counter() - start
-    print(format_table(runs))
-    record_times(times_path, runs, preset, machine)
+        record_times(times_path, runs, preset, machine)     # each notebook as it finishes: a stopped run keeps them
     return runs
