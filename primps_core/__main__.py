@@ -77,6 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     decide.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
     decide.add_argument("--device", default="cpu", help="cpu or cuda")
 
+    draw = commands.add_parser("sample", help="images from a trained run's EMA generator: a dataset, or an "
+                                               "interpolation grid as one PNG")
+    draw.add_argument("--run", required=True, help="a run folder (runs/<preset>/pretrain|transfer/..., or transfer --out)")
+    what = draw.add_mutually_exclusive_group(required=True)
+    what.add_argument("--n", type=int, help="number of images, written like synth's datasets (zip, folder or npz)")
+    what.add_argument("--interpolate", type=int, metavar="ROWS",
+                      help="rows of a grid, each walking from one latent to another, written as one PNG")
+    draw.add_argument("--steps", type=int, default=8, help="images per interpolation row")
+    draw.add_argument("--out", required=True, help="output: name.zip, name.npz or a folder; name.png for a grid")
+    draw.add_argument("--seed", type=int, default=0, help="seed of the latents")
+    draw.add_argument("--truncation", type=float, default=1.0, help="psi in (0, 1]: latents scaled toward their mean")
+    draw.add_argument("--device", default="cpu")
+    draw.add_argument("--force", action="store_true", help="replace an earlier output of the same kind at --out")
+
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
     score.add_argument("a", help="reference set: folder, zip, .npz or embedded dataset name")
     score.add_argument("b", help="compared set: folder, zip, .npz or embedded dataset name")
@@ -104,7 +118,7 @@ def run_command(args) -> int:
     from .study.reproduce import NotebookFailed
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
                 "synth": synth_command, "pretrain": training_command, "transfer": training_command,
-                "decisive": decisive_command}
+                "decisive": decisive_command, "sample": sample_command}
     main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -276,6 +290,35 @@ def synth_command(args) -> int:
               "resolution": args.resolution, "seed": args.seed, "options": options})
     else:
         print(f"wrote images {start}..{start + n - 1} to {path}")
+    return 0
+
+
+def sample_command(args) -> int:
+    """Write ``--n`` images of a run's EMA generator (or an interpolation grid) and print what was written."""
+    from PIL import Image
+
+    from . import paths
+    from .data.images import ImageWriter, tile
+    from .gan import training
+    from .study import runs
+    generator = runs.load_generator(args.run).to(args.device)
+    seed = checks.integer(args.seed, "seed", 0)
+    if args.n is not None:
+        images = training.sample_images(generator, checks.integer(args.n, "n", 1), seed, args.truncation)
+        metadata = {"primps": {"run": str(args.run), "seed": seed, "truncation": args.truncation}}
+        with ImageWriter(args.out, n=len(images), overwrite=args.force, metadata=metadata) as writer:
+            writer.write(images)
+        out, count = writer.path, len(images)
+    else:
+        grid = training.interpolation_images(generator, args.interpolate, args.steps, seed, args.truncation)
+        if not str(args.out).lower().endswith(".png"):
+            raise ValueError(f"an interpolation grid is one PNG: --out must end in .png, got {args.out!r}")
+        out = paths.check_output(args.out, force=args.force, what="a PNG file",
+                                 ours=lambda path: path.is_file() and path.suffix.lower() == ".png")
+        paths.atomic_write(out, lambda temporary: Image.fromarray(tile(grid)).save(temporary, format="PNG"))
+        count = grid.shape[0] * grid.shape[1]
+    emit({"run": str(args.run), "out": str(out), "images": count, "resolution": generator.config.resolution,
+          "seed": seed, "truncation": args.truncation})
     return 0
 
 

@@ -258,6 +258,12 @@ def check_images(images) -> np.ndarray:
     return array
 
 
+def tile(images: np.ndarray) -> np.ndarray:
+    """(R, C, H, W, 3) images as one (R*H, C*W, 3) image, row by row."""
+    rows, columns, height, width, channels = images.shape
+    return images.transpose(0, 2, 1, 3, 4).reshape(rows * height, columns * width, channels)
+
+
 def output_format(path) -> str:
     """The format an output path names by its suffix: ``.zip``, ``.npz``, or none for a folder; one
     clear error for any other suffix (``y.tar`` would otherwise become a folder called y.tar)."""

@@ -298,18 +298,22 @@ def read_log(result: StageResult) -> list[dict]:
     return [json.loads(line) for line in (result.path / "log.jsonl").read_text().splitlines() if line]
 
 
-def load_generator(result: StageResult) -> torch.nn.Module:
-    """The EMA generator of a finished pretraining or transfer run."""
+def load_generator(result: StageResult | Path) -> torch.nn.Module:
+    """The EMA generator of a finished pretraining or transfer run (its result, or its folder: a
+    stage folder under ``runs/`` or a copy made by ``transfer --out``)."""
     return _load_network(result, Generator, "G_ema")
 
 
-def load_discriminator(result: StageResult) -> torch.nn.Module:
+def load_discriminator(result: StageResult | Path) -> torch.nn.Module:
     """The discriminator of a finished pretraining or transfer run (what a white-box attack reads)."""
     return _load_network(result, Discriminator, "D")
 
 
-def _load_network(result: StageResult, network: type, key: str) -> torch.nn.Module:
-    state = training.load_checkpoint(result.path / training.CHECKPOINT)
+def _load_network(result: StageResult | Path, network: type, key: str) -> torch.nn.Module:
+    folder = Path(result.path if isinstance(result, StageResult) else result)
+    if not (folder / training.CHECKPOINT).is_file():
+        raise FileNotFoundError(f"{folder} is not a training run folder: it holds no {training.CHECKPOINT}")
+    state = training.load_checkpoint(folder / training.CHECKPOINT)
     model = network(ModelConfig(**state["config"]["model"]))
     model.load_state_dict(state[key])
     return model.eval().requires_grad_(False)
