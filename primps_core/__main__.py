@@ -14,7 +14,7 @@ import threading
 import warnings
 
 from . import __version__, checks
-from .presets import PRESETS
+from .presets import PRESETS, get_preset
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
     pre.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
+    pre.add_argument("--resolution", type=int, default=None, help="side of the training images (default: the preset's)")
+    pre.add_argument("--outdir", default=None, help="runs folder (default: runs/ in the repository)")
 
     tune = commands.add_parser("transfer", help="fine-tune on a target from a pretraining source or scratch; prints JSON")
     tune.add_argument("--target", required=True, help="embedded target name, or a folder / zip / .npz of images")
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--out", default=None, help="also copy the run folder (config, log, samples, checkpoint) here")
     tune.add_argument("--force", action="store_true", help="replace an earlier run folder copy at --out (never other files)")
     tune.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
+    tune.add_argument("--resolution", type=int, default=None,
+                      help="side the target's images are resized to, and the pretraining run's (default: the preset's)")
+    tune.add_argument("--outdir", default=None, help="runs folder (default: runs/ in the repository)")
 
     decide = commands.add_parser("decisive", help="the decisive transfer experiment: every run, its curves, claims.csv "
                                                   "and figures into --out; prints the claims as one JSON line")
@@ -193,19 +198,22 @@ def training_command(args) -> int:
         torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
     status = 1
     try:
-        context = Context(device=device, progress=sys.stderr.isatty())
+        context = Context(runs_dir=args.outdir, device=device, progress=sys.stderr.isatty())
         out = run_output(args.out, args.force) if args.command == "transfer" and args.out else None
         if args.command == "pretrain":
             data = sources.resolve(checks.choice(args.source, "pretraining source", runs.PRETRAIN_SOURCES))
-            result = runs.pretrain(data, args.preset, args.seed, args.iterations, context=context)
+            result = runs.pretrain(data, args.preset, args.seed, args.iterations, context=context,
+                                   resolution=args.resolution)
         else:
             data = sources.resolve(args.target)
+            note_resizing(data, args.resolution or get_preset(args.preset).train_resolution)
             result = runs.transfer(data, args.init, args.preset, args.seed, args.freeze_d, args.iterations,
-                                   context=context)
+                                   context=context, resolution=args.resolution)
             if out is not None and int(os.environ.get("RANK", "0")) == 0:
                 copy_run(result.path, out)
         if int(os.environ.get("RANK", "0")) == 0:
             print(json.dumps({**result.value, "data": data.label, "data_digest": data.digest or None,
+                              "resolution": runs.load_generator(result).config.resolution,
                               "run_dir": str(result.path), "cached": result.cached}))
         status = 0
     finally:
@@ -213,6 +221,17 @@ def training_command(args) -> int:
             from .gan.training import end_worker
             end_worker(status)
     return status
+
+
+def note_resizing(data, resolution: int) -> None:
+    """Say on stderr when one's own images are larger than the side they will be trained at."""
+    if data.kind != "files":
+        return
+    from .data import sources
+    native = sources.load_images(data).shape[1]
+    if native > resolution:
+        print(f"note: the images of {data.label} are {native} px; training resizes them to {resolution} px "
+              f"(--resolution sets the size)", file=sys.stderr)
 
 
 def run_output(out, force: bool):

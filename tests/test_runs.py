@@ -34,6 +34,24 @@ def test_transfer_from_a_pretrained_source_prints_scores_and_is_cached(tmp_path,
     assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
 
 
+def test_own_images_at_a_chosen_resolution_with_runs_outside_the_repository(tmp_path, capsys):
+    images = sources.load_images("emoji-food", 64)[:12]                    # 64 px own images
+    image_files.save_images(images, tmp_path / "mine.zip")
+    common = ["transfer", "--target", str(tmp_path / "mine.zip"), "--init", "scratch", "--preset", "smoke",
+              "--iterations", "2", "--outdir", str(tmp_path / "elsewhere")]
+    assert main(common) == 0
+    written = capsys.readouterr()
+    assert json.loads(written.out)["resolution"] == 16                     # the smoke preset's, said aloud
+    assert "are 64 px; training resizes them to 16 px" in written.err
+    assert main(common + ["--resolution", "32"]) == 0
+    written = capsys.readouterr()
+    result = json.loads(written.out)
+    assert result["resolution"] == 32 and "resizes them to 32 px" in written.err
+    assert result["run_dir"].startswith(str(tmp_path / "elsewhere" / "smoke" / "transfer"))
+    assert main(common + ["--resolution", "24"]) == 1                      # not a resolution the networks build
+    assert "resolution must be one of" in capsys.readouterr().err
+
+
 def test_unknown_init_or_target_gives_one_clear_error(tmp_path, capsys):
     assert main(["transfer", "--target", "emoji-food", "--init", "imagenet", "--preset", "smoke"]) == 1
     assert "init must be one of 'scratch'" in capsys.readouterr().err

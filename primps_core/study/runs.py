@@ -46,16 +46,17 @@ RUN_THREADS = 1                # torch threads per run in run_jobs (a run's numb
 
 
 def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
-                 transfer: bool = False) -> training.TrainConfig:
-    """A training config at a preset's sizes, R1 weighted by StyleGAN2-ADA's heuristic."""
+                 transfer: bool = False, resolution: int | None = None) -> training.TrainConfig:
+    """A training config at a preset's sizes (``resolution`` overrides its training resolution),
+    R1 weighted by StyleGAN2-ADA's heuristic."""
     sizes = get_preset(preset)
-    model = ModelConfig(architecture=sizes.architecture, resolution=sizes.train_resolution,
-                        base_channels=sizes.base_channels)
+    resolution = sizes.train_resolution if resolution is None else resolution
+    model = ModelConfig(architecture=sizes.architecture, resolution=resolution, base_channels=sizes.base_channels)
     default = sizes.transfer_iterations if transfer else sizes.pretrain_iterations
     iterations = checks.integer(default if iterations is None else iterations, "iterations", 1)
     every = max(1, iterations // 10)
     return training.TrainConfig(source=source, model=model, iterations=iterations, batch_size=sizes.batch_size,
-                                r1_gamma=training.r1_heuristic(sizes.train_resolution, sizes.batch_size),
+                                r1_gamma=training.r1_heuristic(resolution, sizes.batch_size),
                                 freeze_d=freeze_d, seed=seed, log_every=every, sample_every=every * 5,
                                 checkpoint_every=every)
 
@@ -130,14 +131,16 @@ def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> d
 
 
 def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
-                    source_options: tuple = (), evals: int | None = None) -> PretrainConfig:
+                    source_options: tuple = (), evals: int | None = None,
+                    resolution: int | None = None) -> PretrainConfig:
     """The config of the pretraining run of ``source`` (a variant or natural-patches, with its
     ``source_options``); a clear error for an unknown source.
 
     ``evals`` (default: the preset's) changes only when the run is scored, never how it trains."""
     checks.choice(source.name if isinstance(source, DataRef) else source, "pretraining source", PRETRAIN_SOURCES)
     sizes = get_preset(preset)
-    train = train_config(sources.resolve(source, source_options), preset, seed, iterations=iterations)
+    train = train_config(sources.resolve(source, source_options), preset, seed, iterations=iterations,
+                         resolution=resolution)
     return PretrainConfig(train, evals=checks.integer(sizes.pretrain_evals if evals is None else evals, "evals", 1),
                           fid_samples=sizes.fid_samples)
 
@@ -145,7 +148,7 @@ def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterati
 def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
                     iterations: int | None = None, pretrain_iterations: int | None = None,
                     init_options: tuple = (), evals: int | None = None, target_options: tuple = (),
-                    pretrain_seed: int = PRETRAIN_SEED) -> TransferConfig:
+                    pretrain_seed: int = PRETRAIN_SEED, resolution: int | None = None) -> TransferConfig:
     """The config of a transfer run; clear errors for an unknown init or a missing target.
 
     ``seed`` is the fine-tuning seed (for scratch, also the initial weights'); ``pretrain_seed``
@@ -162,26 +165,31 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
                          f"source {target.name}")
     sizes = get_preset(preset)
     source = None if init == SCRATCH else pretrain_config(init, preset, pretrain_seed, iterations=pretrain_iterations,
-                                                           source_options=init_options)
+                                                           source_options=init_options, resolution=resolution)
     evals = checks.integer(sizes.transfer_evals if evals is None else evals, "evals", 1)
     return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,
-                                             transfer=True),
+                                             transfer=True, resolution=resolution),
                           init=source, preset=preset, evals=evals,
                           fid_samples=sizes.fid_samples)
 
 
 def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
-             context: Context | None = None) -> StageResult:
-    """The pretraining run of ``source`` (a synthesizer variant or natural-patches): a ``StageResult``."""
-    return pretrain_stage(pretrain_config(source, preset, seed, iterations), preset=preset, context=context)
+             context: Context | None = None, resolution: int | None = None) -> StageResult:
+    """The pretraining run of ``source`` (a synthesizer variant or natural-patches): a ``StageResult``.
+    ``resolution`` (default: the preset's) is the side of the images it trains on."""
+    return pretrain_stage(pretrain_config(source, preset, seed, iterations, resolution=resolution), preset=preset,
+                          context=context)
 
 
 def transfer(target, init: str, preset: str, seed: int = 0, freeze_d: int = 0, iterations: int | None = None,
-             pretrain_iterations: int | None = None, context: Context | None = None) -> StageResult:
+             pretrain_iterations: int | None = None, context: Context | None = None,
+             resolution: int | None = None) -> StageResult:
     """Fine-tune on ``target`` (a name or ``DataRef``) from the ``init`` pretraining source (or
-    ``"scratch"``): a ``StageResult``. The target's images are read first, so an unreadable set is
-    one clear error before any pretraining or training starts."""
-    config = transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations)
+    ``"scratch"``): a ``StageResult``. ``resolution`` (default: the preset's) is the side the target's
+    images are resized to, and the pretraining run's. The target's images are read first, so an
+    unreadable set is one clear error before any pretraining or training starts."""
+    config = transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations,
+                             resolution=resolution)
     sources.load_images(config.train.source, config.train.model.resolution)
     return transfer_stage(config, preset=preset, context=context)
 
