@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--preset", required=True, choices=list(PRESETS))
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
-    pre.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
+    pre.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda (under torchrun: "
+                                                       "each process its LOCAL_RANK's GPU)")
     pre.add_argument("--resolution", type=int, default=None, help="side of the training images (default: the preset's)")
     pre.add_argument("--outdir", default=None, help="runs folder (default: runs/ in the repository)")
 
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--iterations", type=int, default=None, help="override the preset's transfer iterations")
     tune.add_argument("--out", default=None, help="also copy the run folder (config, log, samples, checkpoint) here")
     tune.add_argument("--force", action="store_true", help="replace an earlier run folder copy at --out (never other files)")
-    tune.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process its LOCAL_RANK's GPU)")
+    tune.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda (under torchrun: "
+                                                        "each process its LOCAL_RANK's GPU)")
     tune.add_argument("--resolution", type=int, default=None,
                       help="side the target's images are resized to, and the pretraining run's (default: the preset's)")
     tune.add_argument("--outdir", default=None, help="runs folder (default: runs/ in the repository)")
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     decide.add_argument("--preset", required=True, choices=list(PRESETS), help="gpu-short: minutes on one GPU")
     decide.add_argument("--out", required=True, help="folder for the CSVs and figures (written as the runs finish)")
     decide.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
-    decide.add_argument("--device", default="cpu", help="cpu or cuda")
+    decide.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
 
     draw = commands.add_parser("sample", help="images from a trained run's EMA generator: a dataset, or an "
                                                "interpolation grid as one PNG")
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     draw.add_argument("--out", required=True, help="output: name.zip, name.npz or a folder; name.png for a grid")
     draw.add_argument("--seed", type=int, default=0, help="seed of the latents")
     draw.add_argument("--truncation", type=float, default=1.0, help="psi in (0, 1]: latents scaled toward their mean")
-    draw.add_argument("--device", default="cpu")
+    draw.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     draw.add_argument("--force", action="store_true", help="replace an earlier output of the same kind at --out")
 
     score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--kid", action="store_true", help="also KID (mean and std over subsets)")
     score.add_argument("--pr", action="store_true", help="also improved precision/recall (k=3)")
     score.add_argument("--resolution", type=int, default=None, help="centre-crop and resize both sets to R x R first")
-    score.add_argument("--device", default="cpu")
+    score.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     args = parser.parse_args(argv)
     return run_command(args)
 
@@ -128,7 +130,7 @@ def run_command(args) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         if hasattr(args, "device"):
-            checks.device(args.device)
+            args.device = checks.device(args.device)
         return commands[args.command](args)
     except (ValueError, TypeError, OSError, NotebookFailed) as error:
         return fail(error)

@@ -52,14 +52,17 @@ def choice(value, name: str, choices: Collection):
     return value
 
 
-DEVICES = "cpu, cuda, cuda:N or mps"
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
 
 
 def device(value) -> str:
-    """``value`` if it names a torch device this machine has (``cpu``, ``cuda``, ``cuda:N``, ``mps``);
-    one clear error otherwise, before any work starts: an unknown name, a GPU this torch build
-    cannot use (the pinned wheel is CPU-only), or a GPU index beyond those present."""
+    """``value`` if it names a torch device this machine has (``cpu``, ``cuda``, ``cuda:N``, ``mps``),
+    and for ``auto`` the best one it has (``cuda``, else ``mps``, else ``cpu``); one clear error
+    otherwise, before any work starts: an unknown name, a GPU this torch build cannot use (the
+    pinned wheel is CPU-only), or a GPU index beyond those present."""
     import torch
+    if value == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     try:
         parsed = torch.device(value)
     except (RuntimeError, TypeError, ValueError):

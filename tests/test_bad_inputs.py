@@ -184,7 +184,7 @@ HOSTILE_SETS = {
     "missing.png": "missing.png does not exist",
 }
 
-DEVICES = {"foo": "device must be one of cpu, cuda, cuda:N or mps; got 'foo'",
+DEVICES = {"foo": "device must be one of auto, cpu, cuda, cuda:N or mps; got 'foo'",
            "cuda": "device 'cuda' is not available",
            "cuda:7": "device 'cuda:7' is not available",
            "mps": "device 'mps' is not available",
@@ -234,7 +234,7 @@ def cases():
         yield f"synth{key}={value}", SYNTH + [key, value] + out + (["--format", "zip"] if key == "--format" else []), \
             status, message
     for out, force, message in (
-            ("notes.txt", False, "notes.txt already exists"), ("notes.txt", True, "notes.txt exists and is not an image folder of this format"),
+            ("notes.txt", False, "unknown suffix '.txt'"), ("notes.txt", True, "unknown suffix '.txt'"),
             ("user_dir", False, "user_dir already exists"), ("user_dir", True, "is not an image folder of this format"),
             (".", False, "already exists"), (".", True, "is not an image folder of this format"),
             ("an_image_set", True, "is not an image folder of this format"), ("good.zip", False, "already exists"),

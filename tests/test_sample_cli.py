@@ -65,3 +65,11 @@ def test_bad_sampling_requests_give_one_clear_error_and_write_nothing(run_dir, t
     error = capsys.readouterr().err
     assert error.startswith("error:") and message in error and error.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auto_device_is_the_best_one_this_machine_has():
+    from primps_core import checks
+    from primps_core.study.pipeline import Context
+    best = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert checks.device("auto") == Context(device="auto").device == best
+    assert checks.device("cpu") == Context().device == "cpu"

@@ -71,7 +71,7 @@ class Context:
     progress: bool = True
 
     def __post_init__(self):
-        checks.device(self.device)
+        object.__setattr__(self, "device", checks.device(self.device))      # "auto" becomes the device it picks
 
     @property
     def root(self) -> Path:
