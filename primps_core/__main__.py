@@ -98,9 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     draw.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     draw.add_argument("--force", action="store_true", help="replace an earlier output of the same kind at --out")
 
-    score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets; prints JSON")
-    score.add_argument("a", help="reference set: folder, zip, .npz or embedded dataset name")
-    score.add_argument("b", help="compared set: folder, zip, .npz or embedded dataset name")
+    score = commands.add_parser("fid", help="FID (and optionally KID, precision/recall) between two image sets, or "
+                                             "either against saved statistics; prints JSON")
+    score.add_argument("a", help="reference: folder, zip, .npz of images, embedded dataset name, or an .npz of FID "
+                                 "statistics (mu, sigma: pytorch-fid's format)")
+    score.add_argument("b", nargs="?", default=None, help="compared set (the same kinds); optional with --save-stats")
+    score.add_argument("--save-stats", default=None, metavar="FILE.npz",
+                       help="also write the reference set's mu and sigma in pytorch-fid's format")
+    score.add_argument("--batch-size", type=int, default=None, help="images per Inception batch (memory, not results)")
+    score.add_argument("--force", action="store_true", help="replace an earlier statistics file at --save-stats")
     score.add_argument("--kid", action="store_true", help="also KID (mean and std over subsets)")
     score.add_argument("--pr", action="store_true", help="also improved precision/recall (k=3)")
     score.add_argument("--resolution", type=int, default=None, help="centre-crop and resize both sets to R x R first")
@@ -345,15 +351,45 @@ def sample_command(args) -> int:
 
 def score_command(args) -> int:
     """Print one JSON object with the metrics between ``args.a`` and ``args.b`` and what each set is
-    (a file set by the SHA-256 digest of its images, the key of its cached features)."""
-    import json
-
+    (a file set by the SHA-256 digest of its images, the key of its cached features); with
+    ``--save-stats`` also write the reference set's FID statistics. Either side may be a statistics
+    file: FID only then (KID and precision/recall need the features themselves)."""
+    from . import paths
     from .data import sources
-    from .eval.metrics import evaluate
-    names = ["fid"] + ["kid"] * args.kid + ["pr"] * args.pr
-    a, b = sources.resolve(args.a), sources.resolve(args.b)
-    result = evaluate(a, b, names, resolution=args.resolution, device=args.device, progress=sys.stderr.isatty())
-    print(json.dumps({"a": args.a, "b": args.b, **result, "a_digest": a.digest or None, "b_digest": b.digest or None}))
+    from .eval import metrics
+    if args.b is None and args.save_stats is None:
+        raise ValueError("give a second set to compare with, or --save-stats to only save the reference statistics")
+    if args.save_stats is not None:
+        if metrics.is_statistics(args.a):
+            raise ValueError(f"{args.a} already holds statistics: --save-stats needs images")
+        stats_path = paths.check_output(args.save_stats, force=args.force, what="an .npz of FID statistics",
+                                        ours=metrics.is_statistics)
+    sides = [name for name in (args.a, args.b) if name is not None]
+    saved = [name for name in sides if metrics.is_statistics(name)]
+    if saved and (args.kid or args.pr):
+        raise ValueError(f"{saved[0]} holds only FID statistics (mu, sigma): KID and precision/recall need images")
+    options = dict(resolution=args.resolution, device=args.device, progress=sys.stderr.isatty(),
+                   batch_size=args.batch_size)
+    refs = {name: None if name in saved else sources.resolve(name) for name in sides}
+    found = {name: None if ref is None else metrics.features(ref, **options) for name, ref in refs.items()}
+    result = {"a": args.a}
+    if args.save_stats is not None:
+        metrics.save_statistics(stats_path, found[args.a])
+        result["saved_stats"] = str(stats_path)
+    if args.b is not None:
+        result["b"] = args.b
+        if saved:
+            a, b = (metrics.load_statistics(name) if name in saved else metrics.feature_statistics(found[name])
+                    for name in (args.a, args.b))
+            result["fid"] = metrics.frechet_distance(*a, *b)
+        else:
+            real, fake = found[args.a], found[args.b]
+            result.update({"n_real": len(real), "n_fake": len(fake)})
+            for name in ["fid"] + ["kid"] * args.kid + ["pr"] * args.pr:
+                result.update(metrics.METRICS[name](real, fake))
+    result.update({f"{key}_digest": refs[name].digest or None for key, name in (("a", args.a), ("b", args.b))
+                   if name is not None and refs[name] is not None})
+    emit(result)
     return 0
 
 

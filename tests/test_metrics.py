@@ -138,3 +138,33 @@ def test_fid_command_line_prints_one_json_object(tmp_path, capsys, emoji):
     assert result["fid"] > 1 and np.isfinite(result["kid_mean"]) and result["kid_std"] >= 0
     assert main(["fid", str(tmp_path / "missing"), str(tmp_path / "b")]) == 1
     assert "missing does not exist" in capsys.readouterr().err
+
+
+def test_fid_statistics_travel_in_pytorch_fids_format(tmp_path, capsys, emoji):
+    image_files.save_images(emoji[:12], tmp_path / "a.zip")
+    image_files.save_images(emoji[12:], tmp_path / "b")
+    both = ["--resolution", "32", "--batch-size", "5"]
+    assert main(["fid", str(tmp_path / "a.zip"), str(tmp_path / "b"), *both]) == 0
+    direct = json.loads(capsys.readouterr().out)["fid"]
+    assert main(["fid", str(tmp_path / "a.zip"), "--save-stats", str(tmp_path / "a_stats.npz"), *both]) == 0
+    assert json.loads(capsys.readouterr().out)["saved_stats"] == str(tmp_path / "a_stats.npz")
+    with np.load(tmp_path / "a_stats.npz") as saved:                   # what pytorch-fid writes and reads
+        assert sorted(saved.files) == ["mu", "sigma"] and saved["sigma"].shape == (2048, 2048)
+        mu, sigma = metrics.feature_statistics(metrics.features(sources.load_images(tmp_path / "a.zip", 32)))
+        np.testing.assert_array_equal(saved["mu"], mu)
+        np.testing.assert_array_equal(saved["sigma"], sigma)
+    assert main(["fid", str(tmp_path / "a_stats.npz"), str(tmp_path / "b"), *both]) == 0
+    assert json.loads(capsys.readouterr().out)["fid"] == pytest.approx(direct, rel=1e-6)
+    assert main(["fid", str(tmp_path / "b"), str(tmp_path / "a_stats.npz"), "--resolution", "32"]) == 0
+    assert json.loads(capsys.readouterr().out)["fid"] == pytest.approx(direct, rel=1e-6)      # symmetric
+    for argv, message in ((["--kid"], "holds only FID statistics"),
+                          (["--save-stats", str(tmp_path / "x.npz")], "already holds statistics")):
+        assert main(["fid", str(tmp_path / "a_stats.npz"), str(tmp_path / "b"), *argv]) == 1
+        assert message in capsys.readouterr().err
+    assert main(["fid", str(tmp_path / "a.zip")]) == 1
+    assert "give a second set" in capsys.readouterr().err
+    assert main(["fid", str(tmp_path / "a.zip"), "--save-stats", str(tmp_path / "a_stats.npz")]) == 1    # exists
+    assert "already exists" in capsys.readouterr().err
+    np.savez(tmp_path / "bad.npz", mu=np.zeros(3), sigma=np.eye(3))
+    assert main(["fid", str(tmp_path / "bad.npz"), str(tmp_path / "b")]) == 1
+    assert "FID statistics are a mean of 2048 features" in capsys.readouterr().err

@@ -182,13 +182,14 @@ class InceptionFeatures:
         return lambda x: module(x.to(self.device).contiguous(memory_format=torch.channels_last)).cpu().numpy()
 
     @torch.inference_mode()
-    def __call__(self, images: np.ndarray, progress: bool = True) -> np.ndarray:
+    def __call__(self, images: np.ndarray, progress: bool = True, batch_size: int | None = None) -> np.ndarray:
         images = check_images(images)
+        batch = batch_size or self.batch_size
         out = np.empty((len(images), self.dim), np.float32)
-        starts = range(0, len(images), self.batch_size)
+        starts = range(0, len(images), batch)
         for start in tqdm(starts, desc="Inception features", unit="batch", leave=False,
                           disable=not progress or len(starts) < 2):
-            x = inception_input(images[start:start + self.batch_size])
+            x = inception_input(images[start:start + batch])
             out[start:start + len(x)] = self.network(x)
         return out
 
@@ -218,10 +219,12 @@ def as_images(images, resolution: int | None = None) -> np.ndarray:
 
 
 def features(images, *, extractor: str = "inception-v3", resolution: int | None = None,
-             device: str = "cpu", cache_dir: Path | str | None = DEFAULT_CACHE, progress: bool = True) -> np.ndarray:
+             device: str = "cpu", cache_dir: Path | str | None = DEFAULT_CACHE, progress: bool = True,
+             batch_size: int | None = None) -> np.ndarray:
     """Features (N, D) of an image set, cached in ``cache_dir`` by a hash of the pixels.
 
     The default cache is ``runs/cache/features`` under the project's runs folder; None disables it.
+    ``batch_size`` (default: the extractor's) changes the memory used, not the features.
     """
     images = as_images(images, resolution)
     if len(images) < 2:
@@ -235,7 +238,10 @@ def features(images, *, extractor: str = "inception-v3", resolution: int | None 
     cached = Path(cache_dir) / extractor / f"{digest.hexdigest()[:32]}.npy" if cache_dir else None
     if cached is not None and cached.is_file():
         return np.load(cached)
-    result = model(images, progress=progress)
+    if batch_size is None:
+        result = model(images, progress=progress)
+    else:
+        result = model(images, progress=progress, batch_size=checks.integer(batch_size, "batch size", 1))
     if cached is not None:
         buffer = io.BytesIO()            # np.save to a file reports a full disk without its errno
         np.save(buffer, result)
@@ -260,6 +266,40 @@ def feature_statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased) covariance of features (N, D)."""
     (feats,) = _check_features(feats)
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
+
+
+def save_statistics(path, feats: np.ndarray) -> Path:
+    """Write the mean and covariance of features (N, D) to ``path`` as pytorch-fid does (an ``.npz``
+    with ``mu`` and ``sigma``), atomically; the path."""
+    mu, sigma = feature_statistics(feats)
+    buffer = io.BytesIO()
+    np.savez(buffer, mu=mu, sigma=sigma)
+    path = Path(path)
+    paths.atomic_write(path, lambda temporary: Path(temporary).write_bytes(buffer.getbuffer()))
+    return path
+
+
+def is_statistics(path) -> bool:
+    """True when ``path`` is an ``.npz`` of FID statistics (``mu`` and ``sigma``, pytorch-fid's
+    format) rather than of images."""
+    if not (isinstance(path, (str, os.PathLike)) and str(path).lower().endswith(".npz") and Path(path).is_file()):
+        return False
+    try:
+        with np.load(path) as archive:
+            return {"mu", "sigma"} <= set(archive.files)
+    except (OSError, ValueError):
+        return False
+
+
+def load_statistics(path) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of an ``.npz`` of FID statistics; one clear error when they are not a mean and a
+    matching covariance of Inception's 2048 features."""
+    with np.load(path) as archive:
+        mu, sigma = np.asarray(archive["mu"], np.float64), np.asarray(archive["sigma"], np.float64)
+    if mu.shape != (InceptionFeatures.dim,) or sigma.shape != (len(mu), len(mu)):
+        raise ValueError(f"{path} holds mu {mu.shape} and sigma {sigma.shape}: FID statistics are a mean of "
+                         f"{InceptionFeatures.dim} features and their {InceptionFeatures.dim} x {InceptionFeatures.dim} covariance")
+    return mu, sigma
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
@@ -373,12 +413,14 @@ def precision_recall_from_features(real: np.ndarray, fake: np.ndarray, k: int = 
 
 
 def evaluate(real, fake, metrics=("fid",), *, extractor: str = "inception-v3", resolution: int | None = None,
-             device: str = "cpu", cache_dir: Path | str | None = DEFAULT_CACHE, progress: bool = True) -> dict:
+             device: str = "cpu", cache_dir: Path | str | None = DEFAULT_CACHE, progress: bool = True,
+             batch_size: int | None = None) -> dict:
     """Every metric named in ``metrics`` between two image sets (arrays or ``as_images`` inputs)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
-    options = dict(extractor=extractor, resolution=resolution, device=device, cache_dir=cache_dir, progress=progress)
+    options = dict(extractor=extractor, resolution=resolution, device=device, cache_dir=cache_dir, progress=progress,
+                   batch_size=batch_size)
     real_features, fake_features = features(real, **options), features(fake, **options)
     result = {"n_real": len(real_features), "n_fake": len(fake_features)}
     for name in metrics:
