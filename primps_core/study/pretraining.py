@@ -14,6 +14,7 @@ import numpy as np
 from ..data import sources
 from ..gan.training import sample_images
 from ..presets import get_preset
+from ..eval import decision
 from . import runs, tables
 from .pipeline import Context, StageResult
 
@@ -57,7 +58,8 @@ def curve_table(results: dict[str, StageResult]) -> list[dict]:
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
-    """Notebook 03's numbers, from ``pretrain.csv`` and ``pretrain_curves.csv``."""
+    """Notebook 03's numbers, from ``pretrain.csv`` and ``pretrain_curves.csv``; the pretraining
+    gate of ``figures/design.json`` on each run (its last KID at or below its KID at one third)."""
     figures_dir = Path(figures_dir)
     curves = tables.csv_rows(figures_dir / "pretrain_curves.csv")
     rows = []
@@ -68,5 +70,7 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                      "of which scoring (s)": tables.number(run["eval_s"], 0),
                      "images/s (scoring included)": tables.number(run["images_per_s"], 0),
                      "FID at each evaluation": " → ".join(tables.number(p["fid"], 0) for p in curve),
-                     "final KID": tables.number(run["kid_mean"], 3)})
+                     "KID at each evaluation": " → ".join(tables.number(p["kid_mean"], 3) for p in curve),
+                     "pretraining gate": "passes" if decision.pretraining_gate(
+                         [p["iteration"] for p in curve], [p["kid_mean"] for p in curve]) else "fails"})
     return {"Pretraining runs, scored against held-out images of their own source": rows}
