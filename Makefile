@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.primps-installed
 PRESET ?= cpu
 
-.PHONY: setup test reproduce bench recipe-bench horizon-bench clean-runs
+.PHONY: setup test reproduce bench recipe-bench horizon-bench browser-test clean-runs
 
 setup: $(STAMP)
 
@@ -40,6 +40,12 @@ bench: setup
 # The recipe benchmark of the decisive experiment (hours: 30 CPU-minutes per candidate, resumable).
 recipe-bench: setup
 	$(PY) benchmarks/architecture_comparison.py
+
+# The explorer of notebook 02 in a real browser (JupyterLab + Debian's chromium via Selenium; not in CI).
+# Needs: apt-get install chromium chromium-driver. Writes figures/explorer.png.
+browser-test: setup
+	$(PY) -m pip install --quiet "selenium==4.50.0"
+	$(PY) scripts/browser_explorer.py
 
 # How long scratch takes to plateau on the decisive targets at the cpu recipe (about an hour, resumable).
 horizon-bench: setup

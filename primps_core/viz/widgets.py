@@ -6,6 +6,7 @@ import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from IPython.display import Image, display
 
@@ -35,6 +36,7 @@ def explorer_figure(images: np.ndarray, photo_spectra: dict, title: str):
     alphas = spectrum.fit_alpha(images)
     ax.set(xscale="log", xlabel="cycles/pixel", ylabel="log10 relative power",
            title=f"alpha {alphas.mean():.2f} ± {alphas.std():.2f}")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())      # decades only: minor labels collide
     ax.legend(frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=9, y=1.03)
     return fig
