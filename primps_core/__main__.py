@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 01,02")
     run.add_argument("--kernel", default=None, help="Jupyter kernel (default: primps if registered, else python3)")
     run.add_argument("--json", action="store_true", help="print the notebooks' status and times as one JSON line")
+    run.add_argument("--device", default=None, help="where the training notebooks train (default: their own, auto: "
+                                                    "a GPU when there is one)")
     readme = commands.add_parser("readme", help="rewrite README.md's generated tables from figures/ and benchmarks/results/")
     readme.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
     readme.add_argument("--json", action="store_true", help="print the stale or rewritten tables as one JSON line")
@@ -135,7 +137,7 @@ def run_command(args) -> int:
     main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        if hasattr(args, "device"):
+        if getattr(args, "device", None) is not None:
             args.device = checks.device(args.device)
         return commands[args.command](args)
     except (ValueError, TypeError, OSError, NotebookFailed) as error:
@@ -169,7 +171,7 @@ def reproduce_command(args) -> int:
     only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
     if only == []:
         raise ValueError(f"--only {args.only!r} names no notebook; give prefixes such as 01,02")
-    runs = reproduce(args.preset, only, kernel=args.kernel)
+    runs = reproduce(args.preset, only, kernel=args.kernel, device=args.device)
     if args.json:
         emit({"preset": args.preset, "notebooks": [{"notebook": run.name, "status": run.status,
                                                     "seconds": round(run.seconds, 1)} for run in runs]})

@@ -42,6 +42,10 @@ def test_runs_notebooks_in_order_with_preset_and_cwd(notebooks, tmp_path, capsys
     assert "running 01_first.ipynb" in capsys.readouterr().err              # progress on stderr
     times = json.loads((tmp_path / "reproduce.json").read_text())
     assert times["preset"] == "cpu" and list(times["notebooks"]) == ["01_first", "02_second"]
+    reproduce.reproduce("cpu", only=["01"], notebooks_dir=notebooks, output_dir=tmp_path / "out",
+                        times_path=tmp_path / "reproduce.json", device="cpu")
+    executed = json.loads((tmp_path / "out" / "01_first.ipynb").read_text())
+    assert any('device = "cpu"' in "".join(c["source"]) for c in executed["cells"])     # passed as a parameter
     assert all(t["seconds"] > 0 and t["matmul_gflops"] > 0 and t["fft_per_s"] > 0 for t in times["notebooks"].values())
 
 
