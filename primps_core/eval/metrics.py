@@ -22,6 +22,7 @@ import importlib.util
 import io
 import os
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -287,7 +288,7 @@ def is_statistics(path) -> bool:
     try:
         with np.load(path) as archive:
             return {"mu", "sigma"} <= set(archive.files)
-    except (OSError, ValueError):
+    except (OSError, ValueError, zipfile.BadZipFile):      # not readable as an .npz: the image readers say why
         return False
 
 
