@@ -134,3 +134,12 @@ def test_zero_or_negative_sizes_are_refused_not_replaced_by_the_presets(capsys):
         runs.pretrain_config("ps-noise", "smoke", evals=0)
     assert main(["pretrain", "--source", "ps-noise", "--preset", "smoke", "--iterations", "0"]) == 1
     assert capsys.readouterr().err == "error: iterations must be an integer >= 1, got 0\n"
+
+
+def test_a_run_is_scored_evals_times_evenly_the_last_at_its_end():
+    from primps_core.study import runs
+    for iterations, evals, expected in ((1000, 3, [334, 668, 1000]), (600, 3, [200, 400, 600]), (8, 2, [4, 8]),
+                                        (20, 1, [20]), (2000, 4, [500, 1000, 1500, 2000])):
+        every = runs.evaluation_interval(iterations, evals)
+        points = sorted({k for k in range(every, iterations + 1, every)} | {iterations})
+        assert points == expected, (iterations, evals, points)

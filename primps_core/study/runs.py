@@ -92,6 +92,13 @@ def _scorer(real: np.ndarray, n: int, seed: int, context: Context):
     return score
 
 
+def evaluation_interval(iterations: int, evals: int) -> int:
+    """Iterations between evaluations so that a run of ``iterations`` is scored at most ``evals``
+    times, evenly, the last at its end: ``ceil(iterations / evals)`` (1,000 in 3: at 334, 668 and
+    1,000; the floor would add a fourth at 999, one iteration before the end)."""
+    return max(1, -(-iterations // evals))
+
+
 def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray, fid_samples: int,
                      out_dir: Path, context: Context, init=None) -> dict | None:
     """Train with ``evals`` evenly spaced evaluations; the result holds the curve and the final scores.
@@ -100,7 +107,7 @@ def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray,
     pipeline hands them rank 0's result)."""
     started = time.perf_counter()
     score = _scorer(real, fid_samples, config.seed + 1_000_000, context)
-    trainer = training.train(config, out_dir, init=init, evaluate=score, eval_every=max(1, config.iterations // evals),
+    trainer = training.train(config, out_dir, init=init, evaluate=score, eval_every=evaluation_interval(config.iterations, evals),
                              progress=context.progress, device=context.device)
     if trainer.rank != 0:
         return None
