@@ -324,10 +324,8 @@ def synth_command(args) -> int:
 
 def sample_command(args) -> int:
     """Write ``--n`` images of a run's EMA generator (or an interpolation grid) and print what was written."""
-    from PIL import Image
-
     from . import paths
-    from .data.images import ImageWriter, tile
+    from .data.images import ImageWriter
     from .gan import training
     from .study import runs
     generator = runs.load_generator(args.run).to(args.device)
@@ -344,7 +342,7 @@ def sample_command(args) -> int:
             raise ValueError(f"an interpolation grid is one PNG: --out must end in .png, got {args.out!r}")
         out = paths.check_output(args.out, force=args.force, what="a PNG file",
                                  ours=lambda path: path.is_file() and path.suffix.lower() == ".png")
-        paths.atomic_write(out, lambda temporary: Image.fromarray(tile(grid)).save(temporary, format="PNG"))
+        training.save_grid(grid.reshape(-1, *grid.shape[2:]), out, columns=grid.shape[1])
         count = grid.shape[0] * grid.shape[1]
     emit({"run": str(args.run), "out": str(out), "images": count, "resolution": generator.config.resolution,
           "seed": seed, "truncation": args.truncation})

@@ -33,6 +33,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import checks
+from ..data.images import tile
 from ..data.sources import DataRef, image_stream
 from ..paths import atomic_write
 from .augment import diff_augment, parse_policy
@@ -338,12 +339,11 @@ def load_checkpoint(path) -> dict:
 
 
 def save_grid(images: np.ndarray, path: Path, columns: int = 8) -> None:
-    """uint8 NHWC images tiled into one PNG, written atomically."""
-    rows = int(np.ceil(len(images) / columns))
-    size = images.shape[1]
-    grid = np.full((rows * size, columns * size, 3), 255, np.uint8)
-    for k, image in enumerate(images):
-        grid[(k // columns) * size:(k // columns + 1) * size, (k % columns) * size:(k % columns + 1) * size] = image
+    """uint8 NHWC images tiled row by row into one PNG (an incomplete last row padded white), written atomically."""
+    rows = -(-len(images) // columns)
+    padded = np.full((rows * columns, *images.shape[1:]), 255, np.uint8)
+    padded[:len(images)] = images
+    grid = tile(padded.reshape(rows, columns, *images.shape[1:]))
     atomic_write(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
 
 
