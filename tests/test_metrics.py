@@ -1,7 +1,9 @@
 """FID/KID/precision-recall math against independent formulas and clean-fid; the Inception features
-against the shipped TorchScript module; the fid command line."""
+against the shipped TorchScript module and clean-fid's legacy_tensorflow path; the fid command line."""
+import importlib.util
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,6 +118,29 @@ def test_inception_features_equal_the_shipped_module_after_the_reference_resize(
         assert np.abs(ours - expected).max() <= 1e-4 * np.abs(expected).max(), backend
     resized = metrics.inception_input(images)
     assert torch.allclose(resized, x, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def fid_agreement():
+    """benchmarks/fid_agreement.py, which drives clean-fid's legacy_tensorflow mode offline."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fid_agreement.py"
+    spec = importlib.util.spec_from_file_location("fid_agreement", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_inception_features_equal_clean_fids_legacy_tensorflow_path(emoji, tmp_path, fid_agreement):
+    """clean-fid's own file listing, reading, batching and InceptionV3W (legacy_tensorflow: the network
+    file resizes), on the shipped weights behind NVIDIA's forward, give primps' features."""
+    image_files.save_images(emoji[:6], tmp_path / "images")
+    clean_fid = fid_agreement.clean_fid()
+    extractor = fid_agreement.clean_fid_extractor(tmp_path, "legacy_tensorflow")
+    theirs = clean_fid["get_folder_features"](str(tmp_path / "images"), extractor, mode="legacy_tensorflow",
+                                              **fid_agreement.LOADER)
+    ours = metrics.features(emoji[:6], cache_dir=None, progress=False)
+    assert theirs.shape == ours.shape == (6, 2048)
+    assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(ours).max()
 
 
 def test_fid_of_a_set_with_itself_is_zero_and_features_are_cached(emoji, tmp_path):
