@@ -120,3 +120,31 @@ open("log.txt", "a").write("second done\\n")""")
     assert [(r.name, r.status) for r in runs] == [("01_first", "ok"), ("02_second", "ok")]
     assert (tmp_path / "computed.txt").read_text() == "computed\n"         # computed once, loaded on the rerun
     assert (notebooks / "log.txt").read_text() == "second done\n"
+
+
+def test_a_resumed_run_never_replaces_a_from_empty_time(tmp_path):
+    times, machine = tmp_path / "reproduce.json", {"cpu": "x"}
+    first = [reproduce.NotebookRun("01_a", "ok", 100.0)]
+    reproduce.record_times(times, first, "smoke", machine, from_empty=True)
+    reproduce.record_times(times, [reproduce.NotebookRun("01_a", "ok", 3.0), reproduce.NotebookRun("02_b", "ok", 5.0)],
+                           "smoke", machine, from_empty=False)
+    entries = json.loads(times.read_text())["notebooks"]
+    assert (entries["01_a"]["seconds"], entries["01_a"]["from_empty"]) == (100.0, True)
+    assert (entries["02_b"]["seconds"], entries["02_b"]["from_empty"]) == (5.0, False)   # no earlier time: kept
+    reproduce.record_times(times, [reproduce.NotebookRun("02_b", "ok", 60.0)], "smoke", machine, from_empty=True)
+    entry = json.loads(times.read_text())["notebooks"]["02_b"]
+    assert entry.pop("date").endswith(" UTC") and entry == {"seconds": 60.0, "from_empty": True, "cpu": "x"}
+
+
+def test_a_run_starts_empty_only_without_cached_stages_or_features(tmp_path, monkeypatch):
+    monkeypatch.setattr(reproduce.paths, "RUNS_DIR", tmp_path / "runs")
+    assert reproduce.starts_empty("smoke")
+    (tmp_path / "runs" / "smoke" / "notebooks").mkdir(parents=True)
+    assert reproduce.starts_empty("smoke")                    # executed notebooks are not stages
+    stage = tmp_path / "runs" / "smoke" / "pretrain" / "abc"
+    stage.mkdir(parents=True)
+    (stage / "stage.json").write_text("{}")
+    assert not reproduce.starts_empty("smoke") and reproduce.starts_empty("cpu")
+    (tmp_path / "runs" / "cache" / "features").mkdir(parents=True)
+    (tmp_path / "runs" / "cache" / "features" / "f.npy").write_text("")
+    assert not reproduce.starts_empty("cpu")

@@ -92,17 +92,29 @@ def machine_speed() -> dict:
             "matmul_gflops": round(2 * 1024**3 / matmul_s / 1e9, 1), "fft_per_s": round(len(fields) / fft_s, 1)}
 
 
-def record_times(path: Path, runs: list[NotebookRun], preset: str, machine: dict) -> None:
+def record_times(path: Path, runs: list[NotebookRun], preset: str, machine: dict, from_empty: bool = True) -> None:
     """Add the finished notebooks of this run to ``path`` (``reproduce.json``), keeping the entries of
-    notebooks this run did not execute."""
+    notebooks this run did not execute. ``from_empty`` says whether the run started with no cached
+    stage and no cached feature: a resumed run's time (stages loaded, not computed) never replaces
+    a from-empty time, only an earlier resumed one."""
     path = Path(path)
     record = json.loads(path.read_text()) if path.is_file() else {"preset": preset, "notebooks": {}}
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     for run in runs:
-        if run.status == "ok":
-            record["notebooks"][run.name] = {"seconds": round(run.seconds, 1), "date": date, **machine}
+        earlier = record["notebooks"].get(run.name, {})
+        if run.status == "ok" and (from_empty or not earlier or not earlier.get("from_empty", True)):
+            record["notebooks"][run.name] = {"seconds": round(run.seconds, 1), "date": date, "from_empty": from_empty,
+                                             **machine}
     record["notebooks"] = dict(sorted(record["notebooks"].items()))
     paths.atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2) + "\n"))
+
+
+def starts_empty(preset: str) -> bool:
+    """Whether a run of ``preset`` would compute everything: no finished stage under
+    ``runs/<preset>/`` (the executed notebooks aside) and no cached Inception feature."""
+    preset_dir, features = paths.RUNS_DIR / preset, paths.RUNS_DIR / "cache" / "features"
+    stages = [p for p in preset_dir.glob("*/*/stage.json") if p.parts[-3] != "notebooks"] if preset_dir.is_dir() else []
+    return not stages and not (features.is_dir() and any(features.iterdir()))
 
 
 def kernel_name(preferred: str = KERNEL_NAME) -> str:
@@ -143,7 +155,7 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
     output_dir.mkdir(parents=True, exist_ok=True)
     times_path = Path(times_path or paths.figures_dir(preset) / "reproduce.json")
     kernel = kernel or kernel_name()
-    machine = machine_speed()
+    machine, from_empty = machine_speed(), starts_empty(preset)
     runs = [NotebookRun(p.stem, "pending", 0.0) for p in notebooks]
     for notebook, run in zip(notebooks, runs):
         print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", file=sys.stderr, flush=True)
@@ -157,9 +169,9 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
         except Exception as error:   # papermill raises its own error types for cell failures
             run.status, run.seconds = "failed", time.perf_counter() - start
             print(format_table(runs), file=sys.stderr)
-            record_times(times_path, runs, preset, machine)
+            record_times(times_path, runs, preset, machine, from_empty)
             raise NotebookFailed(f"notebook {notebook.name} failed at {_failure(error)} "
                                  f"(executed copy: {output_dir / notebook.name})") from None
         run.status, run.seconds = "ok", time.perf_counter() - start
-        record_times(times_path, runs, preset, machine)     # each notebook as it finishes: a stopped run keeps them
+        record_times(times_path, runs, preset, machine, from_empty)     # each notebook as it finishes: a stopped run keeps them
     return runs
