@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.primps-installed
 PRESET ?= cpu
 
-.PHONY: setup test reproduce bench recipe-bench horizon-bench browser-test clean-runs
+.PHONY: setup test reproduce bench recipe-bench horizon-bench recipes-bench browser-test clean-runs
 
 setup: $(STAMP)
 
@@ -33,6 +33,7 @@ bench: setup
 	$(PY) benchmarks/fid_speed.py
 	$(PY) benchmarks/target_distances.py
 	$(PY) benchmarks/half_inception.py
+	$(PY) benchmarks/fid_agreement.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/train_equivalence.py
 	$(PY) benchmarks/synth_memory.py
@@ -50,6 +51,10 @@ browser-test: setup
 # How long scratch takes to plateau on the decisive targets at the cpu recipe (about an hour, resumable).
 horizon-bench: setup
 	$(PY) benchmarks/transfer_horizon.py
+
+# The front page's recipes from nothing cached, at smoke size and as written (about half an hour).
+recipes-bench: setup
+	$(PY) benchmarks/recipes.py
 
 clean-runs:
 	rm -rf runs

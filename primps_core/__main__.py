@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--json", action="store_true", help="print the notebooks' status and times as one JSON line")
     run.add_argument("--device", default=None, help="where the training notebooks train (default: their own, auto: "
                                                     "a GPU when there is one)")
-    readme = commands.add_parser("readme", help="rewrite README.md's generated tables from figures/ and benchmarks/results/")
+    readme = commands.add_parser("readme", help="rewrite the generated tables of README.md and docs/ from figures/ "
+                                                "and benchmarks/results/")
     readme.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
     readme.add_argument("--json", action="store_true", help="print the stale or rewritten tables as one JSON line")
     synth = commands.add_parser("synth", help="write a synthetic dataset (zip in StyleGAN2-ADA format, folder or npz)")
@@ -278,10 +279,10 @@ def readme_command(args) -> int:
     if args.json:
         emit({"check": args.check, "stale" if args.check else "rewrote": stale})
     if args.check and stale:
-        print(f"README.md is stale in: {', '.join(stale)} (run `primps readme`)", file=sys.stderr)
+        print(f"stale generated blocks: {'; '.join(stale)} (run `primps readme`)", file=sys.stderr)
         return 1
     if not args.json:
-        print(f"README.md: {'rewrote ' + ', '.join(stale) if stale else 'up to date'}")
+        print(f"README.md and docs/: {'rewrote ' + '; '.join(stale) if stale else 'up to date'}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The README's result tables are generated from the files runs write, and a test keeps them equal."""
+"""The result tables of the README and docs/ are generated from the files runs write, and a test keeps
+them equal; hand-written prose quotes no measured number."""
 import json
 import re
 import shutil
@@ -9,18 +10,19 @@ from primps_core import paths
 from primps_core.paths import write_csv
 from primps_core.study import readme, tables
 
-EXPECTED_BLOCKS = {f"notebook-0{k}" for k in range(1, 7)} | {"timings", "presets"}
+EXPECTED_BLOCKS = {f"notebook-0{k}" for k in range(1, 7)} | {"timings", "presets", "claims"}
 
 
-def readme_text() -> str:
-    return (paths.ROOT / "README.md").read_text()
+def document(name: str = "README.md") -> str:
+    return (paths.ROOT / name).read_text()
 
 
-def test_every_generated_table_of_the_readme_equals_what_the_files_give():
-    text = readme_text()
-    names = {match.group("name") for match in readme.BLOCK.finditer(text)}
+def test_every_generated_table_of_every_document_equals_what_the_files_give():
+    names = {match.group("name") for name in readme.DOCUMENTS for match in readme.BLOCK.finditer(document(name))}
     assert EXPECTED_BLOCKS <= names
-    assert readme.stale_blocks(text) == [], "run `python -m primps_core readme`"
+    assert {"timings", "claims"} <= {match.group("name") for match in readme.BLOCK.finditer(document())}
+    assert {name: readme.stale_blocks(document(name)) for name in readme.DOCUMENTS} == {
+        name: [] for name in readme.DOCUMENTS}, "run `primps readme`"
 
 
 def test_a_number_changed_by_hand_in_the_figures_makes_the_readme_stale_until_it_is_regenerated(tmp_path):
@@ -31,7 +33,7 @@ def test_a_number_changed_by_hand_in_the_figures_makes_the_readme_stale_until_it
                                                  rows[k]["iters"]))
     rows[last]["fid"] += 30.0                            # a final faces-100 scratch FID
     write_csv(figures / "transfer.csv", rows)
-    text = readme_text()
+    text = document("docs/results.md")
     assert readme.stale_blocks(text, figures) == ["notebook-04"]
     regenerated = readme.render(text, figures)
     assert readme.stale_blocks(regenerated, figures) == []
@@ -92,12 +94,13 @@ def prose_numbers(text: str) -> set[str]:
     text = readme.BLOCK.sub("", text)
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     text = re.sub(r"`[^`]*`|\S+\.(?:png|csv|json|md|py)\b", "", text)
+    text = re.sub(r"\b\d+\.\d+\.\d+\b", "", text)          # package versions such as 0.22.2
     return set(NUMBER.findall(text))
 
 
 def test_prose_quotes_no_measured_number():
     notebooks = sorted((paths.NOTEBOOKS_DIR).glob("[0-9][0-9]_*.ipynb"))
-    texts = {"README.md": readme_text()}
+    texts = {name: document(name) for name in readme.DOCUMENTS}
     texts.update({path.name: "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
                                        if cell["cell_type"] == "markdown") for path in notebooks})
     found = {name: sorted(prose_numbers(text) - DESIGN_NUMBERS) for name, text in texts.items()}
@@ -108,3 +111,29 @@ def test_prose_quotes_no_measured_number():
 def test_the_prose_check_finds_a_measurement():
     assert prose_numbers("FID fell to 318.2 (`x = 2.5`) at 42% <!-- generated: a -->\n0.7\n<!-- end: a -->") == {
         "318.2", "42%"}
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_of_the_documents_reaches_a_file_and_heading():
+    broken = []
+    for name in readme.DOCUMENTS:
+        here = (paths.ROOT / name).parent
+        for target in re.findall(r"\]\(([^)\s]+)\)", document(name)):
+            if re.match(r"[a-z]+://", target):
+                continue
+            file, _, fragment = target.partition("#")
+            path = (here / file).resolve() if file else paths.ROOT / name
+            headings = ({anchor(h) for h in re.findall(r"^#+ (.+)$", path.read_text(), flags=re.M)}
+                        if path.suffix == ".md" and path.is_file() else set())
+            if not path.exists() or (fragment and fragment not in headings):
+                broken.append(f"{name}: {target}")
+    assert broken == []
+
+
+def test_the_anchor_rule_on_known_headings():
+    assert anchor("Notebook 01 — the power spectrum") == "notebook-01--the-power-spectrum"
+    assert anchor("Training: the recipe, the command line") == "training-the-recipe-the-command-line"

@@ -1,23 +1,32 @@
-"""The README's generated blocks: every table of results is rewritten from the files runs write.
+"""The README's generated blocks and its recipes.
 
-    python -m primps_core readme            # rewrite the generated blocks of README.md
-    python -m primps_core readme --check    # exit 1, naming the stale blocks, if README.md is out of date
+    python -m primps_core readme            # rewrite the generated blocks of README.md and docs/*.md
+    python -m primps_core readme --check    # exit 1, naming the stale blocks, if a document is out of date
 
-A block is the text between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; everything
-else in the README is written by hand and stays qualitative. NAME is one of:
+The documents are ``DOCUMENTS``: the front page (README.md) and the pages of ``docs/``. A block is
+the text between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; everything else is
+written by hand and stays qualitative. NAME is one of:
 
 - ``notebook-01`` .. ``notebook-06``: that notebook's key tables (``key_tables`` of its study
   module, read from ``figures/``), the same tables the notebook prints in its last cell;
-- ``timings``: the wall time of each notebook from ``figures/reproduce.json``, with the CPU and
-  the matmul and FFT rates measured in the same run;
+- ``timings``: the wall time of each notebook from ``figures/reproduce.json``, whether its run
+  started from an empty ``runs/``, with the CPU and the matmul and FFT rates measured in the same run;
 - ``presets``: the sizes of every preset, from ``presets.py``;
 - ``include benchmarks/results/FILE.md``: a benchmark's result file, without its title.
 
 ``tests/test_readme.py`` fails when a block differs from what the files give.
+
+A recipe is a ``bash`` code block of the front page right after ``<!-- recipe: NAME -->``. Its
+first line sets its variables as a user runs it (the canonical sizes) and ends with a comment
+``# smoke: VAR=VALUE ...`` naming the values of a quick check (``# smoke: as written`` when there
+is nothing to shrink); ``recipes`` reads them, so a test
+runs every recipe as written at the smoke values and ``benchmarks/recipes.py`` times both.
 """
 from __future__ import annotations
 
 import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
@@ -28,6 +37,8 @@ NOTEBOOKS = {"01": spectrum_analysis, "02": synthesizer, "03": pretraining, "04"
              "06": privacy}
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
 README = "README.md"
+DOCUMENTS = (README, "docs/results.md", "docs/reference.md", "docs/data.md")
+RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\n```bash\n(?P<code>.*?)```", re.S)
 
 
 def notebook_block(number: str, figures_dir: Path) -> str:
@@ -49,18 +60,19 @@ def key_tables_block(key_tables, figures_dir: Path) -> str:
 def timings_block(figures_dir: Path) -> str:
     """One row per notebook of the canonical run's ``reproduce.json``, and their total."""
     record = tables.read_json(Path(figures_dir) / "reproduce.json")
-    rows = [{"notebook": name, "wall time": _duration(entry["seconds"]), "recorded": entry["date"],
+    rows = [{"notebook": name, "wall time": duration(entry["seconds"]), "recorded": entry["date"],
+             "from an empty runs/": "yes" if entry.get("from_empty", True) else "no: resumed, stages loaded",
              "CPU": f"{entry['cpu']}, {entry['cores']} cores, {entry['torch_threads']} torch threads",
              "matmul GFLOP/s": tables.number(entry["matmul_gflops"], 0),
              "256 px FFTs/s": tables.number(entry["fft_per_s"], 0)}
             for name, entry in record["notebooks"].items()]
-    total = sum(entry["seconds"] for entry in record["notebooks"].values())
-    rows.append({"notebook": "all", "wall time": _duration(total), "recorded": "", "CPU": "", "matmul GFLOP/s": "",
-                 "256 px FFTs/s": ""})
+    fresh = [entry["seconds"] for entry in record["notebooks"].values() if entry.get("from_empty", True)]
+    rows.append({"notebook": "all from an empty runs/", "wall time": duration(sum(fresh)), "recorded": "",
+                 "from an empty runs/": "", "CPU": "", "matmul GFLOP/s": "", "256 px FFTs/s": ""})
     return f"*Preset `{record['preset']}`, from `figures/reproduce.json`*\n\n{tables.markdown(rows)}"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """``seconds`` as "1 h 20 min 05 s", "4 min 19 s", "10 min" or "42 s"."""
     hours, rest = divmod(round(seconds), 3600)
     minutes, seconds = divmod(rest, 60)
@@ -75,7 +87,7 @@ def presets_block() -> str:
                   "images per setting (02)": f"{p.synth_images:,} at {' and '.join(map(str, p.synth_resolutions))} px",
                   "coverage sample (02)": tables.number(p.coverage_images, 0),
                   "per side against the official code (02)": tables.number(p.fidelity_images, 0),
-                  "cell timeout": _duration(p.notebook_timeout_s)} for p in PRESETS.values()]
+                  "cell timeout": duration(p.notebook_timeout_s)} for p in PRESETS.values()]
     training = [{"preset": f"`{p.name}`", "resolution": p.train_resolution, "architecture": p.architecture,
                  "base channels": p.base_channels,
                  "batch": p.batch_size, "pretraining iterations (evaluations)": f"{p.pretrain_iterations:,} ({p.pretrain_evals})",
@@ -129,12 +141,55 @@ def stale_blocks(text: str, figures_dir: Path | None = None, root: Path | None =
     return _changed(text, render(text, figures_dir, root))
 
 
-def update(check: bool = False, path: Path | None = None) -> list[str]:
-    """Rewrite the README's blocks (or with ``check`` only list the stale ones); the stale names."""
-    path = Path(path or paths.ROOT / README)
-    text = path.read_text()
-    rendered = render(text)
-    stale = _changed(text, rendered)
-    if stale and not check:
-        paths.atomic_write(path, lambda temporary: Path(temporary).write_text(rendered))
+def update(check: bool = False, root: Path | None = None) -> list[str]:
+    """Rewrite the generated blocks of every document of ``DOCUMENTS`` (or with ``check`` only list
+    the stale ones); the stale blocks as "DOCUMENT: NAME"."""
+    root = Path(root or paths.ROOT)
+    stale = []
+    for name in DOCUMENTS:
+        path = root / name
+        text = path.read_text()
+        rendered = render(text, root=root)
+        changed = _changed(text, rendered)
+        stale += [f"{name}: {block_name}" for block_name in changed]
+        if changed and not check:
+            paths.atomic_write(path, lambda temporary: Path(temporary).write_text(rendered))
     return stale
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe of the front page: its name, its variables as written and at smoke size, its commands."""
+    name: str
+    variables: dict
+    smoke: dict
+    commands: str
+
+    def script(self, smoke: bool = False) -> str:
+        """The recipe as a bash script: as written, or with the smoke values of its variables."""
+        values = {**self.variables, **self.smoke} if smoke else self.variables
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
+        return f"set -euo pipefail\n{assignments}\n{self.commands}"
+
+
+def recipes(text: str) -> dict[str, Recipe]:
+    """Every recipe of ``text`` (see the module docstring), by name; one clear error for a recipe
+    whose first line does not set its variables with a ``# smoke:`` comment."""
+    found = {}
+    for match in RECIPE.finditer(text):
+        first, _, commands = match.group("code").partition("\n")
+        assignments, marker, smoke = first.partition("# smoke:")
+        smoke = "" if smoke.strip() == "as written" else smoke
+        variables, smoke_values = (_assignments(part, match.group("name")) for part in (assignments, smoke))
+        if not marker or not variables or not set(smoke_values) <= set(variables):
+            raise ValueError(f"recipe {match.group('name')!r}: its first line must set its variables and end with "
+                             f"'# smoke: VAR=VALUE ...' (or '# smoke: as written'), not {first!r}")
+        found[match.group("name")] = Recipe(match.group("name"), variables, smoke_values, commands)
+    return found
+
+
+def _assignments(text: str, recipe: str) -> dict:
+    words = shlex.split(text)
+    if not all("=" in word for word in words):
+        raise ValueError(f"recipe {recipe!r}: expected VAR=VALUE assignments, got {text.strip()!r}")
+    return dict(word.split("=", 1) for word in words)
