@@ -26,7 +26,13 @@ RGB (or L when its three channels are equal), downscaled with Lanczos so that it
   (``catalog.dat``), the centre ``GALAXY_CROP`` of each side (the object fills more of it),
   Lanczos to 64x64, each with its photographer's credit from ``textures.json``.
 
-    python scripts/build_data.py [--only photos|targets] [--data data]
+``data/fashion-mnist/fashion-mnist.npz``: the sensitive data of notebook 07 (DP synthesis), a
+class-balanced subset of Fashion-MNIST (Debian ``dataset-fashion-mnist``, 28x28 grey, unchanged):
+the first ``FASHION_TRAIN_PER_CLASS`` training images of each class in file order and the first
+``FASHION_TEST_PER_CLASS`` test images of each class, with their labels and their indices in the
+original files (the whole set, 70,000 images, would be about 30 MB).
+
+    python scripts/build_data.py [--only photos|targets|fashion-mnist] [--data data]
 """
 from __future__ import annotations
 
@@ -54,6 +60,7 @@ EMOJI_PACKAGE = "emoji-datasource-twitter"
 EMOJI_LICENCE = "CC-BY-4.0 (Twemoji graphics, Twitter Inc. and other contributors)"
 EMOJI_CATEGORIES = {"emoji-animals": "Animals & Nature", "emoji-food": "Food & Drink"}
 FASHION_SNEAKER = 7
+FASHION_TRAIN_PER_CLASS, FASHION_TEST_PER_CLASS = 1000, 200
 LANDSCAPE_PACKAGE, LANDSCAPE_FOLDER = "endless-sky-data", "usr/share/games/endless-sky/images/land"
 # Name prefixes of the package's landscape images that are not natural scenes: cities, buildings,
 # a landing field, spacecraft and stations, space views, NASA renders, Library of Congress archives.
@@ -303,6 +310,30 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Indices of the first ``per_class`` items of every class, in file order."""
+    return np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)]))
+
+
+def write_fashion_mnist(staging: Path) -> list[dict]:
+    """``fashion-mnist.npz``: class-balanced train and test subsets with labels and original indices."""
+    with tempfile.TemporaryDirectory() as workdir:
+        root, version = fetch_debian_package("dataset-fashion-mnist", Path(workdir))
+        folder = root / "usr/share/datasets/fashion-mnist"
+        licence = debian_licence(root / "usr/share/doc/dataset-fashion-mnist/copyright", "train-images-idx3-ubyte.gz")
+        arrays, rows = {}, []
+        for split, prefix, per_class in (("train", "train", FASHION_TRAIN_PER_CLASS), ("test", "t10k", FASHION_TEST_PER_CLASS)):
+            images, labels = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz"), read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+            index = first_per_class(labels, per_class)
+            arrays |= {f"{split}_images": images[index], f"{split}_labels": labels[index],
+                       f"{split}_index": index.astype(np.int32)}
+            rows.append(target_row(f"fashion-mnist.npz:{split}_images", "dataset-fashion-mnist (Debian)", version,
+                                   f"/usr/share/datasets/fashion-mnist/{prefix}-images-idx3-ubyte.gz[{split}_index] "
+                                   f"(first {per_class} of each class)", licence))
+    np.savez_compressed(staging / "fashion-mnist.npz", **arrays)
+    return rows
+
+
 def write_sneakers(staging: Path) -> list[dict]:
     """``sneakers-100``: the first 100 Fashion-MNIST training images of class 7 (Sneaker)."""
     with tempfile.TemporaryDirectory() as workdir:
@@ -436,13 +467,16 @@ def build_targets(targets_dir: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
-    parser.add_argument("--only", choices=["photos", "targets"], default=None)
+    parser.add_argument("--only", choices=["photos", "targets", "fashion-mnist"], default=None)
     args = parser.parse_args()
     if args.only in (None, "photos"):
         print(f"wrote {build(args.data / 'photos', write_photos)} photos")
     if args.only in (None, "targets"):
         for name, count in build_targets(args.data / "targets").items():
             print(f"wrote {count} images to targets/{name}")
+    if args.only in (None, "fashion-mnist"):
+        build(args.data / "fashion-mnist", write_fashion_mnist)
+        print("wrote fashion-mnist/fashion-mnist.npz")
 
 
 if __name__ == "__main__":

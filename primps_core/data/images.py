@@ -258,6 +258,12 @@ def check_images(images) -> np.ndarray:
     return array
 
 
+def to_grey(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, 3) RGB -> uint8 (N, H, W) luminance, ITU-R BT.601 weights as Pillow's "L" mode."""
+    images = check_images(images)
+    return np.round(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).clip(0, 255).astype(np.uint8)
+
+
 def tile(images: np.ndarray) -> np.ndarray:
     """(R, C, H, W, 3) images as one (R*H, C*W, 3) image, row by row."""
     rows, columns, height, width, channels = images.shape

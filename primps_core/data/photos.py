@@ -129,8 +129,9 @@ def _split_photos(split: str) -> tuple[np.ndarray, ...]:
 
 
 def natural_patches(n: int, *, resolution: int = 64, seed: int = 0, start: int = 0,
-                    split: str = "pretrain", min_scale: float = 0.25) -> np.ndarray:
-    """Multi-scale random crops of the embedded photos, uint8 (n, R, R, 3): the natural source.
+                    split: str = "pretrain", min_scale: float = 0.25, with_photos: bool = False):
+    """Multi-scale random crops of the embedded photos, uint8 (n, R, R, 3): the natural source
+    (with ``with_photos``, also the index in ``photo_split()[split]`` of each crop's photo).
 
     Crop ``start + i`` depends only on (seed, start + i, split, min_scale): a photo of the split
     is drawn uniformly, then a square whose side is a fraction ``s`` of the photo's shorter side
@@ -143,15 +144,16 @@ def natural_patches(n: int, *, resolution: int = 64, seed: int = 0, start: int =
     if not 0 < min_scale <= 1:
         raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
     photos = _split_photos(split)
-    out = np.empty((n, resolution, resolution, 3), np.uint8)
+    out, sources = np.empty((n, resolution, resolution, 3), np.uint8), np.empty(n, np.int64)
     for i in range(n):
         rng = np.random.default_rng([seed, start + i])
-        photo = photos[rng.integers(len(photos))]
+        sources[i] = rng.integers(len(photos))
+        photo = photos[sources[i]]
         height, width = photo.shape[:2]
         side = max(1, round(min(height, width) * np.exp(rng.uniform(np.log(min_scale), 0.0))))
         top, left = rng.integers(height - side + 1), rng.integers(width - side + 1)
         crop = Image.fromarray(photo[top:top + side, left:left + side])
         crop = crop.resize((resolution, resolution), RESAMPLE)
         out[i] = np.asarray(crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop)
-    return out
+    return (out, sources) if with_photos else out
 

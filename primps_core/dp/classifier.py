@@ -1,0 +1,78 @@
+"""A small CNN classifier of 28x28 grey images: PrivImage's semantic classifier and the score of
+downstream accuracy.
+
+Two uses, one model: (1) the semantic query trains it on a public or synthetic pool labelled by
+its *semantic classes* (``dp.semantic``) and reads the sensitive images' top-k classes; (2) DP
+synthesis papers score a generator by the test accuracy, on the real test set, of a classifier
+trained on its labelled samples (DPImageBench uses ResNet-sized networks for 50 epochs; at CPU
+scale this two-block CNN for a few epochs, the last epoch's accuracy, no selection on test data).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .. import checks
+
+
+class SmallCNN(nn.Module):
+    """conv(32)-pool-conv(64)-pool-fc(128)-fc(classes), ReLU; input (N, 1, 28, 28) in [-1, 1]."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 32, 3, padding=1), nn.Conv2d(32, 64, 3, padding=1)
+        self.fc1, self.fc2 = nn.Linear(64 * 7 * 7, 128), nn.Linear(128, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+def _inputs(images: np.ndarray) -> torch.Tensor:
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}")
+    return torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None]
+
+
+def fit(images: np.ndarray, labels: np.ndarray, classes: int, *, epochs: int = 3, batch_size: int = 64,
+        lr: float = 1e-3, seed: int = 0, progress: bool = False) -> SmallCNN:
+    """A ``SmallCNN`` trained on (images, labels) with Adam for ``epochs`` epochs in seeded order."""
+    x, y = _inputs(images), torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if len(y) != len(x) or len(x) == 0:
+        raise ValueError(f"need one label per image and at least one image, got {len(x)} images and {len(y)} labels")
+    if y.min() < 0 or y.max() >= classes:
+        raise ValueError(f"labels must be in 0..{classes - 1}")
+    checks.integer(epochs, "epochs", 1)
+    torch.manual_seed(seed)
+    model = SmallCNN(classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in tqdm(range(epochs), desc="classifier", disable=not progress, leave=False):
+        for index in torch.randperm(len(x), generator=generator).split(batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[index]), y[index]).backward()
+            optimizer.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def logits(model: SmallCNN, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class scores (N, classes) of uint8 (N, 28, 28) images."""
+    x = _inputs(images)
+    return torch.cat([model(chunk) for chunk in x.split(batch_size)]).numpy() if len(x) else np.zeros((0, model.fc2.out_features))
+
+
+def accuracy(model: SmallCNN, images: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of ``images`` whose top class is their label."""
+    return float((logits(model, images).argmax(1) == np.asarray(labels)).mean())
+
+
+def downstream_accuracy(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
+                        test_labels: np.ndarray, classes: int, *, epochs: int = 3, seed: int = 0) -> float:
+    """Test accuracy of a classifier trained on (generated) labelled images: DP synthesis' utility score."""
+    return accuracy(fit(train_images, train_labels, classes, epochs=epochs, seed=seed), test_images, test_labels)
