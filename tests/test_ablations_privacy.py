@@ -67,7 +67,7 @@ def test_privacy_queries_come_from_disjoint_sources():
     np.testing.assert_array_equal(own["members"], sources.image_stream(train.source, 16, train.seed)(0, 4))
     assert not np.array_equal(own["members"], own["nonmembers"])
     jobs = privacy_study.jobs("smoke")
-    transfers = [job.config for job in jobs if job.stage == "transfer"]
+    transfers = [job.config for job in jobs if job.stage is runs.transfer_stage]
     parts = [dict(config.train.source.options).get("part") for config in transfers]
     assert sorted(parts) == ["members"] * 3 * privacy_study.UNITS + ["reference"] * 3 * privacy_study.UNITS
     assert privacy_study.UNITS >= 2                                 # each model replicated over pretraining seeds

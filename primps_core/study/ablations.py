@@ -60,7 +60,7 @@ class Setting:
 
     def pretrain_job(self, unit: int, preset: str) -> Job:
         """Unit ``unit``'s pretraining run (scored at the preset's evaluations, as every pretraining run)."""
-        return Job("pretrain", self.job(unit, preset).config.init, preset)
+        return Job(runs.pretrain_stage, self.job(unit, preset).config.init, preset)
 
 
 COMPONENTS = (

@@ -37,6 +37,7 @@ import dataclasses
 import fcntl
 import functools
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -113,11 +114,19 @@ def config_hash(record: dict) -> str:
 
 
 class Stage:
-    """A cached stage; call it with ``(config, preset=..., context=Context())``."""
+    """A cached stage; call it with ``(config, preset=..., context=Context())``. ``needs(config)``
+    lists the (stage, config) pairs it calls first (a transfer's pretraining run), so a job runner
+    can compute those first and in parallel."""
 
-    def __init__(self, name: str, version: int, function: Callable, resumable: str | None = None):
+    def __init__(self, name: str, version: int, function: Callable, resumable: str | None = None,
+                 needs: Callable[[Any], list] | None = None):
         self.name, self.version, self.function, self.resumable = name, version, function, resumable
+        self.needs = needs or (lambda config: [])
         functools.update_wrapper(self, function)
+
+    def __reduce__(self):
+        """Pickled by reference (its module and name), so worker processes get the module's own stage."""
+        return _stage_named, (self.__module__, self.__name__)
 
     def path_for(self, config, preset: str, root: Path | None = None) -> Path:
         """Where this config's output is (or will be) stored."""
@@ -198,9 +207,15 @@ def _locked(target: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def stage(name: str, version: int = 1, resumable: str | None = None) -> Callable[[Callable], Stage]:
+def _stage_named(module: str, name: str) -> Stage:
+    return getattr(importlib.import_module(module), name)
+
+
+def stage(name: str, version: int = 1, resumable: str | None = None,
+          needs: Callable[[Any], list] | None = None) -> Callable[[Callable], Stage]:
     """Decorator turning ``function(config, out_dir, context) -> json value`` into a cached ``Stage``;
-    ``resumable`` names the file whose presence in the working folder means progress to resume from."""
+    ``resumable`` names the file whose presence in the working folder means progress to resume from;
+    ``needs(config)`` the (stage, config) pairs the function calls (see ``Stage``)."""
     def wrap(function: Callable) -> Stage:
-        return Stage(name, version, function, resumable)
+        return Stage(name, version, function, resumable, needs)
     return wrap

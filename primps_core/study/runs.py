@@ -35,7 +35,7 @@ from ..eval import metrics
 from ..gan import training
 from ..gan.models import Discriminator, Generator, ModelConfig
 from ..presets import get_preset
-from .pipeline import Context, StageResult, stage
+from .pipeline import Context, Stage, StageResult, stage
 
 SCRATCH = "scratch"
 PRETRAIN_SOURCES = synth.VARIANTS + (sources.NATURAL,)
@@ -128,7 +128,8 @@ def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> d
 
 
 # version 3: the trainable G starts from the pretrained G (it started from G_ema before)
-@stage("transfer", version=3, resumable=training.CHECKPOINT)
+@stage("transfer", version=3, resumable=training.CHECKPOINT,
+       needs=lambda config: [] if config.init is None else [(pretrain_stage, config.init)])
 def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> dict:
     init = None
     if config.init is not None:
@@ -204,32 +205,33 @@ def transfer(target, init: str, preset: str, seed: int = 0, freeze_d: int = 0, i
 # ---------------------------------------------------------------------------------------------
 # Many runs at once.
 
-STAGES = {"pretrain": pretrain_stage, "transfer": transfer_stage}
-
-
 @dataclass(frozen=True)
 class Job:
-    """One stage run: the stage's name, its config and the preset it belongs to."""
-    stage: str
-    config: PretrainConfig | TransferConfig
+    """One stage run: the stage, its config and the preset it belongs to."""
+    stage: Stage
+    config: object
     preset: str
 
     def path(self, root: Path | None = None) -> Path:
-        return STAGES[self.stage].path_for(self.config, self.preset, root)
+        return self.stage.path_for(self.config, self.preset, root)
 
     def done(self, root: Path | None = None) -> bool:
         return (self.path(root) / "result.json").exists()
 
     def run(self, context: Context | None = None) -> StageResult:
-        return STAGES[self.stage](self.config, preset=self.preset, context=context)
+        return self.stage(self.config, preset=self.preset, context=context)
+
+    def needs(self) -> list[Job]:
+        """The jobs whose results this one reads (computed first by ``run_jobs``)."""
+        return [Job(stage, config, self.preset) for stage, config in self.stage.needs(self.config)]
 
 
 def pretrain_job(source: str, preset: str, **options) -> Job:
-    return Job("pretrain", pretrain_config(source, preset, **options), preset)
+    return Job(pretrain_stage, pretrain_config(source, preset, **options), preset)
 
 
 def transfer_job(target: str, init: str, preset: str, **options) -> Job:
-    return Job("transfer", transfer_config(target, init, preset, **options), preset)
+    return Job(transfer_stage, transfer_config(target, init, preset, **options), preset)
 
 
 @contextlib.contextmanager
@@ -259,17 +261,31 @@ def balanced_workers(jobs: int, cores: int) -> int:
 def _embed_targets(jobs: list[Job], context: Context) -> None:
     """Cache the Inception features of every transfer target once, here, before workers need them."""
     for target, resolution in dict.fromkeys((job.config.train.source, job.config.train.model.resolution)
-                                            for job in jobs if job.stage == "transfer"):
+                                            for job in jobs if job.stage is transfer_stage):
         metrics.features(sources.load_images(target, resolution), progress=False, device=context.device,
                          cache_dir=feature_cache(context))
+
+
+def _phases(jobs: list[Job]) -> list[list[Job]]:
+    """``jobs`` and everything they need, grouped by depth: the jobs that need nothing first."""
+    depth: dict[Job, int] = {}
+
+    def visit(job: Job) -> int:
+        if job not in depth:
+            depth[job] = 1 + max((visit(need) for need in job.needs()), default=-1)
+        return depth[job]
+    for job in jobs:
+        visit(job)
+    return [[job for job in depth if depth[job] == level] for level in range(max(depth.values(), default=-1) + 1)]
 
 
 def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
              context: Context | None = None) -> list[StageResult]:
     """Run (or load) every job, in parallel worker processes; results in the order of ``jobs``.
 
-    The pretraining runs that transfer jobs start from run first, so no two workers ever train
-    the same stage, and the targets' features are computed once before the transfers start.
+    The jobs a job needs (a transfer's pretraining run, recursively) run in an earlier phase, so no
+    two workers ever compute the same stage, and the targets' features are computed once before
+    the transfers start.
     ``workers`` defaults to ``balanced_workers``; with one worker (or one run left to compute) the
     runs go in this process. Every run trains on one thread wherever it runs: float sums depend on
     the thread count, so this keeps a run's numbers independent of how many others were pending.
@@ -278,10 +294,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
     """
     context = dataclasses.replace(context or Context(), progress=progress)
     quiet = dataclasses.replace(context, runs_dir=context.root, progress=False)    # the workers' context
-    inits = [Job("pretrain", job.config.init, job.preset) for job in jobs
-             if job.stage == "transfer" and job.config.init is not None]
-    everything = list(dict.fromkeys(inits + list(jobs)))
-    phases = [[job for job in everything if job.stage == name] for name in STAGES]
+    phases = _phases(jobs)
     cores = os.cpu_count() or 1
     results: dict[Job, StageResult] = {}
     for phase in phases:
@@ -296,7 +309,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
                                    initargs=(RUN_THREADS,))
         try:
             futures = {pool.submit(job.run, quiet): job for job in pending}
-            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage} runs",
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage.name} runs",
                                unit="run", disable=not progress):
                 results[futures[future]] = future.result()
         finally:                 # on an error, do not wait for the queued runs
