@@ -114,6 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--pr", action="store_true", help="also improved precision/recall (k=3)")
     score.add_argument("--resolution", type=int, default=None, help="centre-crop and resize both sets to R x R first")
     score.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
+    dp = commands.add_parser("dp-train", help="fine-tune a class-conditional diffusion model on Fashion-MNIST with "
+                                              "DP-SGD after a pretraining source (cached); prints the spent epsilon, "
+                                              "FID, accuracy and membership AUC as JSON")
+    dp.add_argument("--model", default="diffusion", choices=["diffusion"], help="the generator family")
+    dp.add_argument("--pretrain", default="primitives-ps", help="none, primitives-ps, natural-patches, "
+                                                                "primitives-ps-selected or natural-patches-selected")
+    dp.add_argument("--epsilon", type=float, required=True, help="target epsilon (inf: the non-private baseline)")
+    dp.add_argument("--delta", type=float, default=None, help="target delta (default: the preset's, 1e-5)")
+    dp.add_argument("--clip", type=float, default=1.0, help="per-example gradient norm bound of DP-SGD")
+    dp.add_argument("--steps", type=int, default=None, help="DP-SGD steps (default: the preset's)")
+    dp.add_argument("--batch-size", type=int, default=None, help="expected Poisson batch (default: the preset's)")
+    dp.add_argument("--seed", type=int, default=0)
+    dp.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, pretraining, samples)")
+    dp.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
     args = parser.parse_args(argv)
     return run_command(args)
 
@@ -134,7 +148,7 @@ def run_command(args) -> int:
     from .study.reproduce import NotebookFailed
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
                 "synth": synth_command, "pretrain": training_command, "transfer": training_command,
-                "decisive": decisive_command, "sample": sample_command}
+                "decisive": decisive_command, "sample": sample_command, "dp-train": dp_train_command}
     main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -190,6 +204,23 @@ def decisive_command(args) -> int:
     outcome = decisive.run(args.preset, args.out, context)
     plots.decisive_figures(outcome, args.out)
     emit({"preset": args.preset, "out": str(args.out), "claims": outcome["claims"]})
+    return 0
+
+
+def dp_train_command(args) -> int:
+    """Run (or load) one DP fine-tuning run of notebook 07's design and print its scores as JSON."""
+    from .study import dp_synthesis
+    from .study.pipeline import Context
+    checks.choice(args.pretrain, "--pretrain", dp_synthesis.SOURCES)
+    config = dp_synthesis.run_config(args.pretrain, args.epsilon, args.seed, args.preset, delta=args.delta,
+                                     max_grad_norm=args.clip, steps=args.steps, batch_size=args.batch_size)
+    result = dp_synthesis.run_stage(config, preset=args.preset, context=Context(runs_dir=args.runs,
+                                                                                progress=sys.stderr.isatty()))
+    value = result.value
+    emit({"model": args.model, "pretrain": args.pretrain, "epsilon": args.epsilon, "delta": config.privacy.delta,
+          "epsilon_spent": value["epsilon_spent"], "noise_multiplier": value["noise_multiplier"],
+          "fid": value["fid"], "kid": value["kid_mean"], "accuracy": value["accuracy"], "mia_auc": value["mia_auc"],
+          "run": str(result.path)})
     return 0
 
 

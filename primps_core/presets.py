@@ -42,6 +42,20 @@ class Preset:
     ladder_units: int                  # pretraining seeds of each other rung of claim 3's ladder
     knob_units: int                    # pretraining seeds of each knob setting (descriptive)
     knobs: int                         # how many of the knob settings run (the first ones of study.ablations.KNOBS)
+    # Notebook 07: DP synthesis of Fashion-MNIST (study.dp_synthesis), a diffusion UNet at 28 px.
+    dp_channels: int                   # UNet width at 28 px
+    dp_pool_size: int                  # images of each pretraining pool (Primitives-PS, natural patches)
+    dp_pretrain_steps: int             # non-private pretraining steps (shared by every epsilon and seed)
+    dp_batch_size: int                 # pretraining batch and DP-SGD's expected Poisson batch
+    dp_lr: float
+    dp_steps: int                      # DP-SGD steps on the sensitive training set
+    dp_delta: float
+    dp_epsilons: tuple[float, ...]
+    dp_seeds: int                      # fine-tuning seeds per (source, epsilon)
+    dp_samples: int                    # generated images per run, scored against as many test images
+    dp_sample_steps: int               # DDIM steps
+    dp_classifier_epochs: int          # epochs of the downstream (and semantic) classifier
+    dp_mia_queries: int                # members and non-members queried by the membership attack
 
 
 PRESETS = {
@@ -50,19 +64,25 @@ PRESETS = {
                     synth_resolutions=(32, 64), synth_images=16, coverage_images=512, fidelity_images=30,
                     train_resolution=16, architecture="resnet", base_channels=8, batch_size=8, pretrain_iterations=20,
                     transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=1, fid_samples=8,
-                    decisive_units=(2, 2, 2), ladder_units=2, knob_units=2, knobs=5),
+                    decisive_units=(2, 2, 2), ladder_units=2, knob_units=2, knobs=5,
+                    dp_channels=8, dp_pool_size=240, dp_pretrain_steps=6, dp_batch_size=32, dp_lr=2e-3, dp_steps=4,
+                    dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=2, dp_samples=20, dp_sample_steps=3, dp_classifier_epochs=1, dp_mia_queries=20),
     "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
                   train_resolution=32, architecture="resnet", base_channels=16, batch_size=32, pretrain_iterations=1000,
                   transfer_iterations=600, pretrain_evals=3, transfer_evals=3, transfer_seeds=1, fid_samples=200,
-                  decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2),
+                  decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2,
+                  dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=1500, dp_batch_size=256, dp_lr=2e-3, dp_steps=300,
+                  dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=1000, dp_sample_steps=25, dp_classifier_epochs=5, dp_mia_queries=500),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
                   train_resolution=64, architecture="resnet", base_channels=64, batch_size=64, pretrain_iterations=50000,
                   transfer_iterations=10000, pretrain_evals=10, transfer_evals=10, transfer_seeds=5,
-                  fid_samples=10000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5),
+                  fid_samples=10000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5,
+                  dp_channels=64, dp_pool_size=100000, dp_pretrain_steps=20000, dp_batch_size=1024, dp_lr=1e-3, dp_steps=3000,
+                  dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50, dp_classifier_epochs=20, dp_mia_queries=1000),
     # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
     # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
     "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
@@ -70,7 +90,9 @@ PRESETS = {
                         synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
                         train_resolution=64, architecture="resnet", base_channels=32, batch_size=64, pretrain_iterations=2000,
                         transfer_iterations=600, pretrain_evals=4, transfer_evals=4, transfer_seeds=3,
-                        fid_samples=2000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5),
+                        fid_samples=2000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5,
+                        dp_channels=32, dp_pool_size=50000, dp_pretrain_steps=5000, dp_batch_size=512, dp_lr=1e-3, dp_steps=1000,
+                        dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50, dp_classifier_epochs=10, dp_mia_queries=1000),
 }
 
 

@@ -77,7 +77,7 @@ def test_noise_multiplier_spends_the_budget_after_the_semantic_query():
     (dict(epsilon=-1.0), "epsilon must be a positive number"),
     (dict(epsilon=float("nan")), "epsilon must be a positive number"),
     (dict(epsilon=1.0, delta=0), r"delta must be in \(0, 1\)"),
-    (dict(epsilon=1.0, max_grad_norm=0), "max_grad_norm .* positive"),
+    (dict(epsilon=1.0, max_grad_norm=0), "clipping norm max_grad_norm .* positive"),
     (dict(epsilon=1.0, batch_size=0), "batch_size"),
     (dict(epsilon=1.0, accountant="moments"), "accountant"),
 ])

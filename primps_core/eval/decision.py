@@ -130,6 +130,15 @@ def non_inferiority_verdict(treatment, control, margin: float, gates_pass: bool)
     return {"effect": difference, "low": low, "high": high, "p": p, "margin": margin, "verdict": verdict}
 
 
+def interval_verdict(low: float, high: float, gates_pass: bool) -> str:
+    """A superiority claim judged by the 95% interval of (treatment - control), higher better:
+    "holds" when the whole interval is above zero, "does not hold" otherwise (an interval below
+    zero is the reverse finding, read from the interval), "untested at this scale" when a gate failed."""
+    if not gates_pass:
+        return UNTESTED
+    return HOLDS if low > 0 else DOES_NOT_HOLD
+
+
 def overall_verdict(verdicts) -> str:
     """A claim over its primary targets: untested if any target is, holds if every target holds,
     otherwise does not hold."""

@@ -7,7 +7,7 @@ The documents are ``DOCUMENTS``: the front page (README.md) and the pages of ``d
 the text between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; everything else is
 written by hand and stays qualitative. NAME is one of:
 
-- ``notebook-01`` .. ``notebook-06``: that notebook's key tables (``key_tables`` of its study
+- ``notebook-01`` .. ``notebook-07``: that notebook's key tables (``key_tables`` of its study
   module, read from ``figures/``), the same tables the notebook prints in its last cell;
 - ``timings``: the wall time of each notebook from ``figures/reproduce.json``, whether its run
   started from an empty ``runs/``, with the CPU and the matmul and FFT rates measured in the same run;
@@ -31,10 +31,10 @@ from pathlib import Path
 
 from .. import paths
 from ..presets import PRESETS
-from . import ablations, decisive, pretraining, privacy, spectrum_analysis, synthesizer, tables, transfer
+from . import ablations, decisive, dp_synthesis, pretraining, privacy, spectrum_analysis, synthesizer, tables, transfer
 
 NOTEBOOKS = {"01": spectrum_analysis, "02": synthesizer, "03": pretraining, "04": transfer, "05": ablations,
-             "06": privacy}
+             "06": privacy, "07": dp_synthesis}
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
 README = "README.md"
 DOCUMENTS = (README, "docs/results.md", "docs/reference.md", "docs/data.md")
@@ -81,7 +81,8 @@ def duration(seconds: float) -> str:
 
 
 def presets_block() -> str:
-    """The sizes of every preset, two tables: measurement (notebooks 01-02) and training (03-06)."""
+    """The sizes of every preset, three tables: measurement (notebooks 01-02), training (03-06) and DP
+    synthesis (07)."""
     measuring = [{"preset": f"`{p.name}`", "crops per size (01)": tables.number(p.patches_per_size, 0),
                   "reference noise images (01)": f"{p.reference_images:,} at {p.reference_size} px",
                   "images per setting (02)": f"{p.synth_images:,} at {' and '.join(map(str, p.synth_resolutions))} px",
@@ -96,7 +97,14 @@ def presets_block() -> str:
                  "decisive units (Primitives-PS / natural / scratch)": " / ".join(map(str, p.decisive_units)),
                  "units per ladder rung / knob (knobs)": f"{p.ladder_units} / {p.knob_units} ({p.knobs})"}
                 for p in PRESETS.values()]
-    return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}"
+    private = [{"preset": f"`{p.name}`", "UNet width": p.dp_channels, "pool images": tables.number(p.dp_pool_size, 0),
+                "pretraining steps": tables.number(p.dp_pretrain_steps, 0), "batch": p.dp_batch_size,
+                "DP-SGD steps": tables.number(p.dp_steps, 0), "epsilons (delta)": f"{', '.join(f'{e:g}' for e in p.dp_epsilons)} "
+                                                                                   f"({p.dp_delta:g})",
+                "seeds": p.dp_seeds, "samples per run (DDIM steps)": f"{p.dp_samples:,} ({p.dp_sample_steps})",
+                "classifier epochs": p.dp_classifier_epochs, "membership queries": f"{p.dp_mia_queries:,} + {p.dp_mia_queries:,}"}
+               for p in PRESETS.values()]
+    return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}\n\n{tables.markdown(private)}"
 
 
 def include_block(relative: str, root: Path) -> str:
@@ -120,7 +128,7 @@ def block(name: str, figures_dir: Path, root: Path) -> str:
         return presets_block()
     if name.startswith("include "):
         return include_block(name[len("include "):], root)
-    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-06, claims, timings, presets "
+    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-07, claims, timings, presets "
                      f"or 'include benchmarks/results/FILE.md'")
 
 

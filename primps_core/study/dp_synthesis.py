@@ -1,0 +1,403 @@
+"""Notebook 07: differentially private synthesis of Fashion-MNIST after privacy-free pretraining.
+
+PrivImage (Li et al. 2024) pretrains a small diffusion model on public images chosen by a DP
+semantic query of the sensitive data, then fine-tunes it with DP-SGD. Primitives-PS needs no
+public data at all. The study compares pretraining sources at equal compute (``SOURCES``): none;
+Primitives-PS; natural photo patches (public data); and PrivImage's selection from each of those
+two pools. Every pretraining run is non-private, shares its stage across privacy levels and seeds,
+and trains on the null label; every fine-tuning run trains on the sensitive training set with
+DP-SGD at a target epsilon (or none: ``math.inf``, the non-private baseline of the gate) and is
+scored by
+
+- FID and KID of its samples (an equal number per class) against as many real test images;
+- downstream accuracy: a classifier trained on its labelled samples, tested on the real test set;
+- membership inference: GAN-Leaks' nearest-sample distance (``eval.membership``) of training
+  images against test images, AUC with a bootstrap interval.
+
+The stages: ``query_stage`` (PrivImage's DP histogram, charged to the runs that use it),
+``pretrain_stage`` and ``run_stage``; ``reference_stage`` scores real training images the same
+way (the ceiling at this sample size). ``plan`` lists every run of a preset; ``run`` computes them
+in parallel workers and returns the rows of ``figures/dp.csv``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.fashion import CLASSES, load_fashion
+from ..dp import classifier, diffusion, privacy, semantic, training
+from ..eval import decision, membership, metrics
+from ..gan.training import save_grid
+from ..paths import atomic_write
+from ..presets import get_preset
+from . import runs, tables
+from .pipeline import Context, StageResult, stage
+
+NONE = "none"
+SELECTED = "-selected"
+POOLS = semantic.POOLS
+SOURCES = (NONE, "primitives-ps", "natural-patches", "primitives-ps" + SELECTED, "natural-patches" + SELECTED)
+NON_PRIVATE = math.inf
+MODEL_FILE = "model.pt"
+COLUMNS = ("source", "epsilon", "seed", "epsilon_spent", "noise_multiplier", "fid", "kid_mean", "kid_std",
+           "accuracy", "mia_auc", "mia_auc_lo", "mia_auc_hi", "pretrain_images", "train_s", "wall_s")
+
+
+def pool_of(source: str) -> str | None:
+    """The pool a source pretrains on (None for no pretraining)."""
+    return None if source == NONE else source.removesuffix(SELECTED)
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    pool: str
+    pool_size: int
+    pool_seed: int
+    sigma: float = semantic.QUERY_SIGMA
+    k: int = semantic.TOP_K
+    per_label: int = semantic.PER_LABEL
+    classifier_epochs: int = 3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    pool: str
+    pool_size: int
+    pool_seed: int
+    query: QueryConfig | None          # PrivImage's selection from the pool; None: the whole pool
+    unet: diffusion.UNetConfig
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+    preset: str                        # where its query stage is cached
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    pretrain: PretrainConfig | None
+    privacy: privacy.PrivacyConfig
+    unet: diffusion.UNetConfig
+    lr: float
+    seed: int
+    samples: int                       # generated images (an equal number per class) and real test images they are scored against
+    sample_steps: int
+    classifier_epochs: int
+    mia_queries: int                   # training members and test non-members queried by the attack
+    preset: str                        # where its pretraining stage is cached
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    samples: int
+    classifier_epochs: int
+    mia_queries: int
+    seed: int = 0
+
+
+def _sensitive() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return load_fashion("train") + load_fashion("test")
+
+
+def balanced_labels(n: int) -> np.ndarray:
+    """``n`` class labels, an equal number of each class in class order (``n`` a multiple of 10)."""
+    if n % len(CLASSES):
+        raise ValueError(f"the number of samples must be a multiple of {len(CLASSES)}, got {n}")
+    return np.repeat(np.arange(len(CLASSES)), n // len(CLASSES))
+
+
+def balanced_subset(labels: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the first ``n / 10`` items of each class."""
+    per_class = len(balanced_labels(n)) // len(CLASSES)
+    return np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(CLASSES))])
+
+
+def rgb(images: np.ndarray) -> np.ndarray:
+    """Grey (N, H, W) as three equal channels, for the Inception network and the attacks."""
+    return np.repeat(np.asarray(images)[..., None], 3, axis=-1)
+
+
+@stage("dp_query", version=1)
+def query_stage(config: QueryConfig, out_dir: Path, context: Context) -> dict:
+    images, labels, semantic_classes = semantic.pool(config.pool, config.pool_size, config.pool_seed)
+    train_images, train_labels = load_fashion("train")
+    result = semantic.query(images, labels, semantic_classes, train_images, train_labels, len(CLASSES),
+                            sigma=config.sigma, k=config.k, per_label=config.per_label,
+                            epochs=config.classifier_epochs, seed=config.seed)
+    return {"selected": list(result.selected), "semantic_classes": semantic_classes,
+            "noisy_counts": np.round(result.noisy_counts, 2).tolist(), "mechanism": list(result.mechanism)}
+
+
+def _save_model(model: torch.nn.Module, path: Path) -> None:
+    atomic_write(path, lambda temporary: torch.save(model.state_dict(), temporary))
+
+
+def _load_model(config: diffusion.UNetConfig, path: Path) -> diffusion.UNet:
+    model = diffusion.UNet(config)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model
+
+
+def _fresh_model(config: diffusion.UNetConfig, seed: int) -> diffusion.UNet:
+    torch.manual_seed(seed)
+    return diffusion.UNet(config)
+
+
+@stage("dp_pretrain", version=1, needs=lambda config: [] if config.query is None else [(query_stage, config.query)])
+def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> dict:
+    started = time.perf_counter()
+    images, labels, _ = semantic.pool(config.pool, config.pool_size, config.pool_seed)
+    selected = None
+    if config.query is not None:
+        selected = query_stage(config.query, preset=config.preset, context=context).value["selected"]
+        images = images[np.isin(labels, selected)]
+    x = diffusion.to_model_space(images)
+    null = torch.full((len(x),), config.unet.classes, dtype=torch.long)
+
+    def loss(module, index, generator):
+        return diffusion.losses(module, x[index], null[index], generator)
+
+    budget = privacy.PrivacyConfig(epsilon=NON_PRIVATE, batch_size=min(config.batch_size, len(x)), steps=config.steps)
+    model = _fresh_model(config.unet, config.seed)
+    average, record = training.train(model, loss, len(x), budget, lr=config.lr, seed=config.seed,
+                                     progress=context.progress, label=f"pretrain {config.pool}")
+    _save_model(average, out_dir / MODEL_FILE)
+    save_grid(rgb(diffusion.sample(average, [config.unet.classes] * 32, steps=25, seed=0)), out_dir / "samples.png")
+    return {"images": len(x), "selected": selected, "final_loss": float(np.mean(record.losses[-20:])),
+            "train_s": record.wall_s, "wall_s": time.perf_counter() - started}
+
+
+def _score(samples: np.ndarray, labels: np.ndarray, config, context: Context, train_images, test_images,
+           test_labels) -> dict:
+    """FID/KID against as many balanced test images, downstream accuracy, GAN-Leaks AUC."""
+    reference = test_images[balanced_subset(test_labels, len(samples))]
+    scores = metrics.evaluate(rgb(reference), rgb(samples), ["fid", "kid"], progress=False, device=context.device,
+                              cache_dir=runs.feature_cache(context))
+    accuracy = classifier.downstream_accuracy(samples, labels, test_images, test_labels, len(CLASSES),
+                                              epochs=config.classifier_epochs, seed=config.seed)
+    q = config.mia_queries
+    attack = membership.summary(membership.gan_leaks(rgb(samples), rgb(train_images[:q]), rgb(test_images[-q:])),
+                                n_boot=200, seed=config.seed)
+    return {"fid": scores["fid"], "kid_mean": scores["kid_mean"], "kid_std": scores["kid_std"], "accuracy": accuracy,
+            "mia_auc": attack["auc"], "mia_auc_lo": attack["auc_lo"], "mia_auc_hi": attack["auc_hi"]}
+
+
+@stage("dp_run", version=1, needs=lambda config: [] if config.pretrain is None else [(pretrain_stage, config.pretrain)])
+def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
+    started = time.perf_counter()
+    train_images, train_labels, test_images, test_labels = _sensitive()
+    model, prior, pretrain_images = _fresh_model(config.unet, config.seed), (), 0
+    if config.pretrain is not None:
+        pretrained = pretrain_stage(config.pretrain, preset=config.preset, context=context)
+        model = _load_model(config.unet, pretrained.path / MODEL_FILE)
+        diffusion.start_classes_from_null(model)
+        pretrain_images = pretrained.value["images"]
+        if config.pretrain.query is not None and config.privacy.private:
+            query = query_stage(config.pretrain.query, preset=config.preset, context=context)
+            prior = (tuple(query.value["mechanism"]),)
+    x, y = diffusion.to_model_space(train_images), torch.as_tensor(train_labels)
+
+    def loss(module, index, generator):
+        return diffusion.losses(module, x[index], y[index], generator)
+
+    average, record = training.train(model, loss, len(x), config.privacy, lr=config.lr, seed=config.seed, prior=prior,
+                                     progress=context.progress, label=f"dp-sgd eps={config.privacy.epsilon}")
+    labels = balanced_labels(config.samples)
+    samples = diffusion.sample(average, labels, steps=config.sample_steps, seed=config.seed)
+    per_class = samples.reshape(len(CLASSES), -1, *samples.shape[1:])[:, :8].transpose(1, 0, 2, 3).reshape(-1, *samples.shape[1:])
+    save_grid(rgb(per_class), out_dir / "samples.png", columns=len(CLASSES))
+    np.savez_compressed(out_dir / "samples.npz", images=samples, labels=labels)
+    scores = _score(samples, labels, config, context, train_images, test_images, test_labels)
+    return {"epsilon_spent": record.epsilon, "noise_multiplier": record.noise_multiplier,
+            "mechanisms": [list(m) for m in record.mechanisms], "pretrain_images": pretrain_images,
+            "final_loss": float(np.mean(record.losses[-20:])), "examples_seen": record.examples_seen,
+            **scores, "train_s": record.wall_s, "wall_s": time.perf_counter() - started}
+
+
+@stage("dp_reference", version=1)
+def reference_stage(config: ReferenceConfig, out_dir: Path, context: Context) -> dict:
+    """Real training images scored like a generator's samples: the ceiling at this sample size."""
+    train_images, train_labels, test_images, test_labels = _sensitive()
+    index = balanced_subset(train_labels, config.samples)
+    return _score(train_images[index], train_labels[index], config, context, train_images, test_images, test_labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan of a preset.
+
+@dataclass(frozen=True)
+class Plan:
+    preset: str
+    runs: list = field(default_factory=list)          # (labels, Job)
+    reference: runs.Job | None = None
+
+
+def unet_config(preset: str) -> diffusion.UNetConfig:
+    return diffusion.UNetConfig(channels=get_preset(preset).dp_channels, classes=len(CLASSES))
+
+
+def query_config(pool: str, preset: str) -> QueryConfig:
+    sizes = get_preset(preset)
+    return QueryConfig(pool=pool, pool_size=sizes.dp_pool_size, pool_seed=0, classifier_epochs=sizes.dp_classifier_epochs)
+
+
+def pretrain_config(source: str, preset: str) -> PretrainConfig | None:
+    if source == NONE:
+        return None
+    sizes = get_preset(preset)
+    pool = pool_of(source)
+    return PretrainConfig(pool=pool, pool_size=sizes.dp_pool_size, pool_seed=0,
+                          query=query_config(pool, preset) if source.endswith(SELECTED) else None,
+                          unet=unet_config(preset), steps=sizes.dp_pretrain_steps, batch_size=sizes.dp_batch_size,
+                          lr=sizes.dp_lr, seed=0, preset=preset)
+
+
+def run_config(source: str, epsilon: float, seed: int, preset: str, *, delta: float | None = None,
+               max_grad_norm: float = 1.0, steps: int | None = None, batch_size: int | None = None) -> RunConfig:
+    """A DP fine-tuning run at the preset's sizes (``delta``, ``steps`` and ``batch_size`` override
+    them); the budget is checked against the sensitive training set here, before anything runs."""
+    sizes = get_preset(preset)
+    budget = privacy.PrivacyConfig(epsilon=epsilon, delta=sizes.dp_delta if delta is None else delta,
+                                   max_grad_norm=max_grad_norm, batch_size=batch_size or sizes.dp_batch_size,
+                                   steps=steps or sizes.dp_steps)
+    budget.check_dataset(len(load_fashion("train")[1]))
+    return RunConfig(pretrain=pretrain_config(source, preset), privacy=budget, unet=unet_config(preset), lr=sizes.dp_lr,
+                     seed=seed, samples=sizes.dp_samples, sample_steps=sizes.dp_sample_steps,
+                     classifier_epochs=sizes.dp_classifier_epochs, mia_queries=sizes.dp_mia_queries, preset=preset)
+
+
+def plan(preset: str) -> Plan:
+    """Every run: each source at each epsilon for ``dp_seeds`` seeds, and each source's non-private
+    run (seed 0, the gate's baseline)."""
+    sizes = get_preset(preset)
+    jobs = [({"source": source, "epsilon": epsilon, "seed": seed},
+             runs.Job(run_stage, run_config(source, epsilon, seed, preset), preset))
+            for source in SOURCES for epsilon in sizes.dp_epsilons for seed in range(sizes.dp_seeds)]
+    jobs += [({"source": source, "epsilon": NON_PRIVATE, "seed": 0},
+              runs.Job(run_stage, run_config(source, NON_PRIVATE, 0, preset), preset)) for source in SOURCES]
+    reference = runs.Job(reference_stage, ReferenceConfig(sizes.dp_samples, sizes.dp_classifier_epochs,
+                                                          sizes.dp_mia_queries), preset)
+    return Plan(preset, jobs, reference)
+
+
+def run(preset: str, context: Context | None = None, progress: bool = True) -> dict:
+    """Compute (or load) every run of the preset's plan. The outcome: ``rows`` (of ``figures/dp.csv``,
+    plan order), ``reference`` (real images scored alike), ``runs`` ({(source, epsilon, seed): the
+    run's ``StageResult``}) and ``queries`` ({pool: PrivImage's query result})."""
+    context = context or Context()
+    the_plan = plan(preset)
+    results = runs.run_jobs([job for _, job in the_plan.runs] + [the_plan.reference], progress=progress, context=context)
+    rows = [{**labels, **{key: result.value.get(key) for key in COLUMNS if key not in labels}}
+            for (labels, _), result in zip(the_plan.runs, results)]
+    return {"rows": rows, "reference": results[-1].value,
+            "runs": {(labels["source"], labels["epsilon"], labels["seed"]): result
+                     for (labels, _), result in zip(the_plan.runs, results)},
+            "queries": {pool: query_stage(query_config(pool, preset), preset=preset, context=context).value
+                        for pool in POOLS}}
+
+
+def samples(result: StageResult, per_class: int) -> np.ndarray:
+    """The first ``per_class`` samples of each class of a finished run, class by class."""
+    with np.load(result.path / "samples.npz") as archive:
+        images, labels = archive["images"], archive["labels"]
+    return np.concatenate([images[labels == c][:per_class] for c in range(len(CLASSES))])
+
+
+# ---------------------------------------------------------------------------------------------
+# The design, registered before scoring, and the verdicts it gives.
+
+CHANCE = 1 / len(CLASSES)
+GATE_FRACTION = 0.5
+COMPARISONS = (("primitives-ps", NONE), ("natural-patches", NONE), ("primitives-ps", "natural-patches"),
+               ("natural-patches" + SELECTED, "natural-patches"), ("primitives-ps" + SELECTED, "primitives-ps"))
+CLAIM_COLUMNS = ("treatment", "control", "epsilon", "units", "treatment_accuracy", "control_accuracy", "effect", "low",
+                 "high", "fid_effect", "fid_low", "fid_high", "treatment_gate", "control_gate", "verdict")
+DESIGN = {
+    "version": 1,
+    "date": "2026-11-28",
+    "claims": [f"pretraining on {t} gives more useful DP synthetic data than {c}" for t, c in COMPARISONS],
+    "primary_outcome": "downstream accuracy: a classifier trained on the run's labelled samples (an equal number per "
+                       "class), tested on the real test set",
+    "secondary_outcomes": ["FID and KID of the samples against as many balanced real test images",
+                           "GAN-Leaks membership AUC of training images against test images"],
+    "unit": "a DP fine-tuning seed (initial weights where not pretrained, Poisson batches, DP noise, diffusion noise); "
+            "the pretraining run of a source is shared by its units, so intervals omit pretraining variance",
+    "test": "Welch's 95% interval of the difference of mean accuracy (treatment minus control), at each epsilon",
+    "gate": f"each arm's non-private run (same recipe, epsilon = inf) has learned the data: its accuracy is at least "
+            f"chance + {GATE_FRACTION} x (real-data accuracy at the same sample size - chance)",
+    "verdict": "untested at this scale if a gate fails; holds if the whole interval is above zero; does not hold "
+               "otherwise",
+}
+
+
+def gates(rows: list[dict], reference: dict) -> dict[str, dict]:
+    """Per source: its non-private run's accuracy, the gate's threshold and whether it passes."""
+    threshold = CHANCE + GATE_FRACTION * (reference["accuracy"] - CHANCE)
+    return {row["source"]: {"accuracy": row["accuracy"], "threshold": threshold, "passes": row["accuracy"] >= threshold}
+            for row in rows if math.isinf(row["epsilon"])}
+
+
+def claims(rows: list[dict], reference: dict) -> list[dict]:
+    """One row per (comparison, private epsilon): mean accuracies, the effect on accuracy and on FID
+    with Welch 95% intervals, both arms' gates and the verdict."""
+    gate = gates(rows, reference)
+    table = []
+    for treatment, control in COMPARISONS:
+        for epsilon in sorted({row["epsilon"] for row in rows if math.isfinite(row["epsilon"])}):
+            arms = {arm: [row for row in rows if row["source"] == arm and row["epsilon"] == epsilon]
+                    for arm in (treatment, control)}
+            effect, low, high = decision.welch_interval([r["accuracy"] for r in arms[treatment]],
+                                                        [r["accuracy"] for r in arms[control]])
+            fid_effect, fid_low, fid_high = decision.welch_interval([r["fid"] for r in arms[treatment]],
+                                                                    [r["fid"] for r in arms[control]])
+            passes = gate[treatment]["passes"] and gate[control]["passes"]
+            table.append({"treatment": treatment, "control": control, "epsilon": epsilon,
+                          "units": f"{len(arms[treatment])} / {len(arms[control])}",
+                          "treatment_accuracy": float(np.mean([r["accuracy"] for r in arms[treatment]])),
+                          "control_accuracy": float(np.mean([r["accuracy"] for r in arms[control]])),
+                          "effect": effect, "low": low, "high": high,
+                          "fid_effect": fid_effect, "fid_low": fid_low, "fid_high": fid_high,
+                          "treatment_gate": "passes" if gate[treatment]["passes"] else "fails",
+                          "control_gate": "passes" if gate[control]["passes"] else "fails",
+                          "verdict": decision.interval_verdict(low, high, passes)})
+    return table
+
+
+def _epsilon_label(epsilon: float) -> str:
+    return "non-private" if math.isinf(epsilon) else f"{epsilon:g}"
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 07's numbers from ``dp.csv`` and ``dp_claims.csv``: each (source, epsilon) over its
+    seeds, then the claims with their intervals, gates and verdicts."""
+    rows = tables.csv_rows(Path(figures_dir) / "dp.csv")
+    claim_rows = tables.csv_rows(Path(figures_dir) / "dp_claims.csv")
+    summary = []
+    for source in SOURCES:
+        for epsilon in sorted({row["epsilon"] for row in rows}, key=lambda e: (math.isinf(e), e)):
+            chosen = [row for row in rows if row["source"] == source and row["epsilon"] == epsilon]
+            if not chosen:
+                continue
+
+            def spread(key: str, digits: int = 3) -> str:
+                values = [row[key] for row in chosen]
+                return tables.plus_minus(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None, digits)
+            summary.append({"source": source, "epsilon": _epsilon_label(epsilon), "seeds": len(chosen),
+                            "epsilon spent": tables.number(max(row["epsilon_spent"] for row in chosen), 2),
+                            "accuracy": spread("accuracy"), "FID": spread("fid", 1), "KID": spread("kid_mean"),
+                            "membership AUC": spread("mia_auc")})
+    verdicts = [{"treatment": row["treatment"], "control": row["control"], "epsilon": _epsilon_label(row["epsilon"]),
+                 "units": row["units"],
+                 "accuracy": f"{tables.number(row['treatment_accuracy'], 3)} vs {tables.number(row['control_accuracy'], 3)}",
+                 "effect on accuracy [95%]": tables.interval(row["effect"], row["low"], row["high"], 3),
+                 "effect on FID [95%]": tables.interval(row["fid_effect"], row["fid_low"], row["fid_high"], 1),
+                 "gates": f"{row['treatment_gate']} / {row['control_gate']}", "verdict": row["verdict"]}
+                for row in claim_rows]
+    return {"Each source and epsilon, mean ± s.d. over seeds": summary,
+            "The claims: accuracy of treatment vs control, effects with Welch 95% intervals": verdicts}

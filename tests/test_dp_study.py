@@ -1,0 +1,91 @@
+"""Notebook 07's study (primps_core.study.dp_synthesis): the plan, the registered gate and verdict rule on
+known numbers, the budget checked before anything runs, and the dp-train command end to end at smoke size."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from primps_core.presets import get_preset
+from primps_core.study import dp_synthesis as study
+
+
+def test_the_plan_runs_every_source_at_every_epsilon_and_one_non_private_baseline_each():
+    sizes = get_preset("cpu")
+    plan = study.plan("cpu")
+    labels = [labels for labels, _ in plan.runs]
+    assert len(labels) == len(study.SOURCES) * (len(sizes.dp_epsilons) * sizes.dp_seeds + 1)
+    assert {(label["source"], label["epsilon"]) for label in labels if math.isinf(label["epsilon"])} == \
+        {(source, math.inf) for source in study.SOURCES}
+    for label, job in plan.runs:
+        assert job.config.privacy.epsilon == label["epsilon"] and job.config.seed == label["seed"]
+        assert (job.config.pretrain is None) == (label["source"] == study.NONE)
+        if job.config.pretrain is not None:
+            assert job.config.pretrain.pool == study.pool_of(label["source"])
+            assert (job.config.pretrain.query is not None) == label["source"].endswith(study.SELECTED)
+    shared = {job.config.pretrain for _, job in plan.runs if job.config.pretrain is not None}
+    assert len(shared) == len(study.SOURCES) - 1          # one pretraining run per source, shared
+
+
+def _row(source, epsilon, seed, accuracy, fid=100.0):
+    return {"source": source, "epsilon": epsilon, "seed": seed, "accuracy": accuracy, "fid": fid}
+
+
+def test_gates_and_verdicts_follow_the_registered_rule():
+    reference = {"accuracy": 0.8}                                    # threshold 0.1 + 0.5 * 0.7 = 0.45
+    non_private = {"none": 0.40, "primitives-ps": 0.60, "natural-patches": 0.50, "primitives-ps-selected": 0.7,
+                   "natural-patches-selected": 0.46}
+    private = {"none": [0.20, 0.22, 0.21], "primitives-ps": [0.50, 0.52, 0.51], "natural-patches": [0.40, 0.41, 0.42],
+               "primitives-ps-selected": [0.49, 0.53, 0.50], "natural-patches-selected": [0.39, 0.45, 0.43]}
+    rows = [_row(source, math.inf, 0, accuracy) for source, accuracy in non_private.items()]
+    rows += [_row(source, 10.0, seed, accuracy) for source, values in private.items() for seed, accuracy in enumerate(values)]
+    gates = study.gates(rows, reference)
+    assert gates["none"]["threshold"] == pytest.approx(0.45)
+    assert [gates[s]["passes"] for s in study.SOURCES] == [False, True, True, True, True]
+
+    claims = {(c["treatment"], c["control"]): c for c in study.claims(rows, reference)}
+    assert claims["primitives-ps", "none"]["verdict"] == "untested at this scale"          # none's gate fails
+    ps_vs_natural = claims["primitives-ps", "natural-patches"]
+    a, b = np.array(private["primitives-ps"]), np.array(private["natural-patches"])
+    welch = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert ps_vs_natural["effect"] == pytest.approx(0.1)
+    assert (ps_vs_natural["low"], ps_vs_natural["high"]) == pytest.approx((welch.low, welch.high))
+    assert ps_vs_natural["verdict"] == "holds"
+    assert claims["natural-patches-selected", "natural-patches"]["verdict"] == "does not hold"
+    assert claims["primitives-ps-selected", "primitives-ps"]["verdict"] == "does not hold"
+
+
+def test_a_budget_that_cannot_hold_is_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="delta must be below 1/N = 0.0001 for a dataset of 10000"):
+        study.run_config("none", 1.0, 0, "smoke", delta=1e-3)
+    with pytest.raises(ValueError, match="epsilon must be a positive number"):
+        study.run_config("none", -1.0, 0, "smoke")
+    with pytest.raises(ValueError, match="multiple of 10"):
+        study.balanced_labels(25)
+
+
+def _primps(*arguments, runs):
+    return subprocess.run([sys.executable, "-m", "primps_core", "dp-train", *arguments, "--preset", "smoke",
+                           "--runs", str(runs)], capture_output=True, text=True)
+
+
+def test_dp_train_prints_the_spent_epsilon_and_scores_and_refuses_bad_privacy_parameters(tmp_path):
+    for arguments, message in ((["--epsilon", "0"], "epsilon must be a positive number"),
+                               (["--epsilon", "1", "--delta", "0.01"], "delta must be below 1/N"),
+                               (["--epsilon", "1", "--clip", "0"], "clipping norm"),
+                               (["--epsilon", "1", "--pretrain", "imagenet"], "--pretrain must be one of")):
+        done = _primps(*arguments, runs=tmp_path)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith("error: ") and message in done.stderr and done.stderr.count("\n") == 1
+    assert not any(tmp_path.iterdir())                                   # nothing started
+
+    done = _primps("--epsilon", "4", "--pretrain", "primitives-ps-selected", "--steps", "3", runs=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 0.99 * 4 < result["epsilon_spent"] <= 4 and result["noise_multiplier"] > 0
+    assert 0 <= result["accuracy"] <= 1 and result["fid"] > 0 and 0 <= result["mia_auc"] <= 1
+    run = json.loads((tmp_path / "smoke" / "dp_run" / result["run"].rsplit("/", 1)[1] / "result.json").read_text())
+    assert run["mechanisms"][0] == [50.0, 1.0, 1]                       # the semantic query, charged first
