@@ -66,15 +66,17 @@ PRESETS = {
                     transfer_iterations=8, pretrain_evals=2, transfer_evals=2, transfer_seeds=1, fid_samples=8,
                     decisive_units=(2, 2, 2), ladder_units=2, knob_units=2, knobs=5,
                     dp_channels=8, dp_pool_size=240, dp_pretrain_steps=6, dp_batch_size=32, dp_lr=2e-3, dp_steps=4,
-                    dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=2, dp_samples=20, dp_sample_steps=3, dp_classifier_epochs=1, dp_mia_queries=20),
+                    dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=2, dp_samples=20, dp_sample_steps=3,
+                    dp_classifier_epochs=1, dp_mia_queries=20),
     "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
                   train_resolution=32, architecture="resnet", base_channels=16, batch_size=32, pretrain_iterations=1000,
                   transfer_iterations=600, pretrain_evals=3, transfer_evals=3, transfer_seeds=1, fid_samples=200,
                   decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2,
-                  dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=1500, dp_batch_size=256, dp_lr=2e-3, dp_steps=300,
-                  dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=1000, dp_sample_steps=25, dp_classifier_epochs=5, dp_mia_queries=500),
+                  dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=400, dp_batch_size=128, dp_lr=2e-3, dp_steps=250,
+                  dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=500, dp_sample_steps=20,
+                  dp_classifier_epochs=5, dp_mia_queries=500),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
@@ -82,7 +84,8 @@ PRESETS = {
                   transfer_iterations=10000, pretrain_evals=10, transfer_evals=10, transfer_seeds=5,
                   fid_samples=10000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5,
                   dp_channels=64, dp_pool_size=100000, dp_pretrain_steps=20000, dp_batch_size=1024, dp_lr=1e-3, dp_steps=3000,
-                  dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50, dp_classifier_epochs=20, dp_mia_queries=1000),
+                  dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50,
+                  dp_classifier_epochs=20, dp_mia_queries=1000),
     # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
     # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
     "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
@@ -92,7 +95,8 @@ PRESETS = {
                         transfer_iterations=600, pretrain_evals=4, transfer_evals=4, transfer_seeds=3,
                         fid_samples=2000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5,
                         dp_channels=32, dp_pool_size=50000, dp_pretrain_steps=5000, dp_batch_size=512, dp_lr=1e-3, dp_steps=1000,
-                        dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50, dp_classifier_epochs=10, dp_mia_queries=1000),
+                        dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50,
+                        dp_classifier_epochs=10, dp_mia_queries=1000),
 }
 
 

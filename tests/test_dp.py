@@ -94,6 +94,7 @@ def test_delta_must_be_below_one_over_n():
         privacy.noise_multiplier(privacy.PrivacyConfig(epsilon=1.0, batch_size=600), 500)
 
 
+@pytest.mark.filterwarnings("ignore:In CPU autocast, but the target dtype:UserWarning")
 def test_per_example_gradients_are_clipped_on_a_real_batch(fashion):
     """opacus' clipped sum equals clipping each example's own gradient (one backward pass per example)."""
     images, labels = fashion[0][:24], fashion[1][:24]
@@ -138,7 +139,10 @@ def test_semantic_histogram_counts_and_its_sensitivity_is_sqrt_k():
     for k in (1, 2, 3):
         without = semantic.histogram(scores[:2], labels[:2], 2, k)
         assert np.linalg.norm(semantic.histogram(scores, labels, 2, k) - without) == pytest.approx(math.sqrt(k))
-    assert semantic.select(np.array([[5, 1, 9, 0], [7, 2, 1, 8]]), per_label=1).tolist() == [2, 3]
+    assert semantic.select(np.array([[5, 1, 9, 0], [7, 2, 1, 8]]), per_label=1).tolist() == [[2], [3]]
+    assert semantic.select(np.array([[5, 1, 9, 0], [7, 2, 1, 8]]), per_label=2).tolist() == [[2, 0], [3, 0]]
+    index, labels = semantic.labelled_subset(np.array([0, 2, 3, 2, 1, 3]), np.array([[2], [3], [2]]))
+    assert index.tolist() == [1, 3, 2, 5, 1, 3] and labels.tolist() == [0, 0, 1, 1, 2, 2]
     noise = semantic.noised(np.zeros((200, 50)), sigma=2.0, k=4, seed=0)
     assert noise.std() == pytest.approx(4.0, rel=0.02)
 

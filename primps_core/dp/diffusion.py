@@ -5,9 +5,8 @@ public images and fine-tuned with DP-SGD on the sensitive ones. This is its CPU-
 
 - a UNet at 28 -> 14 -> 7 px, one residual block per level, GroupNorm and SiLU (opacus computes
   per-sample gradients of every layer; no batch statistics, so each example's gradient is its
-  own), a sinusoidal time embedding and a label embedding with one extra *null* label: the
-  pretraining pool (unlabelled) trains the null label; fine-tuning starts every class from it
-  (``start_classes_from_null``) so the pretrained model begins as its unconditional self;
+  own), a sinusoidal time embedding and a label embedding with one extra *null* label, which
+  unlabelled pretraining images train;
 - DDPM training (Ho et al. 2020) with the cosine noise schedule (Nichol & Dhariwal 2021) and
   epsilon prediction, the per-example loss averaged before clipping;
 - deterministic DDIM sampling (Song et al. 2021) with ``sample_steps`` steps.
@@ -90,10 +89,15 @@ class UNet(nn.Module):
         return self.head(h)
 
 
-def start_classes_from_null(model: UNet) -> None:
-    """Copy the null label's embedding to every class (fine-tuning a model pretrained unlabelled)."""
+def reset_class_embeddings(model: UNet, seed: int) -> None:
+    """Give every class label a fresh embedding, as a new model seeded by ``seed`` has (fine-tuning a
+    model pretrained without class labels; copying the null label's embedding to every class
+    instead left the classes hard to tell apart: downstream accuracy 0.33 against 0.54 with fresh
+    embeddings in one non-private calibration run)."""
+    torch.manual_seed(seed)
+    fresh = nn.Embedding(model.config.classes + 1, model.config.time_dim)
     with torch.no_grad():
-        model.label.weight[:-1] = model.label.weight[-1]
+        model.label.weight[:-1] = fresh.weight[:-1]
 
 
 def alpha_bar(t: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ histogram and pretrains only on the public images of the classes that come out o
 sensitive image adds 1 to k cells of its own label's row, so the histogram's L2 sensitivity is
 sqrt(k); noise of std ``sigma * sqrt(k)`` makes it a Gaussian mechanism of noise multiplier
 ``sigma`` over the whole dataset: the accountant entry ``(sigma, 1.0, 1)``, composed before
-DP-SGD's steps (DPImageBench for Fashion-MNIST: sigma 50, k 1, one class per label).
+DP-SGD's steps (DPImageBench for Fashion-MNIST: sigma 50, k 1, one class per label). Pretraining is then
+conditional, as PrivImage's: the images of the classes a label chose are trained with that label
+(``labelled_subset``), so the class embeddings arrive pretrained.
 
 The semantic classes of the two pools, 28x28 grey (``to_grey`` of the RGB sources):
 - **natural patches**: the photo each crop comes from (PrivImage's public labels are ImageNet
@@ -81,16 +83,31 @@ def noised(counts: np.ndarray, sigma: float, k: int, seed: int) -> np.ndarray:
 
 
 def select(noisy_counts: np.ndarray, per_label: int = PER_LABEL) -> np.ndarray:
-    """The semantic classes chosen: the union over labels of each row's ``per_label`` largest cells."""
+    """The semantic classes chosen for each sensitive label: each row's ``per_label`` largest cells
+    (labels, per_label)."""
     per_label = checks.integer(per_label, "classes per label", 1, noisy_counts.shape[1])
-    return np.unique(np.argsort(-noisy_counts, axis=1, kind="stable")[:, :per_label])
+    return np.argsort(-noisy_counts, axis=1, kind="stable")[:, :per_label]
+
+
+def labelled_subset(pool_labels: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PrivImage's conditional pretraining set: the pool images of the classes chosen for each
+    sensitive label, labelled with that label (an image whose class two labels chose is used twice).
+    Returns (pool indices, sensitive labels)."""
+    pairs = [(np.flatnonzero(np.isin(pool_labels, row)), label) for label, row in enumerate(np.asarray(chosen))]
+    return (np.concatenate([index for index, _ in pairs]),
+            np.concatenate([np.full(len(index), label) for index, label in pairs]))
 
 
 @dataclass(frozen=True)
 class QueryResult:
-    selected: tuple                   # chosen semantic classes
+    chosen: np.ndarray                # (sensitive classes, per_label) semantic classes chosen per label
     noisy_counts: np.ndarray          # (sensitive classes, semantic classes)
     mechanism: tuple                  # (noise multiplier, sample rate, steps) for the accountant
+
+    @property
+    def selected(self) -> tuple:
+        """Every semantic class chosen by some label."""
+        return tuple(int(c) for c in np.unique(self.chosen))
 
 
 def query(pool_images: np.ndarray, pool_labels: np.ndarray, semantic_classes: int, sensitive_images: np.ndarray,
@@ -102,4 +119,4 @@ def query(pool_images: np.ndarray, pool_labels: np.ndarray, semantic_classes: in
     model = classifier.fit(pool_images, pool_labels, semantic_classes, epochs=epochs, seed=seed)
     counts = histogram(classifier.logits(model, sensitive_images), sensitive_labels, sensitive_classes, k)
     noisy = noised(counts, sigma, k, seed)
-    return QueryResult(tuple(int(c) for c in select(noisy, per_label)), noisy, (float(sigma), 1.0, 1))
+    return QueryResult(select(noisy, per_label), noisy, (float(sigma), 1.0, 1))

@@ -73,6 +73,8 @@ def train(model: torch.nn.Module, per_example_loss: LossFunction, n: int, config
         loss = rows.mean() if len(rows) else rows.sum()
         with warnings.catch_warnings():        # opacus' hooks on a model whose inputs need no gradient
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            warnings.filterwarnings("ignore", message="CPU Autocast only supports")     # opacus' torch.func path on
+            warnings.filterwarnings("ignore", message="In CPU autocast, but the target")  # integer labels: harmless
             loss.backward()
         optimizer.step()
         ema_update(average, model, step, ema_decay)

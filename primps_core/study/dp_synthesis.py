@@ -4,8 +4,10 @@ PrivImage (Li et al. 2024) pretrains a small diffusion model on public images ch
 semantic query of the sensitive data, then fine-tunes it with DP-SGD. Primitives-PS needs no
 public data at all. The study compares pretraining sources at equal compute (``SOURCES``): none;
 Primitives-PS; natural photo patches (public data); and PrivImage's selection from each of those
-two pools. Every pretraining run is non-private, shares its stage across privacy levels and seeds,
-and trains on the null label; every fine-tuning run trains on the sensitive training set with
+two pools. Every pretraining run is non-private and shares its stage across privacy levels and
+seeds; a whole pool trains the null label (the fine-tuning run gives the classes fresh
+embeddings), a selection trains each sensitive label on the images of the classes it chose
+(PrivImage's conditional pretraining); every fine-tuning run trains on the sensitive training set with
 DP-SGD at a target epsilon (or none: ``math.inf``, the non-private baseline of the gate) and is
 scored by
 
@@ -130,7 +132,7 @@ def query_stage(config: QueryConfig, out_dir: Path, context: Context) -> dict:
     result = semantic.query(images, labels, semantic_classes, train_images, train_labels, len(CLASSES),
                             sigma=config.sigma, k=config.k, per_label=config.per_label,
                             epochs=config.classifier_epochs, seed=config.seed)
-    return {"selected": list(result.selected), "semantic_classes": semantic_classes,
+    return {"selected": list(result.selected), "chosen": result.chosen.tolist(), "semantic_classes": semantic_classes,
             "noisy_counts": np.round(result.noisy_counts, 2).tolist(), "mechanism": list(result.mechanism)}
 
 
@@ -152,16 +154,17 @@ def _fresh_model(config: diffusion.UNetConfig, seed: int) -> diffusion.UNet:
 @stage("dp_pretrain", version=1, needs=lambda config: [] if config.query is None else [(query_stage, config.query)])
 def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> dict:
     started = time.perf_counter()
-    images, labels, _ = semantic.pool(config.pool, config.pool_size, config.pool_seed)
+    images, semantic_labels, _ = semantic.pool(config.pool, config.pool_size, config.pool_seed)
+    labels = np.full(len(images), config.unet.classes)                 # the null label: unlabelled
     selected = None
-    if config.query is not None:
-        selected = query_stage(config.query, preset=config.preset, context=context).value["selected"]
-        images = images[np.isin(labels, selected)]
-    x = diffusion.to_model_space(images)
-    null = torch.full((len(x),), config.unet.classes, dtype=torch.long)
+    if config.query is not None:                                       # PrivImage: conditional on the labels' choices
+        query = query_stage(config.query, preset=config.preset, context=context).value
+        index, labels = semantic.labelled_subset(semantic_labels, np.array(query["chosen"]))
+        images, selected = images[index], query["selected"]
+    x, y = diffusion.to_model_space(images), torch.as_tensor(labels, dtype=torch.long)
 
     def loss(module, index, generator):
-        return diffusion.losses(module, x[index], null[index], generator)
+        return diffusion.losses(module, x[index], y[index], generator)
 
     budget = privacy.PrivacyConfig(epsilon=NON_PRIVATE, batch_size=min(config.batch_size, len(x)), steps=config.steps)
     model = _fresh_model(config.unet, config.seed)
@@ -196,9 +199,10 @@ def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
     if config.pretrain is not None:
         pretrained = pretrain_stage(config.pretrain, preset=config.preset, context=context)
         model = _load_model(config.unet, pretrained.path / MODEL_FILE)
-        diffusion.start_classes_from_null(model)
         pretrain_images = pretrained.value["images"]
-        if config.pretrain.query is not None and config.privacy.private:
+        if config.pretrain.query is None:                  # pretrained unlabelled: the classes start fresh
+            diffusion.reset_class_embeddings(model, config.seed)
+        elif config.privacy.private:                       # the query read the sensitive data: charge it
             query = query_stage(config.pretrain.query, preset=config.preset, context=context)
             prior = (tuple(query.value["mechanism"]),)
     x, y = diffusion.to_model_space(train_images), torch.as_tensor(train_labels)
