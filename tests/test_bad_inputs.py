@@ -268,7 +268,7 @@ def cases():
         argv = ["pretrain", "--source", "ps-noise", "--preset", "smoke", key, value]
         yield f"pretrain{key}={value}", argv, status, message
     for only, message in (("", "names no notebook"), (",", "names no notebook"), (" , ", "names no notebook"),
-                          ("99", "'99' names 0 notebooks"), ("0", "'0' names 6 notebooks in .*, not one"), ("01,7", "'7' names 0")):
+                          ("99", "'99' names 0 notebooks"), ("0", "'0' names \d+ notebooks in .*, not one"), ("01,7", "'7' names 0")):
         yield f"reproduce-only-{only!r}", ["reproduce", "--preset", "smoke", "--only", only], 1, message
     yield "reproduce-preset", ["reproduce", "--preset", "paper"], 2, "invalid choice: 'paper'"
     yield "no-command", [], 2, "required: command"
