@@ -207,3 +207,21 @@ def test_classifier_learns_fashion_mnist_and_scores_chance_on_shuffled_labels(fa
     shuffled = np.random.default_rng(0).permutation(train_labels[::5])
     assert classifier.downstream_accuracy(train_images[::5], shuffled, test_images, test_labels, len(CLASSES),
                                           epochs=2) < 0.2
+
+
+def test_the_dp_gan_charges_each_discriminator_step_once_and_trains_its_generator_through_it(fashion):
+    from primps_core.dp import dpgan
+    from primps_core.gan.models import ModelConfig
+    config = dpgan.GANConfig(ModelConfig(architecture="resnet", resolution=32, base_channels=8, mbstd_group=1))
+    with pytest.raises(ValueError, match="mbstd_group = 1"):
+        dpgan.GANConfig(ModelConfig(resolution=32))
+    images, labels = fashion[0][:2000], fashion[1][:2000]
+    assert np.array_equal(dpgan.to_uint8(dpgan.to_model_space(images[:5])), images[:5])    # pad, crop: lossless
+    budget = privacy.PrivacyConfig(epsilon=5.0, batch_size=32, steps=6)
+    generator, discriminator = dpgan.build(config, seed=0)
+    before = [p.detach().clone() for p in generator.parameters()]
+    average, record = dpgan.train_dp_gan(generator, discriminator, images, labels, budget, config, seed=0, progress=False)
+    assert 0.99 * 5 < record.epsilon <= 5 and record.mechanisms == [(record.noise_multiplier, 32 / 2000, 6)]
+    assert any(not torch.equal(a, b) for a, b in zip(before, generator.parameters()))     # G trained through D
+    samples = dpgan.sample(average, [0, 1, 9, 9], seed=1)
+    assert samples.shape == (4, 28, 28) and np.array_equal(samples, dpgan.sample(average, [0, 1, 9, 9], seed=1))

@@ -50,7 +50,7 @@ def ema_update(average: torch.nn.Module, model: torch.nn.Module, step: int, deca
 
 def train(model: torch.nn.Module, per_example_loss: LossFunction, n: int, config: PrivacyConfig, *, lr: float,
           seed: int, prior: tuple[Mechanism, ...] = (), ema_decay: float = 0.999, after_step: Callable | None = None,
-          progress: bool = True, label: str = "dp-sgd") -> tuple[torch.nn.Module, TrainingRecord]:
+          progress: bool = True, label: str = "dp-sgd", betas: tuple = (0.9, 0.999)) -> tuple[torch.nn.Module, TrainingRecord]:
     """Train ``model`` in place for ``config.steps`` steps on a dataset of ``n`` examples; return its
     EMA copy and the run's record. ``after_step(step, module)`` runs after each optimiser step (the
     GAN's generator update)."""
@@ -58,7 +58,7 @@ def train(model: torch.nn.Module, per_example_loss: LossFunction, n: int, config
     rate = config.sample_rate(n)
     torch.manual_seed(seed)
     average = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=(0.9, 0.999))
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
     module = model
     if config.private:
         module, optimizer = make_private(model, optimizer, noise_multiplier=sigma, max_grad_norm=config.max_grad_norm,

@@ -145,11 +145,29 @@ class Generator(nn.Module):
         self.to_rgb = EqualizedConv2d(config.channels(config.resolution), 3, 1, gain=1.0)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.input(pixel_norm(z[:, :, None, None])[:, :, 0, 0])
-        x = pixel_norm(F.leaky_relu(x.reshape(len(z), -1, 4, 4), 0.2))
+        return self.synthesise(pixel_norm(z[:, :, None, None])[:, :, 0, 0])
+
+    def synthesise(self, w: torch.Tensor) -> torch.Tensor:
+        """The image of a normalised latent ``w`` (N, latent_dim)."""
+        x = self.input(w)
+        x = pixel_norm(F.leaky_relu(x.reshape(len(w), -1, 4, 4), 0.2))
         for stage in self.stages:
             x = stage(x)
         return torch.tanh(self.to_rgb(x))
+
+
+class ConditionalGenerator(Generator):
+    """(latent, class) -> image: the class's learned embedding, normalised like the latent, is added
+    to it, so an unconditional ``Generator``'s weights load unchanged (``strict=False``) and the
+    embedding starts the only new part."""
+
+    def __init__(self, config: ModelConfig, classes: int):
+        super().__init__(config)
+        self.classes = checks.integer(classes, "classes", 1)
+        self.embed = nn.Embedding(classes, config.latent_dim)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.synthesise(pixel_norm(z) + pixel_norm(self.embed(y)))
 
 
 class DiscriminatorStage(nn.Module):
@@ -184,10 +202,28 @@ class Discriminator(nn.Module):
                                    EqualizedLinear(width, 1, gain=1.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final(self.trunk(x))[:, 0]
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Features before the final layers: the stages, minibatch std, the last convolution."""
         for stage in self.stages:
             x = stage(x)
-        x = F.leaky_relu(self.final_conv(minibatch_stddev(x, self.config.mbstd_group)), 0.2)
-        return self.final(x)[:, 0]
+        return F.leaky_relu(self.final_conv(minibatch_stddev(x, self.config.mbstd_group)), 0.2)
+
+
+class ProjectionDiscriminator(Discriminator):
+    """(image, class) -> logit, the projection discriminator (Miyato & Koyama 2018): the
+    unconditional logit plus the inner product of the class's embedding with the penultimate
+    features (scaled by 1/sqrt(width)). An unconditional ``Discriminator``'s weights load unchanged."""
+
+    def __init__(self, config: ModelConfig, classes: int):
+        super().__init__(config)
+        self.classes = checks.integer(classes, "classes", 1)
+        self.embed = nn.Embedding(classes, config.channels(4))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        features = self.final[:-1](self.trunk(x))
+        return self.final[-1](features)[:, 0] + (self.embed(y) * features).sum(1) / features.shape[1] ** 0.5
 
 
 def freeze_discriminator(discriminator: Discriminator, k: int) -> None:
