@@ -46,7 +46,8 @@ POOLS = semantic.POOLS
 SOURCES = (NONE, "primitives-ps", "natural-patches", "primitives-ps" + SELECTED, "natural-patches" + SELECTED)
 NON_PRIVATE = math.inf
 MODEL_FILE = "model.pt"
-COLUMNS = ("source", "epsilon", "seed", "epsilon_spent", "noise_multiplier", "fid", "kid_mean", "kid_std",
+MODEL = "diffusion"                    # the generator family of every run here (dp.dpgan's GAN is the second)
+COLUMNS = ("model", "source", "epsilon", "seed", "epsilon_spent", "noise_multiplier", "fid", "kid_mean", "kid_std",
            "accuracy", "mia_auc", "mia_auc_lo", "mia_auc_hi", "pretrain_images", "train_s", "wall_s")
 
 
@@ -280,10 +281,10 @@ def plan(preset: str) -> Plan:
     """Every run: each source at each epsilon for ``dp_seeds`` seeds, and each source's non-private
     run (seed 0, the gate's baseline)."""
     sizes = get_preset(preset)
-    jobs = [({"source": source, "epsilon": epsilon, "seed": seed},
+    jobs = [({"model": MODEL, "source": source, "epsilon": epsilon, "seed": seed},
              runs.Job(run_stage, run_config(source, epsilon, seed, preset), preset))
             for source in SOURCES for epsilon in sizes.dp_epsilons for seed in range(sizes.dp_seeds)]
-    jobs += [({"source": source, "epsilon": NON_PRIVATE, "seed": 0},
+    jobs += [({"model": MODEL, "source": source, "epsilon": NON_PRIVATE, "seed": 0},
               runs.Job(run_stage, run_config(source, NON_PRIVATE, 0, preset), preset)) for source in SOURCES]
     reference = runs.Job(reference_stage, ReferenceConfig(sizes.dp_samples, sizes.dp_classifier_epochs,
                                                           sizes.dp_mia_queries), preset)
