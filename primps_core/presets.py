@@ -56,6 +56,8 @@ class Preset:
     dp_sample_steps: int               # DDIM steps
     dp_classifier_epochs: int          # epochs of the downstream (and semantic) classifier
     dp_mia_queries: int                # members and non-members queried by the membership attack
+    dp_gan_epsilons: tuple[float, ...]  # the GAN family's epsilons (its grid: none and primitives-ps)
+    dp_gan_steps: int                  # DP-SGD steps of the GAN's discriminator
 
 
 PRESETS = {
@@ -67,7 +69,7 @@ PRESETS = {
                     decisive_units=(2, 2, 2), ladder_units=2, knob_units=2, knobs=5,
                     dp_channels=8, dp_pool_size=240, dp_pretrain_steps=6, dp_batch_size=32, dp_lr=2e-3, dp_steps=4,
                     dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=2, dp_samples=20, dp_sample_steps=3,
-                    dp_classifier_epochs=1, dp_mia_queries=20),
+                    dp_classifier_epochs=1, dp_mia_queries=20, dp_gan_epsilons=(10.0,), dp_gan_steps=3),
     "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
@@ -76,7 +78,7 @@ PRESETS = {
                   decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2,
                   dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=400, dp_batch_size=128, dp_lr=2e-3, dp_steps=250,
                   dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=500, dp_sample_steps=20,
-                  dp_classifier_epochs=5, dp_mia_queries=500),
+                  dp_classifier_epochs=5, dp_mia_queries=500, dp_gan_epsilons=(10.0,), dp_gan_steps=150),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
@@ -85,7 +87,7 @@ PRESETS = {
                   fid_samples=10000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5,
                   dp_channels=64, dp_pool_size=100000, dp_pretrain_steps=20000, dp_batch_size=1024, dp_lr=1e-3, dp_steps=3000,
                   dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50,
-                  dp_classifier_epochs=20, dp_mia_queries=1000),
+                  dp_classifier_epochs=20, dp_mia_queries=1000, dp_gan_epsilons=(1.0, 10.0), dp_gan_steps=5000),
     # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
     # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
     "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
@@ -96,7 +98,7 @@ PRESETS = {
                         fid_samples=2000, decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=5,
                         dp_channels=32, dp_pool_size=50000, dp_pretrain_steps=5000, dp_batch_size=512, dp_lr=1e-3, dp_steps=1000,
                         dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50,
-                        dp_classifier_epochs=10, dp_mia_queries=1000),
+                        dp_classifier_epochs=10, dp_mia_queries=1000, dp_gan_epsilons=(1.0, 10.0), dp_gan_steps=1000),
 }
 
 

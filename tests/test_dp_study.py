@@ -11,27 +11,35 @@ import scipy.stats
 
 from primps_core.presets import get_preset
 from primps_core.study import dp_synthesis as study
+from primps_core.study import runs
 
 
 def test_the_plan_runs_every_source_at_every_epsilon_and_one_non_private_baseline_each():
     sizes = get_preset("cpu")
     plan = study.plan("cpu")
     labels = [labels for labels, _ in plan.runs]
-    assert len(labels) == len(study.SOURCES) * (len(sizes.dp_epsilons) * sizes.dp_seeds + 1)
-    assert {(label["source"], label["epsilon"]) for label in labels if math.isinf(label["epsilon"])} == \
+    diffusion = [label for label in labels if label["model"] == study.MODEL]
+    assert len(diffusion) == len(study.SOURCES) * (len(sizes.dp_epsilons) * sizes.dp_seeds + 1)
+    assert len(labels) - len(diffusion) == len(study.GAN_SOURCES) * (len(sizes.dp_gan_epsilons) * sizes.dp_seeds + 1)
+    assert {(label["source"], label["epsilon"]) for label in diffusion if math.isinf(label["epsilon"])} == \
         {(source, math.inf) for source in study.SOURCES}
     for label, job in plan.runs:
         assert job.config.privacy.epsilon == label["epsilon"] and job.config.seed == label["seed"]
+        if label["model"] == study.GAN:
+            assert (job.config.pretrain is None) == (label["source"] == study.NONE)
+            continue
         assert (job.config.pretrain is None) == (label["source"] == study.NONE)
         if job.config.pretrain is not None:
             assert job.config.pretrain.pool == study.pool_of(label["source"])
             assert (job.config.pretrain.query is not None) == label["source"].endswith(study.SELECTED)
-    shared = {job.config.pretrain for _, job in plan.runs if job.config.pretrain is not None}
+    shared = {job.config.pretrain for label, job in plan.runs if job.config.pretrain is not None and label["model"] == study.MODEL}
+    gan = {job.config.pretrain for label, job in plan.runs if job.config.pretrain is not None and label["model"] == study.GAN}
+    assert gan == {runs.pretrain_config("primitives-ps", "cpu", seed=0)}     # notebook 03-04's run, reused
     assert len(shared) == len(study.SOURCES) - 1          # one pretraining run per source, shared
 
 
 def _row(source, epsilon, seed, accuracy, fid=100.0):
-    return {"source": source, "epsilon": epsilon, "seed": seed, "accuracy": accuracy, "fid": fid}
+    return {"model": "diffusion", "source": source, "epsilon": epsilon, "seed": seed, "accuracy": accuracy, "fid": fid}
 
 
 def test_gates_and_verdicts_follow_the_registered_rule():
@@ -43,10 +51,16 @@ def test_gates_and_verdicts_follow_the_registered_rule():
     rows = [_row(source, math.inf, 0, accuracy) for source, accuracy in non_private.items()]
     rows += [_row(source, 10.0, seed, accuracy) for source, values in private.items() for seed, accuracy in enumerate(values)]
     gates = study.gates(rows, reference)
-    assert gates["none"]["threshold"] == pytest.approx(0.45)
-    assert [gates[s]["passes"] for s in study.SOURCES] == [False, True, True, True, True]
+    assert gates["diffusion", "none"]["threshold"] == pytest.approx(0.45)
+    assert [gates["diffusion", s]["passes"] for s in study.SOURCES] == [False, True, True, True, True]
 
-    claims = {(c["treatment"], c["control"]): c for c in study.claims(rows, reference)}
+    rows += [{**_row(source, epsilon, seed, 0.3), "model": "gan"} for source in study.GAN_SOURCES
+             for epsilon, seeds in ((math.inf, 1), (10.0, 3)) for seed in range(seeds)]
+    found = study.claims(rows, reference)
+    assert {(c["model"], c["treatment"], c["control"]) for c in found if c["model"] == "gan"} == {
+        ("gan", "primitives-ps", "none")}
+    assert all(c["verdict"] == "untested at this scale" for c in found if c["model"] == "gan")    # 0.3 < 0.45
+    claims = {(c["treatment"], c["control"]): c for c in found if c["model"] == "diffusion"}
     assert claims["primitives-ps", "none"]["verdict"] == "untested at this scale"          # none's gate fails
     ps_vs_natural = claims["primitives-ps", "natural-patches"]
     a, b = np.array(private["primitives-ps"]), np.array(private["natural-patches"])

@@ -32,8 +32,10 @@ import numpy as np
 import torch
 
 from ..data.fashion import CLASSES, load_fashion
-from ..dp import classifier, diffusion, privacy, semantic, training
+from ..dp import classifier, diffusion, dpgan, privacy, semantic, training
 from ..eval import decision, membership, metrics
+from ..gan import training as gan_training
+from ..gan.models import ModelConfig
 from ..gan.training import save_grid
 from ..paths import atomic_write
 from ..presets import get_preset
@@ -225,6 +227,49 @@ def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
             **scores, "train_s": record.wall_s, "wall_s": time.perf_counter() - started}
 
 
+@dataclass(frozen=True)
+class GANRunConfig:
+    pretrain: runs.PretrainConfig | None   # the study's own GAN pretraining run of the source (notebooks 03-04)
+    privacy: privacy.PrivacyConfig
+    gan: dpgan.GANConfig
+    seed: int
+    samples: int
+    classifier_epochs: int
+    mia_queries: int
+    preset: str
+
+
+def _pretrained_gan(config: GANRunConfig, context: Context):
+    """The conditional pair, from the source's pretraining run (G and D each from its own copy, as the
+    study's transfers; the class embeddings start fresh) or fresh."""
+    generator, discriminator = dpgan.build(config.gan, config.seed)
+    if config.pretrain is not None:
+        state = gan_training.load_checkpoint(runs.pretrain_stage(config.pretrain, preset=config.preset,
+                                                                 context=context).path / gan_training.CHECKPOINT)
+        generator.load_state_dict(state["G"], strict=False)
+        discriminator.load_state_dict(state["D"], strict=False)
+    return generator, discriminator
+
+
+@stage("dp_gan_run", version=1,
+       needs=lambda config: [] if config.pretrain is None else [(runs.pretrain_stage, config.pretrain)])
+def gan_run_stage(config: GANRunConfig, out_dir: Path, context: Context) -> dict:
+    started = time.perf_counter()
+    train_images, train_labels, test_images, test_labels = _sensitive()
+    generator, discriminator = _pretrained_gan(config, context)
+    average, record = dpgan.train_dp_gan(generator, discriminator, train_images, train_labels, config.privacy, config.gan,
+                                         seed=config.seed, progress=context.progress)
+    labels = balanced_labels(config.samples)
+    samples = dpgan.sample(average, labels, seed=config.seed)
+    np.savez_compressed(out_dir / "samples.npz", images=samples, labels=labels)
+    scores = _score(samples, labels, config, context, train_images, test_images, test_labels)
+    return {"epsilon_spent": record.epsilon, "noise_multiplier": record.noise_multiplier,
+            "mechanisms": [list(m) for m in record.mechanisms],
+            "pretrain_images": 0 if config.pretrain is None else config.pretrain.train.iterations * config.pretrain.train.batch_size,
+            "final_loss": float(np.mean(record.losses[-20:])), "examples_seen": record.examples_seen,
+            **scores, "train_s": record.wall_s, "wall_s": time.perf_counter() - started}
+
+
 @stage("dp_reference", version=1)
 def reference_stage(config: ReferenceConfig, out_dir: Path, context: Context) -> dict:
     """Real training images scored like a generator's samples: the ceiling at this sample size."""
@@ -277,6 +322,25 @@ def run_config(source: str, epsilon: float, seed: int, preset: str, *, delta: fl
                      classifier_epochs=sizes.dp_classifier_epochs, mia_queries=sizes.dp_mia_queries, preset=preset)
 
 
+GAN = "gan"
+GAN_SOURCES = (NONE, "primitives-ps")     # the GAN grid: does privacy-free pretraining help a DP-GAN?
+
+
+def gan_run_config(source: str, epsilon: float, seed: int, preset: str) -> GANRunConfig:
+    """A DP-GAN run: the study's GAN at the preset's pretraining sizes, started from the source's
+    pretraining run of notebooks 03-04 (seed 0)."""
+    sizes = get_preset(preset)
+    budget = privacy.PrivacyConfig(epsilon=epsilon, delta=sizes.dp_delta, batch_size=sizes.dp_batch_size,
+                                   steps=sizes.dp_gan_steps)
+    budget.check_dataset(len(load_fashion("train")[1]))
+    model = ModelConfig(architecture=sizes.architecture, resolution=dpgan.SIDE + 2 * dpgan.PAD,
+                        base_channels=sizes.base_channels, mbstd_group=1)
+    pretrain = None if source == NONE else runs.pretrain_config(source, preset, resolution=model.resolution)
+    return GANRunConfig(pretrain=pretrain, privacy=budget, gan=dpgan.GANConfig(model, classes=len(CLASSES)), seed=seed,
+                        samples=sizes.dp_samples, classifier_epochs=sizes.dp_classifier_epochs,
+                        mia_queries=sizes.dp_mia_queries, preset=preset)
+
+
 def plan(preset: str) -> Plan:
     """Every run: each source at each epsilon for ``dp_seeds`` seeds, and each source's non-private
     run (seed 0, the gate's baseline)."""
@@ -286,6 +350,11 @@ def plan(preset: str) -> Plan:
             for source in SOURCES for epsilon in sizes.dp_epsilons for seed in range(sizes.dp_seeds)]
     jobs += [({"model": MODEL, "source": source, "epsilon": NON_PRIVATE, "seed": 0},
               runs.Job(run_stage, run_config(source, NON_PRIVATE, 0, preset), preset)) for source in SOURCES]
+    jobs += [({"model": GAN, "source": source, "epsilon": epsilon, "seed": seed},
+              runs.Job(gan_run_stage, gan_run_config(source, epsilon, seed, preset), preset))
+             for source in GAN_SOURCES for epsilon in sizes.dp_gan_epsilons for seed in range(sizes.dp_seeds)]
+    jobs += [({"model": GAN, "source": source, "epsilon": NON_PRIVATE, "seed": 0},
+              runs.Job(gan_run_stage, gan_run_config(source, NON_PRIVATE, 0, preset), preset)) for source in GAN_SOURCES]
     reference = runs.Job(reference_stage, ReferenceConfig(sizes.dp_samples, sizes.dp_classifier_epochs,
                                                           sizes.dp_mia_queries), preset)
     return Plan(preset, jobs, reference)
@@ -293,15 +362,15 @@ def plan(preset: str) -> Plan:
 
 def run(preset: str, context: Context | None = None, progress: bool = True) -> dict:
     """Compute (or load) every run of the preset's plan. The outcome: ``rows`` (of ``figures/dp.csv``,
-    plan order), ``reference`` (real images scored alike), ``runs`` ({(source, epsilon, seed): the
-    run's ``StageResult``}) and ``queries`` ({pool: PrivImage's query result})."""
+    plan order), ``reference`` (real images scored alike), ``runs`` ({(model, source, epsilon, seed):
+    the run's ``StageResult``}) and ``queries`` ({pool: PrivImage's query result})."""
     context = context or Context()
     the_plan = plan(preset)
     results = runs.run_jobs([job for _, job in the_plan.runs] + [the_plan.reference], progress=progress, context=context)
     rows = [{**labels, **{key: result.value.get(key) for key in COLUMNS if key not in labels}}
             for (labels, _), result in zip(the_plan.runs, results)]
     return {"rows": rows, "reference": results[-1].value,
-            "runs": {(labels["source"], labels["epsilon"], labels["seed"]): result
+            "runs": {(labels["model"], labels["source"], labels["epsilon"], labels["seed"]): result
                      for (labels, _), result in zip(the_plan.runs, results)},
             "queries": {pool: query_stage(query_config(pool, preset), preset=preset, context=context).value
                         for pool in POOLS}}
@@ -321,12 +390,13 @@ CHANCE = 1 / len(CLASSES)
 GATE_FRACTION = 0.5
 COMPARISONS = (("primitives-ps", NONE), ("natural-patches", NONE), ("primitives-ps", "natural-patches"),
                ("natural-patches" + SELECTED, "natural-patches"), ("primitives-ps" + SELECTED, "primitives-ps"))
-CLAIM_COLUMNS = ("treatment", "control", "epsilon", "units", "treatment_accuracy", "control_accuracy", "effect", "low",
+CLAIM_COLUMNS = ("model", "treatment", "control", "epsilon", "units", "treatment_accuracy", "control_accuracy", "effect", "low",
                  "high", "fid_effect", "fid_low", "fid_high", "treatment_gate", "control_gate", "verdict")
 DESIGN = {
     "version": 1,
     "date": "2026-11-28",
     "claims": [f"pretraining on {t} gives more useful DP synthetic data than {c}" for t, c in COMPARISONS],
+    "models": "the diffusion model (every comparison) and the study's GAN (primitives-ps against none)",
     "primary_outcome": "downstream accuracy: a classifier trained on the run's labelled samples (an equal number per "
                        "class), tested on the real test set",
     "secondary_outcomes": ["FID and KID of the samples against as many balanced real test images",
@@ -341,36 +411,41 @@ DESIGN = {
 }
 
 
-def gates(rows: list[dict], reference: dict) -> dict[str, dict]:
-    """Per source: its non-private run's accuracy, the gate's threshold and whether it passes."""
+def gates(rows: list[dict], reference: dict) -> dict[tuple[str, str], dict]:
+    """Per (model, source): its non-private run's accuracy, the gate's threshold and whether it passes."""
     threshold = CHANCE + GATE_FRACTION * (reference["accuracy"] - CHANCE)
-    return {row["source"]: {"accuracy": row["accuracy"], "threshold": threshold, "passes": row["accuracy"] >= threshold}
+    return {(row["model"], row["source"]): {"accuracy": row["accuracy"], "threshold": threshold,
+                                            "passes": row["accuracy"] >= threshold}
             for row in rows if math.isinf(row["epsilon"])}
 
 
 def claims(rows: list[dict], reference: dict) -> list[dict]:
-    """One row per (comparison, private epsilon): mean accuracies, the effect on accuracy and on FID
-    with Welch 95% intervals, both arms' gates and the verdict."""
+    """One row per (model, comparison, private epsilon) whose arms both ran: mean accuracies, the
+    effect on accuracy and on FID with Welch 95% intervals, both arms' gates and the verdict."""
     gate = gates(rows, reference)
     table = []
-    for treatment, control in COMPARISONS:
-        for epsilon in sorted({row["epsilon"] for row in rows if math.isfinite(row["epsilon"])}):
-            arms = {arm: [row for row in rows if row["source"] == arm and row["epsilon"] == epsilon]
-                    for arm in (treatment, control)}
-            effect, low, high = decision.welch_interval([r["accuracy"] for r in arms[treatment]],
-                                                        [r["accuracy"] for r in arms[control]])
-            fid_effect, fid_low, fid_high = decision.welch_interval([r["fid"] for r in arms[treatment]],
-                                                                    [r["fid"] for r in arms[control]])
-            passes = gate[treatment]["passes"] and gate[control]["passes"]
-            table.append({"treatment": treatment, "control": control, "epsilon": epsilon,
-                          "units": f"{len(arms[treatment])} / {len(arms[control])}",
-                          "treatment_accuracy": float(np.mean([r["accuracy"] for r in arms[treatment]])),
-                          "control_accuracy": float(np.mean([r["accuracy"] for r in arms[control]])),
-                          "effect": effect, "low": low, "high": high,
-                          "fid_effect": fid_effect, "fid_low": fid_low, "fid_high": fid_high,
-                          "treatment_gate": "passes" if gate[treatment]["passes"] else "fails",
-                          "control_gate": "passes" if gate[control]["passes"] else "fails",
-                          "verdict": decision.interval_verdict(low, high, passes)})
+    for model in dict.fromkeys(row["model"] for row in rows):
+        mine = [row for row in rows if row["model"] == model]
+        for treatment, control in COMPARISONS:
+            for epsilon in sorted({row["epsilon"] for row in mine if math.isfinite(row["epsilon"])}):
+                arms = {arm: [row for row in mine if row["source"] == arm and row["epsilon"] == epsilon]
+                        for arm in (treatment, control)}
+                if not all(arms.values()):
+                    continue
+                accuracy = {arm: [r["accuracy"] for r in found] for arm, found in arms.items()}
+                effect, low, high = decision.welch_interval(accuracy[treatment], accuracy[control])
+                fid_effect, fid_low, fid_high = decision.welch_interval([r["fid"] for r in arms[treatment]],
+                                                                        [r["fid"] for r in arms[control]])
+                passing = {arm: gate[model, arm]["passes"] for arm in (treatment, control)}
+                table.append({"model": model, "treatment": treatment, "control": control, "epsilon": epsilon,
+                              "units": f"{len(arms[treatment])} / {len(arms[control])}",
+                              "treatment_accuracy": float(np.mean(accuracy[treatment])),
+                              "control_accuracy": float(np.mean(accuracy[control])),
+                              "effect": effect, "low": low, "high": high,
+                              "fid_effect": fid_effect, "fid_low": fid_low, "fid_high": fid_high,
+                              **{f"{role}_gate": "passes" if passing[arm] else "fails"
+                                 for role, arm in (("treatment", treatment), ("control", control))},
+                              "verdict": decision.interval_verdict(low, high, all(passing.values()))})
     return table
 
 
@@ -379,30 +454,27 @@ def _epsilon_label(epsilon: float) -> str:
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
-    """Notebook 07's numbers from ``dp.csv`` and ``dp_claims.csv``: each (source, epsilon) over its
-    seeds, then the claims with their intervals, gates and verdicts."""
+    """Notebook 07's numbers from ``dp.csv`` and ``dp_claims.csv``: each (model, source, epsilon)
+    over its seeds, then the claims with their intervals, gates and verdicts."""
     rows = tables.csv_rows(Path(figures_dir) / "dp.csv")
     claim_rows = tables.csv_rows(Path(figures_dir) / "dp_claims.csv")
     summary = []
-    for source in SOURCES:
-        for epsilon in sorted({row["epsilon"] for row in rows}, key=lambda e: (math.isinf(e), e)):
-            chosen = [row for row in rows if row["source"] == source and row["epsilon"] == epsilon]
-            if not chosen:
-                continue
+    for model, source, epsilon in dict.fromkeys((row["model"], row["source"], row["epsilon"]) for row in rows):
+        chosen = [row for row in rows if (row["model"], row["source"], row["epsilon"]) == (model, source, epsilon)]
 
-            def spread(key: str, digits: int = 3) -> str:
-                values = [row[key] for row in chosen]
-                return tables.plus_minus(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None, digits)
-            summary.append({"source": source, "epsilon": _epsilon_label(epsilon), "seeds": len(chosen),
-                            "epsilon spent": tables.number(max(row["epsilon_spent"] for row in chosen), 2),
-                            "accuracy": spread("accuracy"), "FID": spread("fid", 1), "KID": spread("kid_mean"),
-                            "membership AUC": spread("mia_auc")})
-    verdicts = [{"treatment": row["treatment"], "control": row["control"], "epsilon": _epsilon_label(row["epsilon"]),
-                 "units": row["units"],
+        def spread(key: str, digits: int = 3) -> str:
+            values = [row[key] for row in chosen]
+            return tables.plus_minus(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None, digits)
+        summary.append({"model": model, "source": source, "epsilon": _epsilon_label(epsilon), "seeds": len(chosen),
+                        "epsilon spent": tables.number(max(row["epsilon_spent"] for row in chosen), 2),
+                        "accuracy": spread("accuracy"), "FID": spread("fid", 1), "KID": spread("kid_mean"),
+                        "membership AUC": spread("mia_auc")})
+    verdicts = [{"model": row["model"], "treatment": row["treatment"], "control": row["control"],
+                 "epsilon": _epsilon_label(row["epsilon"]), "units": row["units"],
                  "accuracy": f"{tables.number(row['treatment_accuracy'], 3)} vs {tables.number(row['control_accuracy'], 3)}",
                  "effect on accuracy [95%]": tables.interval(row["effect"], row["low"], row["high"], 3),
                  "effect on FID [95%]": tables.interval(row["fid_effect"], row["fid_low"], row["fid_high"], 1),
                  "gates": f"{row['treatment_gate']} / {row['control_gate']}", "verdict": row["verdict"]}
                 for row in claim_rows]
-    return {"Each source and epsilon, mean ± s.d. over seeds": summary,
+    return {"Each model, source and epsilon, mean ± s.d. over seeds": summary,
             "The claims: accuracy of treatment vs control, effects with Welch 95% intervals": verdicts}

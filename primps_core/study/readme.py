@@ -102,7 +102,8 @@ def presets_block() -> str:
                 "DP-SGD steps": tables.number(p.dp_steps, 0), "epsilons (delta)": f"{', '.join(f'{e:g}' for e in p.dp_epsilons)} "
                                                                                    f"({p.dp_delta:g})",
                 "seeds": p.dp_seeds, "samples per run (DDIM steps)": f"{p.dp_samples:,} ({p.dp_sample_steps})",
-                "classifier epochs": p.dp_classifier_epochs, "membership queries": f"{p.dp_mia_queries:,} + {p.dp_mia_queries:,}"}
+                "classifier epochs": p.dp_classifier_epochs, "membership queries": f"{p.dp_mia_queries:,} + {p.dp_mia_queries:,}",
+                "GAN: DP steps (epsilons)": f"{p.dp_gan_steps:,} ({', '.join(f'{e:g}' for e in p.dp_gan_epsilons)})"}
                for p in PRESETS.values()]
     return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}\n\n{tables.markdown(private)}"
 

@@ -24,61 +24,74 @@ def _label(epsilon: float) -> str:
     return "non-private" if math.isinf(epsilon) else f"ε = {epsilon:g}"
 
 
-def metric_figure(rows: list[dict], reference: dict):
-    """Downstream accuracy and FID against epsilon, one line per source: mean over seeds, a bar of
-    one standard deviation, each seed a dot; real training images as a dashed line."""
-    epsilons = _epsilons(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for axis, metric, name in ((axes[0], "accuracy", "downstream accuracy"), (axes[1], "fid", "FID")):
-        for k, source in enumerate(dp_synthesis.SOURCES):
-            offset = (k - 2) * 0.06
-            means, stds = [], []
-            for x, epsilon in enumerate(epsilons):
-                values = [row[metric] for row in rows if row["source"] == source and row["epsilon"] == epsilon]
+def _models(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(row["model"] for row in rows))
+
+
+def _points(axis, rows: list[dict], epsilons: list[float], metric: str) -> None:
+    """One line per source: the mean over seeds at each epsilon with one s.d., each seed a dot."""
+    for k, source in enumerate(dict.fromkeys(row["source"] for row in rows)):
+        offset, positions, means, stds = (k - 2) * 0.06, [], [], []
+        for x, epsilon in enumerate(epsilons):
+            values = [row[metric] for row in rows if row["source"] == source and row["epsilon"] == epsilon]
+            if values:
+                positions.append(x + offset)
                 means.append(np.mean(values))
                 stds.append(np.std(values, ddof=1) if len(values) > 1 else 0.0)
                 axis.plot([x + offset] * len(values), values, ".", color=SOURCE_COLOURS[source], ms=3)
-            axis.errorbar(np.arange(len(epsilons)) + offset, means, yerr=stds, marker="o", capsize=3,
-                          color=SOURCE_COLOURS[source], label=source)
-        axis.axhline(reference[metric], color="k", ls="--", lw=0.8, label="real training images")
-        if metric == "accuracy":
-            axis.axhline(dp_synthesis.CHANCE, color="0.6", ls=":", lw=0.8, label="chance")
-        axis.set_xticks(range(len(epsilons)), [_label(e) for e in epsilons])
-        axis.set_ylabel(name)
-    axes[0].legend(fontsize=7, frameon=False)
+        axis.errorbar(positions, means, yerr=stds, marker="o", capsize=3, color=SOURCE_COLOURS[source], label=source)
+
+
+def metric_figure(rows: list[dict], reference: dict):
+    """Downstream accuracy and FID against epsilon, a row of panels per model, one line per source:
+    mean over seeds, a bar of one standard deviation, each seed a dot; real training images dashed."""
+    epsilons, models = _epsilons(rows), _models(rows)
+    fig, axes = plt.subplots(len(models), 2, figsize=(12, 3.8 * len(models)), squeeze=False)
+    for model, (left, right) in zip(models, axes):
+        for axis, metric, name in ((left, "accuracy", "downstream accuracy"), (right, "fid", "FID")):
+            _points(axis, [row for row in rows if row["model"] == model], epsilons, metric)
+            axis.axhline(reference[metric], color="k", ls="--", lw=0.8, label="real training images")
+            if metric == "accuracy":
+                axis.axhline(dp_synthesis.CHANCE, color="0.6", ls=":", lw=0.8, label="chance")
+            axis.set_xticks(range(len(epsilons)), [_label(e) for e in epsilons])
+            axis.set_ylabel(name)
+            axis.set_title(model, fontsize=9)
+        left.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
 
 def membership_figure(rows: list[dict], reference: dict):
     """GAN-Leaks AUC (training images against test images) of every run against epsilon, with its
-    bootstrap 95% interval; 0.5 is chance, releasing real training images is the dashed line."""
-    epsilons = _epsilons(rows)
-    fig, axis = plt.subplots(figsize=(7, 3.8))
-    for k, source in enumerate(dp_synthesis.SOURCES):
-        for x, epsilon in enumerate(epsilons):
-            chosen = [row for row in rows if row["source"] == source and row["epsilon"] == epsilon]
-            for j, row in enumerate(chosen):
-                position = x + (k - 2) * 0.12 + j * 0.03
-                axis.errorbar(position, row["mia_auc"], yerr=[[row["mia_auc"] - row["mia_auc_lo"]],
-                                                              [row["mia_auc_hi"] - row["mia_auc"]]],
-                              fmt="o", ms=3, color=SOURCE_COLOURS[source], label=source if x == j == 0 else None)
-    axis.axhline(0.5, color="0.6", ls=":", lw=0.8)
-    axis.axhline(reference["mia_auc"], color="k", ls="--", lw=0.8, label="real training images released")
-    axis.set_xticks(range(len(epsilons)), [_label(e) for e in epsilons])
-    axis.set_ylabel("membership AUC (GAN-Leaks)")
-    axis.legend(fontsize=7, frameon=False, loc="upper left")
+    bootstrap 95% interval, a panel per model; 0.5 is chance, releasing real training images dashed."""
+    epsilons, models = _epsilons(rows), _models(rows)
+    fig, axes = plt.subplots(1, len(models), figsize=(7 * len(models), 3.8), squeeze=False)
+    for model, axis in zip(models, axes[0]):
+        mine = [row for row in rows if row["model"] == model]
+        for k, source in enumerate(dict.fromkeys(row["source"] for row in mine)):
+            for x, epsilon in enumerate(epsilons):
+                chosen = [row for row in mine if row["source"] == source and row["epsilon"] == epsilon]
+                for j, row in enumerate(chosen):
+                    axis.errorbar(x + (k - 2) * 0.12 + j * 0.03, row["mia_auc"],
+                                  yerr=[[row["mia_auc"] - row["mia_auc_lo"]], [row["mia_auc_hi"] - row["mia_auc"]]],
+                                  fmt="o", ms=3, color=SOURCE_COLOURS[source], label=source if j == 0 and x == 0 else None)
+        axis.axhline(0.5, color="0.6", ls=":", lw=0.8)
+        axis.axhline(reference["mia_auc"], color="k", ls="--", lw=0.8, label="real training images released")
+        axis.set_xticks(range(len(epsilons)), [_label(e) for e in epsilons])
+        axis.set_ylabel("membership AUC (GAN-Leaks)")
+        axis.set_title(model, fontsize=9)
+        axis.legend(fontsize=7, frameon=False, loc="upper left")
     fig.tight_layout()
     return fig
 
 
 def samples_figure(outcome: dict, real: np.ndarray, per_class: int = 2):
-    """Rows of samples, ``per_class`` per class in class order: real test images, then every source at
-    every epsilon (seed 0)."""
+    """Rows of samples, ``per_class`` per class in class order: real test images, then every model,
+    source and epsilon (seed 0)."""
     grey = {"real (test)": real}
-    for source in dp_synthesis.SOURCES:
-        for epsilon in _epsilons(outcome["rows"]):
-            grey[f"{source}, {_label(epsilon)}"] = dp_synthesis.samples(outcome["runs"][source, epsilon, 0], per_class)
+    for model, source, epsilon in dict.fromkeys((row["model"], row["source"], row["epsilon"]) for row in outcome["rows"]):
+        grey[f"{model}: {source}, {_label(epsilon)}"] = dp_synthesis.samples(outcome["runs"][model, source, epsilon, 0],
+                                                                             per_class)
     return labelled_rows({label: dp_synthesis.rgb(images) for label, images in grey.items()}, size=0.6)
 
 
