@@ -376,6 +376,12 @@ def run(preset: str, context: Context | None = None, progress: bool = True) -> d
                         for pool in POOLS}}
 
 
+def real_samples(per_class: int) -> np.ndarray:
+    """The first ``per_class`` test images of each class, class by class (the samples' real counterpart)."""
+    images, labels = load_fashion("test")
+    return images[balanced_subset(labels, per_class * len(CLASSES))]
+
+
 def samples(result: StageResult, per_class: int) -> np.ndarray:
     """The first ``per_class`` samples of each class of a finished run, class by class."""
     with np.load(result.path / "samples.npz") as archive:
