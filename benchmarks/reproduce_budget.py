@@ -1,0 +1,155 @@
+"""How long would `make reproduce` take from an empty runs folder? A projection from the stage times.
+
+A notebook that resumes from cached stages records only the time it took to resume
+(``figures/reproduce.json`` marks it ``from_empty: false``), so the budget of the whole canonical
+run cannot be read from there while its stages were computed across several sessions. Every
+training stage records its own wall time (``wall_s`` in its ``result.json``), measured in a worker
+of ``runs.run_jobs``, which runs as many workers as the machine has cores. This benchmark lists
+the jobs each notebook runs (with the jobs they need), in notebook order, each job counted in the
+first notebook that runs it; sums the recorded wall times of the finished ones; estimates a job
+not finished yet by the mean of the finished jobs of its kind (stage, length, private or not);
+and divides by the number of workers: the projected wall time of each notebook from empty,
+beside the measured one where ``figures/reproduce.json`` has it.
+
+    .venv/bin/python benchmarks/reproduce_budget.py [--preset cpu] [--workers 2]
+
+Writes benchmarks/results/reproduce_budget.md. Reads runs/<preset>/ only; computes nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from primps_core import checks, paths
+from primps_core.paths import atomic_write
+from primps_core.study import ablations, decisive, dp_synthesis, pretraining, privacy, runs, transfer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def notebook_jobs(preset: str) -> dict[str, list[runs.Job]]:
+    """The training jobs of each notebook that has any, in the order ``make reproduce`` runs them."""
+    plan = dp_synthesis.plan(preset)
+    return {"03_pretraining": pretraining.jobs(preset),
+            "04_transfer": [job for _, job in decisive.pretrain_plan(preset) + decisive.transfer_plan(preset)
+                            + transfer.plan(preset)],
+            "05_ablations": [job for _, job in ablations.plan(preset)],
+            "06_privacy": privacy.jobs(preset),
+            "07_dp_synthesis": [job for _, job in plan.runs] + [plan.reference]}
+
+
+def kind(job: runs.Job) -> tuple:
+    """Jobs of one kind cost about the same: the stage, its training length, private or not."""
+    config = job.config
+    train = getattr(config, "train", None)
+    budget = getattr(config, "privacy", None)
+    return (job.stage.name, getattr(train, "iterations", None), None if budget is None else budget.private)
+
+
+def recorded_seconds(job: runs.Job) -> float | None:
+    """The job's recorded wall time; None when it has not finished, NaN when it finished without one
+    (the short stages: DP queries, reference scores)."""
+    result = job.path() / "result.json"
+    if not result.exists():
+        return None
+    return json.loads(result.read_text()).get("wall_s", float("nan"))
+
+
+def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
+    """Each job (and the jobs it needs, first) under the first notebook that runs it."""
+    seen: set[Path] = set()
+    owned: dict[str, list[runs.Job]] = {}
+
+    def visit(job: runs.Job, mine: list[runs.Job]) -> None:
+        if job.path() in seen:
+            return
+        for needed in job.needs():
+            visit(needed, mine)
+        seen.add(job.path())
+        mine.append(job)
+
+    for notebook, jobs in groups.items():
+        owned[notebook] = []
+        for job in jobs:
+            visit(job, owned[notebook])
+    return owned
+
+
+def projection(owned: dict[str, list[runs.Job]], workers: int) -> list[dict]:
+    """Per notebook: jobs, finished jobs, recorded and estimated worker-seconds, projected wall hours."""
+    recorded = {job.path(): recorded_seconds(job) for jobs in owned.values() for job in jobs}
+    by_kind = defaultdict(list)
+    for jobs in owned.values():
+        for job in jobs:
+            if recorded[job.path()] is not None and not np.isnan(recorded[job.path()]):
+                by_kind[kind(job)].append(recorded[job.path()])
+    rows = []
+    for notebook, jobs in owned.items():
+        done = [recorded[job.path()] for job in jobs if recorded[job.path()] is not None]
+        untimed = sum(1 for seconds in done if np.isnan(seconds))
+        done = [seconds for seconds in done if not np.isnan(seconds)]
+        missing = [job for job in jobs if recorded[job.path()] is None]
+        unknown = [job for job in missing if not by_kind[kind(job)]]
+        estimated = sum(float(np.mean(by_kind[kind(job)])) for job in missing if by_kind[kind(job)])
+        rows.append({"notebook": notebook, "jobs": len(jobs), "finished": len(done) + untimed, "untimed": untimed,
+                     "unknown": len(unknown),
+                     "recorded_s": sum(done), "estimated_s": estimated,
+                     "projected_h": (sum(done) + estimated) / workers / 3600})
+    return rows
+
+
+def measured_hours(preset: str) -> dict[str, float]:
+    """From-empty times recorded by ``primps reproduce`` (figures/reproduce.json), in hours."""
+    record = paths.figures_dir(preset) / "reproduce.json"
+    if not record.exists():
+        return {}
+    notebooks = json.loads(record.read_text()).get("notebooks", {})
+    return {name: entry["seconds"] / 3600 for name, entry in notebooks.items() if entry.get("from_empty", True)}
+
+
+def report(preset: str, workers: int, rows: list[dict], measured: dict[str, float]) -> str:
+    lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
+             f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/, "
+             "a job not finished yet estimated by the mean of the finished jobs of its kind. Notebooks without "
+             "training jobs (01, 02) only have their measured time.", "",
+             "| notebook | jobs | finished | recorded worker-hours | estimated worker-hours (unfinished) | "
+             "projected wall hours | measured from empty (hours) |", "|---|---|---|---|---|---|---|"]
+    names = sorted(set(measured) | {row["notebook"] for row in rows})
+    by_name = {row["notebook"]: row for row in rows}
+    total = 0.0
+    for name in names:
+        row = by_name.get(name)
+        seen = f"{measured[name]:.2f}" if name in measured else "-"
+        if row is None:
+            total += measured.get(name, 0.0)
+            lines.append(f"| {name} | - | - | - | - | - | {seen} |")
+            continue
+        total += row["projected_h"]
+        flag = f" ({row['unknown']} of a kind not timed yet, not counted)" if row["unknown"] else ""
+        finished = f"{row['finished']}" + (f" ({row['untimed']} without a recorded time)" if row["untimed"] else "")
+        lines.append(f"| {name} | {row['jobs']} | {finished} | {row['recorded_s'] / 3600:.2f} | "
+                     f"{row['estimated_s'] / 3600:.2f}{flag} | {row['projected_h']:.2f} | {seen} |")
+    lines += ["", f"Whole run (projected where trained, measured otherwise): {total:.2f} hours."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    checks.integer(args.workers, "--workers", 1)
+    rows = projection(first_runs(notebook_jobs(args.preset)), args.workers)
+    text = report(args.preset, args.workers, rows, measured_hours(args.preset))
+    RESULTS.mkdir(exist_ok=True)
+    atomic_write(RESULTS / "reproduce_budget.md", lambda temporary: Path(temporary).write_text(text))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""benchmarks/reproduce_budget.py: each job counted once, in the first notebook that runs it, and
+the projection's arithmetic on known stage times."""
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_budget.py"
+
+
+@pytest.fixture(scope="module")
+def budget():
+    spec = importlib.util.spec_from_file_location("reproduce_budget", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Train:
+    iterations: int
+
+
+@dataclass(frozen=True)
+class Config:
+    train: Train
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+
+
+@dataclass
+class FakeJob:
+    """What the benchmark reads of a runs.Job: its folder, its needs, its stage and config."""
+    folder: Path
+    name: str
+    iterations: int
+    seconds: float | None = None                 # None: not finished
+    required: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.stage, self.config = Stage(self.name), Config(Train(self.iterations))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.seconds is not None:
+            (self.folder / "result.json").write_text(json.dumps({"wall_s": self.seconds}))
+
+    def path(self):
+        return self.folder
+
+    def needs(self):
+        return self.required
+
+
+def test_each_job_belongs_to_the_first_notebook_that_runs_it(budget, tmp_path):
+    shared = FakeJob(tmp_path / "pretrain", "pretrain", 1000, seconds=600.0)
+    first = FakeJob(tmp_path / "a", "transfer", 600, seconds=300.0, required=[shared])
+    second = FakeJob(tmp_path / "b", "transfer", 600, required=[shared])
+    owned = budget.first_runs({"03": [first], "05": [second, first]})
+    assert [job.folder.name for job in owned["03"]] == ["pretrain", "a"]      # needs first
+    assert [job.folder.name for job in owned["05"]] == ["b"]
+
+
+def test_projection_adds_recorded_times_and_estimates_the_rest_by_kind(budget, tmp_path):
+    done = [FakeJob(tmp_path / f"t{i}", "transfer", 600, seconds=s) for i, s in enumerate((100.0, 300.0))]
+    pending = FakeJob(tmp_path / "pending", "transfer", 600)
+    stranger = FakeJob(tmp_path / "stranger", "transfer", 9999)           # no finished job of its kind
+    rows = budget.projection({"04": done, "05": [pending, stranger]}, workers=2)
+    first, second = rows
+    assert (first["jobs"], first["finished"], first["recorded_s"], first["estimated_s"]) == (2, 2, 400.0, 0.0)
+    assert first["projected_h"] == pytest.approx(400.0 / 2 / 3600)
+    assert (second["finished"], second["unknown"], second["estimated_s"]) == (0, 1, 200.0)   # the mean of its kind
+    assert second["projected_h"] == pytest.approx(200.0 / 2 / 3600)
