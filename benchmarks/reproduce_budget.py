@@ -7,9 +7,11 @@ training stage records its own wall time (``wall_s`` in its ``result.json``), me
 of ``runs.run_jobs``, which runs as many workers as the machine has cores. This benchmark lists
 the jobs each notebook runs (with the jobs they need), in notebook order, each job counted in the
 first notebook that runs it; sums the recorded wall times of the finished ones; estimates a job
-not finished yet by the mean of the finished jobs of its kind (stage, length, private or not);
+not finished yet by the median of the finished jobs of its kind (stage, length, private or not);
 and divides by the number of workers: the projected wall time of each notebook from empty,
-beside the measured one where ``figures/reproduce.json`` has it.
+beside the measured one where ``figures/reproduce.json`` has it. A recorded wall time includes
+whatever else the machine did meanwhile (a paused run counts its pause; a stage resumed from its
+checkpoint counts only the resumed part), hence the median for estimates.
 
     .venv/bin/python benchmarks/reproduce_budget.py [--preset cpu] [--workers 2]
 
@@ -95,7 +97,7 @@ def projection(owned: dict[str, list[runs.Job]], workers: int) -> list[dict]:
         done = [seconds for seconds in done if not np.isnan(seconds)]
         missing = [job for job in jobs if recorded[job.path()] is None]
         unknown = [job for job in missing if not by_kind[kind(job)]]
-        estimated = sum(float(np.mean(by_kind[kind(job)])) for job in missing if by_kind[kind(job)])
+        estimated = sum(float(np.median(by_kind[kind(job)])) for job in missing if by_kind[kind(job)])
         rows.append({"notebook": notebook, "jobs": len(jobs), "finished": len(done) + untimed, "untimed": untimed,
                      "unknown": len(unknown),
                      "recorded_s": sum(done), "estimated_s": estimated,
@@ -115,7 +117,7 @@ def measured_hours(preset: str) -> dict[str, float]:
 def report(preset: str, workers: int, rows: list[dict], measured: dict[str, float]) -> str:
     lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
              f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/, "
-             "a job not finished yet estimated by the mean of the finished jobs of its kind. Notebooks without "
+             "a job not finished yet estimated by the median of the finished jobs of its kind. Notebooks without "
              "training jobs (01, 02) only have their measured time.", "",
              "| notebook | jobs | finished | recorded worker-hours | estimated worker-hours (unfinished) | "
              "projected wall hours | measured from empty (hours) |", "|---|---|---|---|---|---|---|"]

@@ -1,5 +1,5 @@
 """benchmarks/reproduce_budget.py: each job counted once, in the first notebook that runs it, and
-the projection's arithmetic on known stage times."""
+the projection's arithmetic on known stage times (an unfinished job costs the median of its kind)."""
 import importlib.util
 import json
 from dataclasses import dataclass, field
@@ -65,12 +65,12 @@ def test_each_job_belongs_to_the_first_notebook_that_runs_it(budget, tmp_path):
 
 
 def test_projection_adds_recorded_times_and_estimates_the_rest_by_kind(budget, tmp_path):
-    done = [FakeJob(tmp_path / f"t{i}", "transfer", 600, seconds=s) for i, s in enumerate((100.0, 300.0))]
+    done = [FakeJob(tmp_path / f"t{i}", "transfer", 600, seconds=s) for i, s in enumerate((100.0, 300.0, 1400.0))]
     pending = FakeJob(tmp_path / "pending", "transfer", 600)
     stranger = FakeJob(tmp_path / "stranger", "transfer", 9999)           # no finished job of its kind
     rows = budget.projection({"04": done, "05": [pending, stranger]}, workers=2)
     first, second = rows
-    assert (first["jobs"], first["finished"], first["recorded_s"], first["estimated_s"]) == (2, 2, 400.0, 0.0)
-    assert first["projected_h"] == pytest.approx(400.0 / 2 / 3600)
-    assert (second["finished"], second["unknown"], second["estimated_s"]) == (0, 1, 200.0)   # the mean of its kind
-    assert second["projected_h"] == pytest.approx(200.0 / 2 / 3600)
+    assert (first["jobs"], first["finished"], first["recorded_s"], first["estimated_s"]) == (3, 3, 1800.0, 0.0)
+    assert first["projected_h"] == pytest.approx(1800.0 / 2 / 3600)
+    assert (second["finished"], second["unknown"], second["estimated_s"]) == (0, 1, 300.0)   # the median of its kind
+    assert second["projected_h"] == pytest.approx(300.0 / 2 / 3600)
