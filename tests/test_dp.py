@@ -2,7 +2,6 @@
 own reference values and the published TF-Privacy table, per-example clipping against an independent
 per-example computation, Poisson batches, the semantic query's counts and sensitivity, the diffusion
 model's per-example independence and sampling, and one clear error for every impossible budget."""
-import ctypes
 import math
 
 import numpy as np
@@ -122,29 +121,6 @@ def test_per_example_gradients_are_clipped_on_a_real_batch(fashion):
     assert torch.allclose(clipped_sum, expected, atol=1e-4)
     assert 0.2 < (reference.norm(dim=1) > clip).float().mean() < 0.8
     assert (reference * (clip / reference.norm(dim=1, keepdim=True)).clamp(max=1.0)).norm(dim=1).max() <= clip * (1 + 1e-6)
-
-
-class MallInfo2(ctypes.Structure):
-    """glibc's ``struct mallinfo2``: every field a size_t."""
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="needs glibc >= 2.33")
-def test_after_make_private_large_blocks_come_from_the_heap_not_fresh_mappings():
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    libc.free.argtypes, libc.mallinfo2.restype = [ctypes.c_void_p], MallInfo2
-    model = torch.nn.Linear(4, 2)
-    privacy.make_private(model, torch.optim.SGD(model.parameters(), lr=0.1), noise_multiplier=1.0, max_grad_norm=1.0,
-                         expected_batch_size=8, seed=0)
-    assert privacy.retain_freed_memory()
-    mapped_before = libc.mallinfo2().hblkhd
-    block = libc.malloc(256 * 2**20)          # what glibc would otherwise mmap and unmap again on free
-    try:
-        assert block and libc.mallinfo2().hblkhd == mapped_before
-    finally:
-        libc.free(block)
 
 
 def test_poisson_batches_have_the_expected_size_and_repeat_by_seed():

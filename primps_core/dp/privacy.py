@@ -18,9 +18,6 @@ batches without clipping or noise.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -121,38 +118,14 @@ def noise_multiplier(config: PrivacyConfig, n: int, prior: tuple[Mechanism, ...]
     return high
 
 
-@functools.cache
-def retain_freed_memory() -> bool:
-    """Make glibc's malloc keep freed memory for reuse in this process (True if it could).
-
-    Per-sample gradients are tensors of hundreds of megabytes, allocated and freed every step.
-    glibc serves blocks that large with a fresh ``mmap`` and unmaps them on free, so each step
-    page-faults through all of them again: on the study's 2-core machine 40% of the DP-GAN
-    discriminator step was spent in the kernel. With mmap off for malloc (``M_MMAP_MAX = 0``) and
-    the heap never trimmed, the step reuses its memory: the DP discriminator step went from 2.6 to
-    1.4 s and the UNet's DP-SGD step from 0.72 to 0.61 s, numerics unchanged, resident memory a
-    sixth higher. A no-op where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-        libc.gnu_get_libc_version
-    except (OSError, AttributeError, TypeError):
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
-
-
 def make_private(module: torch.nn.Module, optimizer: torch.optim.Optimizer, *, noise_multiplier: float,
                  max_grad_norm: float, expected_batch_size: int, seed: int):
     """opacus' per-sample-gradient wrapper of ``module`` and its DP optimiser (clip, noise, average over
     the expected batch); the noise is drawn from a generator seeded by ``seed`` (reproducible runs,
     not opacus' secure mode). Per-sample gradients come from torch.func (opacus' functorch mode):
-    about a fifth faster than its layer hooks on the diffusion UNet on CPU. Freed memory is kept
-    for reuse from here on (``retain_freed_memory``)."""
+    about a fifth faster than its layer hooks on the diffusion UNet on CPU."""
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
-    retain_freed_memory()
     wrapped = module if isinstance(module, GradSampleModule) else GradSampleModule(module, force_functorch=True)
     generator = torch.Generator().manual_seed(seed)
     private = DPOptimizer(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
