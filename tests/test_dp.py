@@ -123,6 +123,33 @@ def test_per_example_gradients_are_clipped_on_a_real_batch(fashion):
     assert (reference * (clip / reference.norm(dim=1, keepdim=True)).clamp(max=1.0)).norm(dim=1).max() <= clip * (1 + 1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:In CPU autocast, but the target dtype:UserWarning")
+def test_a_private_step_in_parts_equals_the_step_in_one_pass(fashion):
+    """Rows passed through opacus in parts (virtual steps) are clipped one by one and the noise is
+    added once: the weights after private steps match one pass per step; the recorded losses too."""
+    images, labels = diffusion.to_model_space(fashion[0][:400]), torch.as_tensor(fashion[1][:400])
+    config = privacy.PrivacyConfig(epsilon=8.0, delta=1e-5, batch_size=40, steps=3)
+
+    def draw(index, generator):
+        return diffusion.rows(images[index], labels[index], generator)
+
+    trained = {}
+    for rows_per_pass in (None, 7):
+        torch.manual_seed(0)
+        model = diffusion.UNet(diffusion.UNetConfig(channels=8, groups=4))
+        start = [p.detach().clone() for p in model.parameters()]
+        _, record = training.train(model, draw, diffusion.noised_losses, len(images), config, lr=2e-3, seed=0,
+                                   progress=False, rows_per_pass=rows_per_pass)
+        trained[rows_per_pass] = [p.detach().clone() for p in model.parameters()], record.losses
+    (one_pass, one_losses), (parts, part_losses) = trained[None], trained[7]
+    assert any(not torch.equal(a, b) for a, b in zip(start, one_pass))
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(one_pass, parts))
+    assert part_losses == pytest.approx(one_losses, rel=1e-5)
+    with pytest.raises(ValueError, match="rows_per_pass"):
+        training.train(model, draw, diffusion.noised_losses, len(images), config, lr=2e-3, seed=0, progress=False,
+                       rows_per_pass=0)
+
+
 def test_poisson_batches_have_the_expected_size_and_repeat_by_seed():
     batches = [b.tolist() for b in privacy.poisson_batches(1000, 0.05, 400, seed=3)]
     sizes = np.array([len(b) for b in batches])
@@ -177,8 +204,8 @@ def test_private_training_learns_real_images_and_reports_the_spent_epsilon(fashi
     images, labels = diffusion.to_model_space(fashion[0][:2000]), torch.as_tensor(fashion[1][:2000])
     held_out = diffusion.to_model_space(fashion[2][:200]), torch.as_tensor(fashion[3][:200])
 
-    def loss(module, index, generator):
-        return diffusion.losses(module, images[index], labels[index], generator)
+    def draw(index, generator):
+        return diffusion.rows(images[index], labels[index], generator)
 
     def held_out_loss(model):
         with torch.no_grad():
@@ -189,7 +216,8 @@ def test_private_training_learns_real_images_and_reports_the_spent_epsilon(fashi
         model = diffusion.UNet(diffusion.UNetConfig(channels=8, groups=4))
         before = held_out_loss(model)
         config = privacy.PrivacyConfig(epsilon=epsilon, delta=1e-5, batch_size=32, steps=40)
-        average, record = training.train(model, loss, len(images), config, lr=2e-3, seed=0, progress=False)
+        average, record = training.train(model, draw, diffusion.noised_losses, len(images), config, lr=2e-3, seed=0,
+                                         progress=False)
         assert held_out_loss(model) < 0.7 * before
         assert held_out_loss(average) < before
         assert len(record.losses) == 40 and 40 * 32 * 0.8 < record.examples_seen < 40 * 32 * 1.2

@@ -120,8 +120,18 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 def losses(model: nn.Module, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Per-example DDPM losses: the mean squared error of the predicted noise at a random timestep."""
+    return noised_losses(model, *rows(x0, y, generator))
+
+
+def rows(x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """A training step's rows (x0, y, timestep, noise): the examples with their random draws, so
+    that any subset of rows can be scored on its own (``noised_losses``)."""
     t = torch.randint(0, TIMESTEPS, (len(x0),), generator=generator)
-    noise = torch.randn(x0.shape, generator=generator)
+    return x0, y, t, torch.randn(x0.shape, generator=generator)
+
+
+def noised_losses(model: nn.Module, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Per-row DDPM losses of rows drawn by ``rows``."""
     a = alpha_bar(t)[:, None, None, None]
     noised = a.sqrt() * x0 + (1 - a).sqrt() * noise
     return (model(noised, t, y) - noise).pow(2).mean(dim=(1, 2, 3))

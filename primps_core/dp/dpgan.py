@@ -38,6 +38,7 @@ class GANConfig:
     classes: int = 10
     lr: float = 2e-3
     betas: tuple = (0.0, 0.99)
+    rows_per_pass: int | None = 32     # rows per opacus pass (memory of per-row gradients; the step is the same)
 
     def __post_init__(self):
         if self.model.resolution != SIDE + 2 * PAD:
@@ -45,6 +46,8 @@ class GANConfig:
         if self.model.mbstd_group != 1:
             raise ValueError("the DP discriminator needs mbstd_group = 1: a group statistic mixes examples")
         checks.integer(self.classes, "classes", 1)
+        if self.rows_per_pass is not None:
+            checks.integer(self.rows_per_pass, "rows_per_pass", 1)
 
 
 def build(config: GANConfig, seed: int) -> tuple[ConditionalGenerator, ProjectionDiscriminator]:
@@ -92,13 +95,16 @@ def train_dp_gan(generator: ConditionalGenerator, discriminator: ProjectionDiscr
         z = torch.randn(fakes, config.model.latent_dim, generator=latents)
         return z, torch.randint(0, config.classes, (fakes,), generator=latents)
 
-    def discriminator_rows(module, index, _generator):
+    def discriminator_rows(index, _generator):
         z, fake_labels = fake_batch()
         with torch.no_grad():
             fake = generator(z, fake_labels)
-        inputs, classes = torch.cat([x[index], fake]), torch.cat([y[index], fake_labels])
+        real = torch.arange(len(index) + fakes) < len(index)
+        return torch.cat([x[index], fake]), torch.cat([y[index], fake_labels]), real
+
+    def discriminator_losses(module, inputs, classes, real):
         logits = module(inputs, classes)
-        return torch.cat([F.softplus(-logits[:len(index)]), F.softplus(logits[len(index):])])
+        return torch.where(real, F.softplus(-logits), F.softplus(logits))
 
     def generator_step(step: int, module) -> None:
         parameters = [p for p in module.parameters() if p.requires_grad]
@@ -117,7 +123,7 @@ def train_dp_gan(generator: ConditionalGenerator, discriminator: ProjectionDiscr
             p.requires_grad_(True)
         ema_update(average, generator, step, 0.999)
 
-    _, record = train(discriminator, discriminator_rows, len(x), budget, lr=config.lr, seed=seed, prior=prior,
-                      after_step=generator_step, progress=progress, label=f"dp-gan eps={budget.epsilon}",
-                      betas=config.betas)
+    _, record = train(discriminator, discriminator_rows, discriminator_losses, len(x), budget, lr=config.lr, seed=seed,
+                      prior=prior, after_step=generator_step, progress=progress, label=f"dp-gan eps={budget.epsilon}",
+                      betas=config.betas, rows_per_pass=config.rows_per_pass)
     return average, record

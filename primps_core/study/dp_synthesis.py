@@ -166,12 +166,12 @@ def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> d
         images, selected = images[index], query["selected"]
     x, y = diffusion.to_model_space(images), torch.as_tensor(labels, dtype=torch.long)
 
-    def loss(module, index, generator):
-        return diffusion.losses(module, x[index], y[index], generator)
+    def draw(index, generator):
+        return diffusion.rows(x[index], y[index], generator)
 
     budget = privacy.PrivacyConfig(epsilon=NON_PRIVATE, batch_size=min(config.batch_size, len(x)), steps=config.steps)
     model = _fresh_model(config.unet, config.seed)
-    average, record = training.train(model, loss, len(x), budget, lr=config.lr, seed=config.seed,
+    average, record = training.train(model, draw, diffusion.noised_losses, len(x), budget, lr=config.lr, seed=config.seed,
                                      progress=context.progress, label=f"pretrain {config.pool}")
     _save_model(average, out_dir / MODEL_FILE)
     save_grid(rgb(diffusion.sample(average, [config.unet.classes] * 32, steps=25, seed=0)), out_dir / "samples.png")
@@ -210,10 +210,10 @@ def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
             prior = (tuple(query.value["mechanism"]),)
     x, y = diffusion.to_model_space(train_images), torch.as_tensor(train_labels)
 
-    def loss(module, index, generator):
-        return diffusion.losses(module, x[index], y[index], generator)
+    def draw(index, generator):
+        return diffusion.rows(x[index], y[index], generator)
 
-    average, record = training.train(model, loss, len(x), config.privacy, lr=config.lr, seed=config.seed, prior=prior,
+    average, record = training.train(model, draw, diffusion.noised_losses, len(x), config.privacy, lr=config.lr, seed=config.seed, prior=prior,
                                      progress=context.progress, label=f"dp-sgd eps={config.privacy.epsilon}")
     labels = balanced_labels(config.samples)
     samples = diffusion.sample(average, labels, steps=config.sample_steps, seed=config.seed)
