@@ -26,13 +26,19 @@ RGB (or L when its three channels are equal), downscaled with Lanczos so that it
   (``catalog.dat``), the centre ``GALAXY_CROP`` of each side (the object fills more of it),
   Lanczos to 64x64, each with its photographer's credit from ``textures.json``.
 
+``data/cjk-glyphs/glyphs.npz``: the many-class data of notebook 08, the 3,755 GB2312 level-1
+Chinese characters drawn by each face of ``primps_core.data.glyphs.FACES`` (fonts of Debian's
+packages), 32x32 grey; and ``tests/data/cjk-fonts/``: each face cut down (fontTools' subsetter) to
+the characters of ``CJK_TEST_CLASSES``, small enough to commit, with which the tests redraw those
+classes and compare them byte for byte with the committed glyphs.
+
 ``data/fashion-mnist/fashion-mnist.npz``: the sensitive data of notebook 07 (DP synthesis), a
 class-balanced subset of Fashion-MNIST (Debian ``dataset-fashion-mnist``, 28x28 grey, unchanged):
 the first ``FASHION_TRAIN_PER_CLASS`` training images of each class in file order and the first
 ``FASHION_TEST_PER_CLASS`` test images of each class, with their labels and their indices in the
 original files (the whole set, 70,000 images, would be about 30 MB).
 
-    python scripts/build_data.py [--only photos|targets|fashion-mnist] [--data data]
+    python scripts/build_data.py [--only photos|targets|fashion-mnist|cjk-glyphs] [--data data]
 """
 from __future__ import annotations
 
@@ -68,6 +74,8 @@ LANDSCAPE_EXCLUDED = ("city", "earthrise", "industrial", "loc", "mfield", "nasa"
 GALAXY_PACKAGE, GALAXY_FOLDER = "stellarium-data", "usr/share/stellarium/nebulae/default"
 GALAXY_TYPES = {0: "galaxy", 1: "active galaxy", 2: "radio galaxy", 3: "interacting galaxy"}
 GALAXY_CROP = 0.6
+CJK_TEST_CLASSES = (0, 1, 2, 1000, 2000, 3753, 3754)   # first, middle and last GB2312 level-1 characters
+TESTS_DIR = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 # Debian packages and the photographs picked from each (paths inside the package).
 DEBIAN_PHOTOS = {
@@ -334,6 +342,61 @@ def write_fashion_mnist(staging: Path) -> list[dict]:
     return rows
 
 
+def fetch_font_packages(workdir: Path) -> dict[str, tuple[Path, str]]:
+    """Every package of ``glyphs.FACES``, downloaded and unpacked: {package: (root, version)}."""
+    from primps_core.data import glyphs
+    return {package: fetch_debian_package(package, workdir) for package in dict.fromkeys(f.package for f in glyphs.FACES)}
+
+
+def face_row(file: str, face, fonts: dict, note: str = "") -> dict:
+    root, version = fonts[face.package]
+    copyright_file = root / "usr/share/doc" / face.package / "copyright"
+    licence = debian_licence(copyright_file, face.file)
+    if licence == "unknown":                     # not DEP-5: the licence's own heading in the text
+        heading = re.search(r"^\s*([A-Z][A-Z .-]*LICEN[CS]E)\s*$", copyright_file.read_text(errors="replace"), re.M)
+        licence = heading.group(1).strip().title() if heading else licence
+    return target_row(file, f"{face.package} (Debian)", version, f"/{face.file} (face {face.index}: {face.name}){note}",
+                      licence)
+
+
+def write_cjk_glyphs(staging: Path, fonts: dict) -> list[dict]:
+    """``glyphs.npz``: images (3755, faces, 32, 32), the characters and the faces' names."""
+    from primps_core.data import glyphs
+    characters = glyphs.gb2312_level1()
+    images = np.stack([glyphs.render(fonts[face.package][0] / face.file, face.index, characters)
+                       for face in glyphs.FACES], axis=1)
+    np.savez_compressed(staging / "glyphs.npz", images=images, characters=np.array(characters),
+                        faces=np.array([face.name for face in glyphs.FACES]))
+    return [face_row(f"glyphs.npz:faces[{j}]", face, fonts) for j, face in enumerate(glyphs.FACES)]
+
+
+def write_cjk_test_fonts(staging: Path, fonts: dict) -> list[dict]:
+    """Each face cut down to the characters of ``CJK_TEST_CLASSES`` (outlines unchanged), as TTF."""
+    from fontTools import subset
+    from primps_core.data import glyphs
+    characters = [glyphs.gb2312_level1()[k] for k in CJK_TEST_CLASSES]
+    rows = []
+    for j, face in enumerate(glyphs.FACES):
+        options = subset.Options()
+        options.font_number = face.index
+        font = subset.load_font(str(fonts[face.package][0] / face.file), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=[ord(c) for c in characters])
+        subsetter.subset(font)
+        name = f"{j}_{face.package}.ttf"
+        subset.save_font(font, str(staging / name), options)
+        rows.append(face_row(name, face, fonts, f", cut to GB2312 level-1 classes {list(CJK_TEST_CLASSES)}"))
+    return rows
+
+
+def build_cjk(data_dir: Path, tests_dir: Path) -> None:
+    """``data/cjk-glyphs/`` and ``tests/data/cjk-fonts/`` from one download of the font packages."""
+    with tempfile.TemporaryDirectory() as workdir:
+        fonts = fetch_font_packages(Path(workdir))
+        build(data_dir / "cjk-glyphs", lambda staging: write_cjk_glyphs(staging, fonts))
+        build(tests_dir / "cjk-fonts", lambda staging: write_cjk_test_fonts(staging, fonts))
+
+
 def write_sneakers(staging: Path) -> list[dict]:
     """``sneakers-100``: the first 100 Fashion-MNIST training images of class 7 (Sneaker)."""
     with tempfile.TemporaryDirectory() as workdir:
@@ -467,7 +530,7 @@ def build_targets(targets_dir: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data")
-    parser.add_argument("--only", choices=["photos", "targets", "fashion-mnist"], default=None)
+    parser.add_argument("--only", choices=["photos", "targets", "fashion-mnist", "cjk-glyphs"], default=None)
     args = parser.parse_args()
     if args.only in (None, "photos"):
         print(f"wrote {build(args.data / 'photos', write_photos)} photos")
@@ -477,6 +540,9 @@ def main() -> None:
     if args.only in (None, "fashion-mnist"):
         build(args.data / "fashion-mnist", write_fashion_mnist)
         print("wrote fashion-mnist/fashion-mnist.npz")
+    if args.only in (None, "cjk-glyphs"):
+        build_cjk(args.data, TESTS_DIR)
+        print("wrote cjk-glyphs/glyphs.npz and tests/data/cjk-fonts/")
 
 
 if __name__ == "__main__":

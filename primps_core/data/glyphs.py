@@ -1,0 +1,132 @@
+"""Chinese characters as a many-class image dataset (notebook 08): the 3,755 GB2312 level-1
+characters, the classes of CASIA-HWDB1.0, rendered from the CJK fonts of Debian's packages.
+
+``data/cjk-glyphs/glyphs.npz`` is built by ``scripts/build_data.py --only cjk-glyphs``: every
+character drawn by every face of ``FACES`` with ``render`` (white strokes on black, ``SIZE`` px,
+the outline's box centred, unhinted, exact-coverage anti-aliasing), class ``k`` being the ``k``-th
+character in GB2312 code order (``gb2312_level1``). The faces differ in style (sans, Song/Ming,
+Kai brush, a heavy Hei), which is the within-class variation the fonts give; the rest (small
+affine changes, stroke weight) comes from seeded transforms of notebook 08. Each face's package,
+version and licence are in the folder's ``PROVENANCE.csv``.
+
+A face that lacks a character would silently draw its placeholder box; ``render`` refuses it
+instead, naming the font and the first missing characters.
+"""
+from __future__ import annotations
+
+import functools
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import checks, paths
+
+GLYPHS_FILE = paths.DATA_DIR / "cjk-glyphs" / "glyphs.npz"
+SIZE = 32                # px of the stored glyphs
+EM = 28                  # font size in px: the widest glyphs fill the square with a two-pixel margin
+
+
+@dataclass(frozen=True)
+class Face:
+    """One font face of a Debian package: the file inside the package and its index in a collection."""
+    package: str
+    file: str
+    index: int
+    name: str
+
+
+FACES = (
+    Face("fonts-droid-fallback", "usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0, "Droid Sans Fallback"),
+    Face("fonts-arphic-gbsn00lp", "usr/share/fonts/truetype/arphic-gbsn00lp/gbsn00lp.ttf", 0, "AR PL SungtiL GB"),
+    Face("fonts-arphic-gkai00mp", "usr/share/fonts/truetype/arphic-gkai00mp/gkai00mp.ttf", 0, "AR PL KaitiM GB"),
+    Face("fonts-arphic-uming", "usr/share/fonts/truetype/arphic/uming.ttc", 0, "AR PL UMing CN"),
+    Face("fonts-arphic-ukai", "usr/share/fonts/truetype/arphic/ukai.ttc", 0, "AR PL UKai CN"),
+    Face("fonts-wqy-zenhei", "usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0, "WenQuanYi Zen Hei"),
+)
+
+
+@functools.cache
+def gb2312_level1() -> tuple[str, ...]:
+    """The 3,755 level-1 characters of GB2312 in code order: rows 0xB0-0xD7, cells 0xA1-0xFE, the
+    last row ending at 0xD7F9."""
+    return tuple(bytes([row, cell]).decode("gb2312")
+                 for row in range(0xB0, 0xD8) for cell in range(0xA1, 0xFF) if (row, cell) <= (0xD7, 0xF9))
+
+
+def _face(font: Path, index: int):
+    from matplotlib.ft2font import FT2Font
+    font = Path(font)
+    if not font.is_file():
+        raise FileNotFoundError(f"font {font} does not exist")
+    try:
+        return FT2Font(str(font), face_index=index)
+    except (OSError, RuntimeError, ValueError) as error:
+        raise ValueError(f"{font} (face {index}) is not a readable font: {error}") from None
+
+
+def missing(font: Path, index: int, characters) -> list[str]:
+    """The characters that face ``index`` of ``font`` has no glyph for (its character map lacks them)."""
+    face = _face(font, index)
+    return [c for c in characters if face.get_char_index(ord(c)) == 0]
+
+
+def render(font: Path, index: int, characters, size: int = SIZE, em: int = EM) -> np.ndarray:
+    """uint8 (N, size, size): each character of face ``index`` of ``font`` at ``em`` px, white on
+    black, its outline's box centred. The outline is read unhinted and filled with exact coverage
+    (matplotlib's FreeType and Agg, both pinned with matplotlib), so a glyph's pixels depend on its
+    outline alone: a font cut down to a few glyphs draws them exactly as the whole font does. An
+    error naming the font when the face lacks any of the characters or cannot be read."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.ft2font import LoadFlags
+    from matplotlib.path import Path as Outline
+    from matplotlib.transforms import Affine2D
+    size, em = checks.integer(size, "size", 8), checks.integer(em, "em", 4)
+    face = _face(font, index)
+    absent = [c for c in characters if face.get_char_index(ord(c)) == 0]
+    if absent:
+        listed = ", ".join(f"{c} (U+{ord(c):04X})" for c in absent[:5])
+        raise ValueError(f"{font} (face {index}) has no glyph for {len(absent)} of the {len(characters)} characters "
+                         f"asked for, first: {listed}")
+    face.set_size(em, 72)                                   # 72 dpi: one point is one pixel
+    out = np.zeros((len(characters), size, size), np.uint8)
+    for k, character in enumerate(characters):
+        face.load_char(ord(character), flags=LoadFlags.NO_HINTING)
+        outline = Outline(*face.get_path())
+        box = outline.get_extents()
+        centred = Affine2D().translate(size / 2 - (box.x0 + box.x1) / 2, size / 2 - (box.y0 + box.y1) / 2)
+        canvas = RendererAgg(size, size, 72)
+        pen = canvas.new_gc()
+        pen.set_antialiased(True)
+        pen.set_linewidth(0)
+        canvas.draw_path(pen, outline, centred, rgbFace=(1, 1, 1))
+        out[k] = np.asarray(canvas.buffer_rgba())[:, :, 3]
+    return out
+
+
+def load_glyphs(path: Path | None = None) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """(images uint8 (classes, faces, SIZE, SIZE), the characters of the classes, the faces' names);
+    one clear error for a missing, corrupt or malformed file."""
+    images, characters, faces = _read(Path(path or GLYPHS_FILE))
+    return images.copy(), characters, faces
+
+
+@functools.lru_cache(maxsize=2)
+def _read(path: Path) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: rebuild it with `python scripts/build_data.py --only cjk-glyphs`")
+    try:
+        with np.load(path) as archive:
+            images, characters, faces = archive["images"], archive["characters"], archive["faces"]
+    except KeyError:
+        raise ValueError(f"{path} holds no images / characters / faces arrays") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[2:] != (SIZE, SIZE):
+        raise ValueError(f"{path}: images must be uint8 (classes, faces, {SIZE}, {SIZE}), got {images.dtype} {images.shape}")
+    if characters.shape != images.shape[:1] or faces.shape != images.shape[1:2]:
+        raise ValueError(f"{path}: one character per class and one face name per face expected, got "
+                         f"{characters.shape[0]} characters and {faces.shape[0]} faces for images {images.shape}")
+    images.setflags(write=False)
+    return images, tuple(str(c) for c in characters), tuple(str(f) for f in faces)

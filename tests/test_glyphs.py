@@ -1,0 +1,74 @@
+"""The many-class dataset of notebook 08: GB2312 level-1 characters drawn from Debian's CJK fonts.
+
+The fonts themselves are too large to commit; ``tests/data/cjk-fonts/`` holds each face cut down to
+a few characters by the builder (fontTools' subsetter keeps the outlines), and ``render`` draws
+from outlines alone, so redrawing those classes from the cut fonts must give the committed bytes.
+"""
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.ft2font import FT2Font
+
+from primps_core.data import glyphs
+
+TEST_FONTS = Path(__file__).resolve().parent / "data" / "cjk-fonts"
+
+
+def test_gb2312_level1_is_the_3755_characters_in_code_order():
+    characters = glyphs.gb2312_level1()
+    assert len(characters) == len(set(characters)) == 3755
+    assert (characters[0], characters[-1]) == ("\u554a", "\u5ea7")            # the first and last of level 1
+    codes = [c.encode("gb2312") for c in characters]
+    assert codes == sorted(codes) and codes[0] == b"\xb0\xa1" and codes[-1] == b"\xd7\xf9"
+    assert all("\u4e00" <= c <= "\u9fff" for c in characters)                  # CJK unified ideographs
+
+
+def test_committed_glyphs_hold_every_class_and_face():
+    images, characters, faces = glyphs.load_glyphs()
+    assert images.shape == (3755, len(glyphs.FACES), glyphs.SIZE, glyphs.SIZE) and images.dtype == np.uint8
+    assert characters == glyphs.gb2312_level1() and faces == tuple(face.name for face in glyphs.FACES)
+    ink = images.reshape(3755, len(faces), -1)
+    assert (ink.max(axis=2) >= 240).all()                          # every glyph has solid strokes...
+    assert (images[:, :, 0, :] < 128).all() and (images[:, :, -1, :] < 128).all()   # ...inside the square
+    assert not np.array_equal(images[:, 0], images[:, 1])          # the faces differ
+
+
+@pytest.mark.parametrize("face_number", range(len(glyphs.FACES)))
+def test_builder_redraws_the_committed_bytes_from_the_cut_fonts(face_number):
+    rows = list(csv.DictReader(open(TEST_FONTS / "PROVENANCE.csv")))
+    font = TEST_FONTS / rows[face_number]["file"]
+    assert glyphs.FACES[face_number].package in rows[face_number]["source"]
+    held = set(FT2Font(str(font)).get_charmap())
+    classes = [k for k, c in enumerate(glyphs.gb2312_level1()) if ord(c) in held]
+    assert len(classes) >= 5 and classes[0] == 0 and classes[-1] == 3754
+    drawn = glyphs.render(font, 0, [glyphs.gb2312_level1()[k] for k in classes])
+    committed = glyphs.load_glyphs()[0][classes, face_number]
+    assert np.array_equal(drawn, committed)
+
+
+def test_a_font_missing_a_class_is_refused_naming_the_font_and_the_character():
+    font = TEST_FONTS / "0_fonts-droid-fallback.ttf"
+    absent = glyphs.gb2312_level1()[3]                              # not among the cut font's characters
+    with pytest.raises(ValueError, match=rf"0_fonts-droid-fallback\.ttf.*no glyph for 1 of the 2.*U\+{ord(absent):04X}"):
+        glyphs.render(font, 0, [glyphs.gb2312_level1()[0], absent])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        glyphs.render(TEST_FONTS / "absent.ttf", 0, ["\u554a"])
+
+
+def test_unreadable_fonts_and_glyph_files_give_one_clear_error(tmp_path):
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    with pytest.raises(ValueError, match="broken.ttf.*not a readable font"):
+        glyphs.render(broken, 0, ["\u554a"])
+    with pytest.raises(FileNotFoundError, match="build_data.py --only cjk-glyphs"):
+        glyphs.load_glyphs(tmp_path / "missing.npz")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        glyphs.load_glyphs(corrupt)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, images=np.zeros((2, 1, 16, 16), np.uint8), characters=np.array(["a", "b"]), faces=np.array(["x"]))
+    with pytest.raises(ValueError, match=r"uint8 \(classes, faces, 32, 32\)"):
+        glyphs.load_glyphs(wrong)
