@@ -72,3 +72,52 @@ def test_unreadable_fonts_and_glyph_files_give_one_clear_error(tmp_path):
     np.savez(wrong, images=np.zeros((2, 1, 16, 16), np.uint8), characters=np.array(["a", "b"]), faces=np.array(["x"]))
     with pytest.raises(ValueError, match=r"uint8 \(classes, faces, 32, 32\)"):
         glyphs.load_glyphs(wrong)
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return glyphs.load_glyphs()[0]
+
+
+def _nearest_template(images: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """Index of the template each image correlates with most (zero-mean, unit-norm pixels after a
+    one-pixel blur, which forgives the small shifts): a crude classifier, chance is 1/31 here."""
+    from scipy import ndimage
+
+    def normalise(x):
+        x = ndimage.gaussian_filter(x.astype(np.float64), (0, 1, 1)).reshape(len(x), -1)
+        x -= x.mean(axis=1, keepdims=True)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return (normalise(images) @ normalise(templates).T).argmax(axis=1)
+
+
+def test_high_quality_variants_keep_their_class_and_vary_within_it(clean):
+    classes = np.arange(0, 3755, 125)                                # 31 classes across the table
+    images, labels = glyphs.high_quality(clean, classes, per_class=6, seed=0)
+    assert images.shape == (len(classes) * 6, 32, 32) and images.dtype == np.uint8
+    assert np.array_equal(labels, np.repeat(np.arange(len(classes)), 6))
+    again, _ = glyphs.high_quality(clean, classes, per_class=6, seed=0)
+    other, _ = glyphs.high_quality(clean, classes, per_class=6, seed=1)
+    assert np.array_equal(images, again) and not np.array_equal(images, other)
+    templates = clean[classes].astype(np.float64).mean(axis=1)     # each class over the faces
+    assert (_nearest_template(images, templates) == labels).mean() >= 0.7
+    same_class = images.reshape(len(classes), 6, -1).astype(np.int16)
+    assert (np.abs(same_class[:, 1:] - same_class[:, :1]).mean(axis=2) > 5).all()   # no two copies alike
+
+
+def test_low_quality_degrades_but_keeps_most_of_the_class(clean):
+    classes = np.arange(0, 3755, 125)
+    images, labels = glyphs.high_quality(clean, classes, per_class=6, seed=0)
+    degraded = glyphs.low_quality(images, seed=2)
+    assert degraded.shape == images.shape and degraded.dtype == np.uint8
+    assert np.array_equal(degraded[:10], glyphs.low_quality(images[:10], seed=2))    # image i: (seed, i) only
+    assert not np.array_equal(degraded, glyphs.low_quality(images, seed=3))
+
+    def detail(x):                                                   # energy of the finest differences
+        return np.abs(np.diff(x.astype(np.float64), axis=2)).mean()
+    assert detail(degraded) < 0.8 * detail(images)
+    templates = clean[classes].astype(np.float64).mean(axis=1)
+    accuracy = (_nearest_template(degraded, templates) == labels).mean()
+    assert 0.5 <= accuracy < (_nearest_template(images, templates) == labels).mean()
+    with pytest.raises(ValueError, match="uint8"):
+        glyphs.low_quality(images.astype(np.float32), seed=0)
