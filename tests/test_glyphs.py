@@ -121,3 +121,19 @@ def test_low_quality_degrades_but_keeps_most_of_the_class(clean):
     assert 0.5 <= accuracy < (_nearest_template(images, templates) == labels).mean()
     with pytest.raises(ValueError, match="uint8"):
         glyphs.low_quality(images.astype(np.float32), seed=0)
+
+
+def test_the_small_classifier_reads_glyph_classes_at_32_px(clean):
+    """The scorer notebook 08 uses for class accuracy (dp.classifier at the glyphs' side): trained on
+    high-quality variants of 40 classes, it names fresh variants far above chance and degraded ones less well."""
+    from primps_core.dp import classifier
+    classes = np.arange(0, 3755, 94)[:40]
+    train, train_labels = glyphs.high_quality(clean, classes, per_class=12, seed=0)
+    test, test_labels = glyphs.high_quality(clean, classes, per_class=4, seed=1)
+    model = classifier.fit(train, train_labels, len(classes), epochs=6, seed=0)
+    assert model.side == 32 and classifier.logits(model, test[:3]).shape == (3, 40)
+    clean_accuracy = classifier.accuracy(model, test, test_labels)
+    assert clean_accuracy > 0.4                                     # chance: 0.025
+    assert classifier.accuracy(model, glyphs.low_quality(test, seed=2), test_labels) < clean_accuracy
+    with pytest.raises(ValueError, match=r"uint8 \(N, 32, 32\)"):
+        classifier.logits(model, np.zeros((2, 28, 28), np.uint8))
