@@ -9,12 +9,12 @@ against and what a classifier trained on generated images is tested on.
 from __future__ import annotations
 
 import functools
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import checks, paths
+from .images import read_embedded_arrays
 
 FASHION_FILE = paths.DATA_DIR / "fashion-mnist" / "fashion-mnist.npz"
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -32,16 +32,8 @@ def load_fashion(split: str, path: Path | None = None) -> tuple[np.ndarray, np.n
 
 @functools.lru_cache(maxsize=4)
 def _read(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: rebuild it with "
-                                f"`python scripts/build_data.py --only fashion-mnist`")
-    try:
-        with np.load(path) as archive:
-            images, labels = archive[f"{split}_images"], archive[f"{split}_labels"]
-    except KeyError:
-        raise ValueError(f"{path} holds no {split}_images / {split}_labels arrays") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+    images, labels = read_embedded_arrays(path, (f"{split}_images", f"{split}_labels"),
+                                          "python scripts/build_data.py --only fashion-mnist")
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
         raise ValueError(f"{path}: {split}_images must be uint8 (N, {SIDE}, {SIDE}), got {images.dtype} {images.shape}")
     if labels.shape != images.shape[:1] or labels.min() < 0 or labels.max() >= len(CLASSES):

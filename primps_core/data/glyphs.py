@@ -18,13 +18,13 @@ instead, naming the font and the first missing characters.
 from __future__ import annotations
 
 import functools
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import checks, paths
+from .images import read_embedded_arrays
 
 GLYPHS_FILE = paths.DATA_DIR / "cjk-glyphs" / "glyphs.npz"
 ROTATION_DEGREES = 6.0   # high-quality variation: rotation in +-6 degrees,
@@ -194,15 +194,8 @@ def load_glyphs(path: Path | None = None) -> tuple[np.ndarray, tuple[str, ...], 
 
 @functools.lru_cache(maxsize=2)
 def _read(path: Path) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: rebuild it with `python scripts/build_data.py --only cjk-glyphs`")
-    try:
-        with np.load(path) as archive:
-            images, characters, faces = archive["images"], archive["characters"], archive["faces"]
-    except KeyError:
-        raise ValueError(f"{path} holds no images / characters / faces arrays") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+    images, characters, faces = read_embedded_arrays(path, ("images", "characters", "faces"),
+                                                     "python scripts/build_data.py --only cjk-glyphs")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[2:] != (SIZE, SIZE):
         raise ValueError(f"{path}: images must be uint8 (classes, faces, {SIZE}, {SIZE}), got {images.dtype} {images.shape}")
     if characters.shape != images.shape[:1] or faces.shape != images.shape[1:2]:

@@ -235,6 +235,20 @@ def load_images(path, resolution: int | None = None) -> np.ndarray:
     return _stack(images, str(path))
 
 
+def read_embedded_arrays(path: Path, names: tuple[str, ...], rebuild: str) -> tuple[np.ndarray, ...]:
+    """The arrays ``names`` of an embedded .npz data file, with one clear error when it is missing
+    (naming ``rebuild``, the command that makes it), unreadable or lacks any of them."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: rebuild it with `{rebuild}`")
+    try:
+        with np.load(path) as archive:
+            return tuple(archive[name] for name in names)
+    except KeyError:
+        raise ValueError(f"{path} holds no {' / '.join(names)} arrays") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+
+
 def _stack(images, label: str) -> np.ndarray:
     """The squares ``images`` yields as one array; one clear error if their sizes differ."""
     squares = list(images)
