@@ -345,7 +345,8 @@ def write_fashion_mnist(staging: Path) -> list[dict]:
 def fetch_font_packages(workdir: Path) -> dict[str, tuple[Path, str]]:
     """Every package of ``glyphs.FACES``, downloaded and unpacked: {package: (root, version)}."""
     from primps_core.data import glyphs
-    return {package: fetch_debian_package(package, workdir) for package in dict.fromkeys(f.package for f in glyphs.FACES)}
+    packages = dict.fromkeys(face.package for face in glyphs.FACES)
+    return {package: fetch_debian_package(package, workdir) for package in packages}
 
 
 def face_row(file: str, face, fonts: dict, note: str = "") -> dict:

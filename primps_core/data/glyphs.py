@@ -78,12 +78,6 @@ def _face(font: Path, index: int):
         raise ValueError(f"{font} (face {index}) is not a readable font: {error}") from None
 
 
-def missing(font: Path, index: int, characters) -> list[str]:
-    """The characters that face ``index`` of ``font`` has no glyph for (its character map lacks them)."""
-    face = _face(font, index)
-    return [c for c in characters if face.get_char_index(ord(c)) == 0]
-
-
 def render(font: Path, index: int, characters, size: int = SIZE, em: int = EM) -> np.ndarray:
     """uint8 (N, size, size): each character of face ``index`` of ``font`` at ``em`` px, white on
     black, its outline's box centred. The outline is read unhinted and filled with exact coverage

@@ -2,7 +2,8 @@
 
 ``train`` takes a model, a function drawing the rows of a batch of dataset indices (the tensors a
 step reads, one row per example: images, labels, the step's random draws), a function giving the
-per-row losses of any subset of those rows, and a ``PrivacyConfig``. Batches are Poisson samples of the dataset (``privacy.poisson_batches``);
+per-row losses of any subset of those rows, and a ``PrivacyConfig``. Batches are Poisson samples
+of the dataset (``privacy.poisson_batches``);
 a private run wraps the model and Adam with opacus (per-example clipping, Gaussian noise) and
 charges every step to the accountant; a non-private one (``epsilon = inf``) trains on the same
 batches without either. The returned record holds the noise multiplier, the epsilon actually

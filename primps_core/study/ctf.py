@@ -77,7 +77,8 @@ def training_set(setting: str, clean: np.ndarray, classes: np.ndarray, per_class
     return TrainingSet(images, kept_labels, transfer, removed)
 
 
-def low_quality_images(clean: np.ndarray, classes: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def low_quality_images(clean: np.ndarray, classes: np.ndarray, per_class: int,
+                       seed: int) -> tuple[np.ndarray, np.ndarray]:
     """LQ images of ``classes``: degraded HQ variants drawn apart from the HQ training images."""
     sources, labels = glyphs.high_quality(clean, classes, per_class, seed=_LQ_SOURCE_SEED + 10 * seed)
     return glyphs.low_quality(sources, seed=_LQ_SEED + 10 * seed), labels

@@ -171,8 +171,8 @@ def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> d
 
     budget = privacy.PrivacyConfig(epsilon=NON_PRIVATE, batch_size=min(config.batch_size, len(x)), steps=config.steps)
     model = _fresh_model(config.unet, config.seed)
-    average, record = training.train(model, draw, diffusion.noised_losses, len(x), budget, lr=config.lr, seed=config.seed,
-                                     progress=context.progress, label=f"pretrain {config.pool}")
+    average, record = training.train(model, draw, diffusion.noised_losses, len(x), budget, lr=config.lr,
+                                     seed=config.seed, progress=context.progress, label=f"pretrain {config.pool}")
     _save_model(average, out_dir / MODEL_FILE)
     save_grid(rgb(diffusion.sample(average, [config.unet.classes] * 32, steps=25, seed=0)), out_dir / "samples.png")
     return {"images": len(x), "selected": selected, "final_loss": float(np.mean(record.losses[-20:])),
@@ -213,7 +213,8 @@ def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
     def draw(index, generator):
         return diffusion.rows(x[index], y[index], generator)
 
-    average, record = training.train(model, draw, diffusion.noised_losses, len(x), config.privacy, lr=config.lr, seed=config.seed, prior=prior,
+    average, record = training.train(model, draw, diffusion.noised_losses, len(x), config.privacy, lr=config.lr,
+                                     seed=config.seed, prior=prior,
                                      progress=context.progress, label=f"dp-sgd eps={config.privacy.epsilon}")
     labels = balanced_labels(config.samples)
     samples = diffusion.sample(average, labels, steps=config.sample_steps, seed=config.seed)

@@ -45,18 +45,21 @@ def _points(axis, rows: list[dict], epsilons: list[float], metric: str) -> None:
 def metric_figure(rows: list[dict], reference: dict):
     """Downstream accuracy and FID against epsilon, a row of panels per model, one line per source:
     mean over seeds, a bar of one standard deviation, each seed a dot; real training images dashed."""
-    epsilons, models = _epsilons(rows), _models(rows)
-    fig, axes = plt.subplots(len(models), 2, figsize=(12, 3.8 * len(models)), squeeze=False)
+    models = _models(rows)
+    fig, axes = plt.subplots(len(models), 2, figsize=(13.5, 3.8 * len(models)), squeeze=False)
     for model, (left, right) in zip(models, axes):
+        mine = [row for row in rows if row["model"] == model]
+        epsilons = _epsilons(mine)                          # a model's own grid: no empty columns
         for axis, metric, name in ((left, "accuracy", "downstream accuracy"), (right, "fid", "FID")):
-            _points(axis, [row for row in rows if row["model"] == model], epsilons, metric)
+            _points(axis, mine, epsilons, metric)
             axis.axhline(reference[metric], color="k", ls="--", lw=0.8, label="real training images")
             if metric == "accuracy":
                 axis.axhline(dp_synthesis.CHANCE, color="0.6", ls=":", lw=0.8, label="chance")
             axis.set_xticks(range(len(epsilons)), [_label(e) for e in epsilons])
             axis.set_ylabel(name)
             axis.set_title(model, fontsize=9)
-        left.legend(fontsize=7, frameon=False)
+        right.legend(*left.get_legend_handles_labels(), fontsize=7, frameon=False, loc="upper left",
+                     bbox_to_anchor=(1.01, 1.0))                  # beside the panels, clear of the data
     fig.tight_layout()
     return fig
 
@@ -64,10 +67,11 @@ def metric_figure(rows: list[dict], reference: dict):
 def membership_figure(rows: list[dict], reference: dict):
     """GAN-Leaks AUC (training images against test images) of every run against epsilon, with its
     bootstrap 95% interval, a panel per model; 0.5 is chance, releasing real training images dashed."""
-    epsilons, models = _epsilons(rows), _models(rows)
-    fig, axes = plt.subplots(1, len(models), figsize=(7 * len(models), 3.8), squeeze=False)
+    models = _models(rows)
+    fig, axes = plt.subplots(1, len(models), figsize=(8 * len(models), 3.8), squeeze=False)
     for model, axis in zip(models, axes[0]):
         mine = [row for row in rows if row["model"] == model]
+        epsilons = _epsilons(mine)
         for k, source in enumerate(dict.fromkeys(row["source"] for row in mine)):
             for x, epsilon in enumerate(epsilons):
                 chosen = [row for row in mine if row["source"] == source and row["epsilon"] == epsilon]
@@ -80,7 +84,7 @@ def membership_figure(rows: list[dict], reference: dict):
         axis.set_xticks(range(len(epsilons)), [_label(e) for e in epsilons])
         axis.set_ylabel("membership AUC (GAN-Leaks)")
         axis.set_title(model, fontsize=9)
-        axis.legend(fontsize=7, frameon=False, loc="upper left")
+        axis.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
