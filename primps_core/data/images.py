@@ -213,7 +213,7 @@ def load_images(path, resolution: int | None = None) -> np.ndarray:
     """An image set on disk as uint8 (N, R, R, 3), sorted by file name.
 
     ``path`` is a folder (searched recursively for png/jpg/jpeg/webp/bmp), a zip (StyleGAN2-ADA's
-    dataset format included; ``dataset.json`` is ignored) or an ``.npz`` file (embedded datasets:
+    dataset format included; ``dataset.json`` is read by ``load_labels``) or an ``.npz`` file (embedded datasets:
     ``sources.load_images``). Images are made square by a centre crop and resized to
     ``resolution`` (Lanczos) if given; without it all images must share one size. Images are
     decoded, cropped and resized one at a time, so memory holds the result and one image (itself
@@ -233,6 +233,58 @@ def load_images(path, resolution: int | None = None) -> np.ndarray:
     else:
         raise ValueError(f"{path} is not a folder, a zip or an .npz file")
     return _stack(images, str(path))
+
+
+def load_labels(path) -> np.ndarray:
+    """The class of each image of a labelled set, in ``load_images``' order, as int64 (N,): an
+    ``.npz``'s ``labels`` array, or the ``"labels"`` of a zip's or folder's ``dataset.json``
+    (StyleGAN2-ADA's format: ``[[relative file name, class], ...]``). One clear error when the set
+    has no labels, or they are not non-negative integers, one per image."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if path.suffix.lower() == ".npz":
+        (labels,) = read_embedded_arrays(path, ("labels",), "an .npz with 'images' and 'labels' arrays")
+    else:
+        labels = _dataset_json_labels(path)
+    labels = np.asarray(labels)
+    count = sum(1 for _ in _member_names(path))
+    if labels.ndim != 1 or len(labels) != count or labels.dtype.kind not in "iu" or (labels < 0).any():
+        raise ValueError(f"{path}: expected one non-negative integer class per image ({count}), "
+                         f"got {labels.dtype} {labels.shape}")
+    return labels.astype(np.int64)
+
+
+def _member_names(path: Path):
+    """The relative names of a set's images in ``load_images``' order (an .npz: their indices)."""
+    if path.suffix.lower() == ".npz":
+        with zipfile.ZipFile(path) as archive, archive.open("images.npy") as member:
+            shape, _ = _npy_header(member, archive.getinfo("images.npy").file_size, str(path))
+        return iter(range(shape[0]))
+    if path.is_dir():
+        return (p.relative_to(path).as_posix() for p in sorted(path.rglob("*")) if p.is_file() and is_image_name(p.name))
+    with zipfile.ZipFile(path) as archive:
+        return iter(sorted(info.filename for info in archive.infolist() if not info.is_dir() and is_image_name(info.filename)))
+
+
+def _dataset_json_labels(path: Path) -> list:
+    """The labels of a zip's or folder's ``dataset.json``, ordered like its images."""
+    try:
+        if path.is_dir():
+            text = (path / "dataset.json").read_text()
+        else:
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read("dataset.json").decode()
+        pairs = json.loads(text)["labels"]
+        by_name = dict(pairs)
+    except (FileNotFoundError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        raise ValueError(f"{path} has no class labels: a labelled set is an .npz with a 'labels' array or a zip or "
+                         f"folder whose dataset.json lists [[file name, class], ...] under \"labels\"") from None
+    names = list(_member_names(path))
+    unlabelled = [name for name in names if name not in by_name]
+    if unlabelled:
+        raise ValueError(f"{path}: dataset.json gives no class for {len(unlabelled)} images, first {unlabelled[0]}")
+    return [by_name[name] for name in names]
 
 
 def read_embedded_arrays(path: Path, names: tuple[str, ...], rebuild: str) -> tuple[np.ndarray, ...]:

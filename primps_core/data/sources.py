@@ -128,13 +128,40 @@ def image_stream(ref: DataRef, resolution: int, seed: int) -> Callable[[int, int
                                                **options)
     if ref.kind == "natural":
         return lambda start, n: natural_patches(n, resolution=resolution, seed=seed, start=start, **options)
-    images = load_images(ref, resolution)
-    if "part" in options:
-        images = images[membership_split(len(images))[options["part"]]]
+    images = _part(ref, load_images(ref, resolution))
+    return lambda start, n: images[_visit(len(images), seed, start, n)]
 
-    def from_set(start: int, n: int) -> np.ndarray:
-        index = np.arange(start, start + n)
-        epochs = index // len(images)
-        orders = {e: np.random.default_rng([seed, int(e)]).permutation(len(images)) for e in np.unique(epochs)}
-        return images[[orders[e][i % len(images)] for e, i in zip(epochs, index)]]
-    return from_set
+
+def labelled_stream(ref: DataRef, resolution: int, seed: int,
+                    classes: int | None = None) -> Callable[[int, int], tuple[np.ndarray, np.ndarray]]:
+    """``batch(start, n)``: (images, classes) ``start .. start + n - 1`` of a labelled finite set
+    (``images.load_labels``), visited like ``image_stream``'s; an error when a class is not below
+    ``classes`` (if given)."""
+    if not ref.finite:
+        raise ValueError(f"{ref.label} is an endless {ref.kind} stream without classes: a class-conditional run "
+                         f"trains on a labelled image set")
+    path = target_dir(ref.name) if ref.kind == "target" else Path(ref.name)
+    images, labels = (_part(ref, array) for array in (load_images(ref, resolution), image_files.load_labels(path)))
+    if classes is not None and labels.max() >= classes:
+        raise ValueError(f"{ref.label} has classes up to {labels.max()}, but the run has {classes} classes "
+                         f"(0 .. {classes - 1})")
+
+    def batch(start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        order = _visit(len(images), seed, start, n)
+        return images[order], labels[order]
+    return batch
+
+
+def _part(ref: DataRef, array: np.ndarray) -> np.ndarray:
+    """The rows of ``array`` in ``ref``'s ``part`` option (all without one)."""
+    part = dict(ref.options).get("part")
+    return array if part is None else array[membership_split(len(array))[part]]
+
+
+def _visit(count: int, seed: int, start: int, n: int) -> np.ndarray:
+    """Indices of visits ``start .. start + n - 1`` to a set of ``count`` items: a fresh permutation
+    seeded by (seed, epoch) each epoch."""
+    index = np.arange(start, start + n)
+    epochs = index // count
+    orders = {e: np.random.default_rng([seed, int(e)]).permutation(count) for e in np.unique(epochs)}
+    return np.array([orders[e][i % count] for e, i in zip(epochs, index)], dtype=np.int64)

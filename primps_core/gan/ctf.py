@@ -32,6 +32,7 @@ from .. import checks
 from .models import EqualizedConv2d, Generator, ModelConfig, ProjectionDiscriminator, pixel_norm
 
 QUARTER_TURNS = 4
+CONDITIONAL_PARTS = ("scales.", "shifts.", "embed.", "rotation.")   # what an unconditional G or D lacks
 
 
 class ClassNormGenerator(Generator):

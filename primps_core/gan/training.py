@@ -5,6 +5,12 @@ betas (0, 0.99), an exponential moving average of G with StyleGAN2-ADA's ramp-up
 everything D sees. Transfer is the same loop started from a pretrained checkpoint (``init``),
 optionally with the first ``freeze_d`` discriminator stages frozen (FreezeD).
 
+Class-conditional training (``classes`` > 0, notebook 08) is the same loop on a labelled image set:
+the generator with class-conditional normalisation and the projection discriminator of
+``gan.ctf``, fake classes drawn uniformly like the latents, and optionally SS-GAN's rotation loss
+(``self_supervision``). An unconditional checkpoint initialises it, its new parts starting as
+the identity.
+
 Determinism and resume: every random number of iteration ``t`` (latents, augmentation) comes from
 generators seeded by (seed, t, purpose), and training images are a deterministic function of
 their global index, so a run's state is just its weights, EMA, optimiser moments and iteration.
@@ -34,15 +40,18 @@ from tqdm.auto import tqdm
 
 from .. import checks
 from ..data.images import tile
-from ..data.sources import DataRef, image_stream
+from ..data.sources import DataRef, image_stream, labelled_stream
 from ..paths import atomic_write
 from .augment import diff_augment, parse_policy
+from .ctf import CONDITIONAL_PARTS, ClassNormGenerator, RotationDiscriminator, rotation_loss
 from .models import Discriminator, Generator, ModelConfig, freeze_discriminator
 
 _LATENTS_D, _LATENTS_G, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G, _SAMPLE_GRID = range(6)
+_LABELS_OFFSET = 100                   # fake classes of latent purpose p are drawn for purpose p + 100
 
-
-LATER_OPTIONS = ("channels_last",)     # off: absent from the record, as in runs made before them
+LATER_OPTIONS = ("channels_last", "classes", "self_supervision")   # off: absent from the record, as in
+                                                                   # runs made before them
+SS_GENERATOR_SHARE = 0.2               # SS-GAN: G's rotation weight alpha = 0.2 x D's beta (Chen et al. 2019)
 
 
 def r1_heuristic(resolution: int, batch_size: int) -> float:
@@ -71,6 +80,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     channels_last: bool = False        # NHWC tensors for oneDNN's convolutions: faster on CPU, same maths
                                        # up to float reordering (benchmarks/train_speed.py)
+    classes: int = 0                   # > 0: class-conditional on a labelled set with this many classes
+    self_supervision: float = 0.0      # SS-GAN's rotation loss weight in D (beta; G's is 0.2 beta), conditional only
 
     def __post_init__(self):
         if not isinstance(self.source, DataRef):
@@ -85,6 +96,10 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0 and r1_gamma >= 0, got lr={self.lr}, r1_gamma={self.r1_gamma}")
         parse_policy(self.augment)
         checks.boolean(self.channels_last, "channels_last")
+        checks.integer(self.classes, "classes (0: unconditional)", 0)
+        if not self.self_supervision >= 0 or (self.self_supervision and not self.classes):
+            raise ValueError(f"self_supervision must be >= 0 and needs a class-conditional run (classes > 0), got "
+                             f"self_supervision={self.self_supervision}, classes={self.classes}")
 
     def record(self) -> dict:
         """The config as plain JSON values, as run folders, checkpoints and stage hashes hold it. The
@@ -178,6 +193,32 @@ def _truncation(psi: float) -> float:
     return float(psi)
 
 
+def generator_network(config: TrainConfig) -> Generator:
+    """A new generator of ``config``: class-conditional when ``config.classes`` > 0."""
+    return ClassNormGenerator(config.model, config.classes) if config.classes else Generator(config.model)
+
+
+def discriminator_network(config: TrainConfig) -> Discriminator:
+    """A new discriminator of ``config``: projection and rotation heads when ``config.classes`` > 0."""
+    return RotationDiscriminator(config.model, config.classes) if config.classes else Discriminator(config.model)
+
+
+def load_weights(network: torch.nn.Module, state: dict, name: str) -> None:
+    """Load ``state`` into ``network``; a conditional network may start from an unconditional one's
+    weights, its class parts (``gan.ctf.CONDITIONAL_PARTS``) left as initialised. Anything else
+    that does not match is one clear error naming the network."""
+    try:
+        missing, unexpected = network.load_state_dict(state, strict=False)
+    except RuntimeError as error:                    # tensors of other shapes: another width or resolution
+        shapes = [line.strip() for line in str(error).splitlines() if "size mismatch" in line]
+        raise ValueError(f"the {name} weights do not fit this run's {name}: {shapes[0] if shapes else error}") from None
+    new_parts = isinstance(network, (ClassNormGenerator, RotationDiscriminator))
+    mismatched = unexpected + [key for key in missing if not (new_parts and key.startswith(CONDITIONAL_PARTS))]
+    if mismatched:
+        raise ValueError(f"the {name} weights do not fit this run's {name}: "
+                         f"{', '.join(mismatched[:4])}{' ...' if len(mismatched) > 4 else ''} differ")
+
+
 def _render(generator: torch.nn.Module, latents: torch.Tensor) -> np.ndarray:
     device = next(generator.parameters()).device
     with torch.no_grad():
@@ -191,12 +232,14 @@ class Trainer:
         self.config = config
         with torch.random.fork_rng():                # initial weights from the seed, global RNG untouched
             torch.manual_seed(config.seed)
-            self.G, self.D = Generator(config.model), Discriminator(config.model)
+            self.G, self.D = generator_network(config), discriminator_network(config)
         if init is not None:                         # each network from its own copy, as the official code
-            self.G.load_state_dict(init["G"])
-            self.D.load_state_dict(init["D"])
-        self.G_ema = Generator(config.model)
-        self.G_ema.load_state_dict(self.G.state_dict() if init is None else init["G_ema"])
+            load_weights(self.G, init["G"], "generator")
+            load_weights(self.D, init["D"], "discriminator")
+        self.G_ema = generator_network(config)
+        self.G_ema.load_state_dict(self.G.state_dict())
+        if init is not None:
+            load_weights(self.G_ema, init["G_ema"], "generator")
         self.G_ema.requires_grad_(False)
         self.device = torch.device(device)
         for model in (self.G, self.D, self.G_ema):
@@ -247,18 +290,49 @@ class Trainer:
                         generator=generator_for(self.config.seed, self.iteration, purpose))
         return z[micro * size:(micro + 1) * size].to(self.device)
 
+    def fake_labels(self, purpose: int, micro: int) -> torch.Tensor | None:
+        """Classes of micro-batch ``micro``'s fakes, uniform over the classes (None: unconditional)."""
+        if not self.config.classes:
+            return None
+        size = self.micro_batch
+        y = torch.randint(self.config.classes, (self.config.batch_size,),
+                          generator=generator_for(self.config.seed, self.iteration, purpose + _LABELS_OFFSET))
+        return y[micro * size:(micro + 1) * size].to(self.device)
+
+    def fakes(self, purpose: int, micro: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Micro-batch ``micro``'s fake images of ``self.G`` and their classes."""
+        labels = self.fake_labels(purpose, micro)
+        z = self.latents(purpose, micro)
+        return (self.G(z) if labels is None else self.G(z, labels)), labels
+
+    def judge(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """D's logits of ``x`` (of classes ``labels`` when conditional)."""
+        return self.D(x) if labels is None else self.D(x, labels)
+
+    def rotation_penalty(self, x: torch.Tensor) -> torch.Tensor:
+        """SS-GAN's rotation loss on the four quarter turns of the first quarter of ``x``: its signal
+        at the cost of one extra pass over the batch instead of four."""
+        return rotation_loss(self.D, x[:max(1, len(x) // 4)])
+
     def augment(self, x: torch.Tensor, purpose: int, micro: int) -> torch.Tensor:
         return diff_augment(x, self.config.augment, generator_for(self.config.seed, self.iteration, purpose, micro))
 
-    def discriminator_loss(self, reals: torch.Tensor, micro: int, lazy_r1: bool) -> tuple[torch.Tensor, dict]:
-        """Logistic loss on augmented reals and fakes, plus lazy R1 on the augmented reals."""
+    def discriminator_loss(self, reals: torch.Tensor, micro: int, lazy_r1: bool,
+                           labels: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """Logistic loss on augmented reals (of classes ``labels``) and fakes, the rotation loss on
+        the augmented reals when self-supervised, plus lazy R1 on the augmented reals."""
         config = self.config
         with torch.no_grad():
-            fakes = self.G(self.latents(_LATENTS_D, micro))
+            fakes, fake_labels = self.fakes(_LATENTS_D, micro)
         real_input = self.augment(reals, _AUGMENT_REAL, micro).detach().requires_grad_(lazy_r1)
-        real_logits = self.D(real_input)
-        loss = F.softplus(self.D(self.augment(fakes, _AUGMENT_FAKE, micro))).mean() + F.softplus(-real_logits).mean()
+        real_logits = self.judge(real_input, labels)
+        loss = (F.softplus(self.judge(self.augment(fakes, _AUGMENT_FAKE, micro), fake_labels)).mean()
+                + F.softplus(-real_logits).mean())
         stats = {"loss_d": loss.item()}
+        if config.self_supervision:
+            rotation = self.rotation_penalty(real_input.detach())
+            loss = loss + config.self_supervision * rotation
+            stats["rotation_d"] = rotation.item()
         if lazy_r1:
             (gradient,) = torch.autograd.grad(real_logits.sum(), real_input, create_graph=True)
             penalty = gradient.square().sum(dim=(1, 2, 3)).mean()
@@ -267,10 +341,17 @@ class Trainer:
         return loss, stats
 
     def generator_loss(self, micro: int) -> tuple[torch.Tensor, dict]:
-        """Non-saturating loss through the discriminator."""
-        fakes = self.G(self.latents(_LATENTS_G, micro))
-        loss = F.softplus(-self.D(self.augment(fakes, _AUGMENT_G, micro))).mean()
-        return loss, {"loss_g": loss.item()}
+        """Non-saturating loss through the discriminator, plus the rotation loss of the augmented
+        fakes when self-supervised."""
+        fakes, labels = self.fakes(_LATENTS_G, micro)
+        seen = self.augment(fakes, _AUGMENT_G, micro)
+        loss = F.softplus(-self.judge(seen, labels)).mean()
+        stats = {"loss_g": loss.item()}
+        if self.config.self_supervision:
+            rotation = self.rotation_penalty(seen)
+            loss = loss + SS_GENERATOR_SHARE * self.config.self_supervision * rotation
+            stats["rotation_g"] = rotation.item()
+        return loss, stats
 
     def _accumulate(self, losses, parameters, optimiser) -> dict:
         """Backward every micro-batch's loss / (number of micro-batches in the world), sum over ranks, step."""
@@ -286,16 +367,24 @@ class Trainer:
         optimiser.step()
         return {key: float(np.mean(values)) for key, values in stats.items()}
 
-    def step(self, reals: np.ndarray) -> dict:
-        """One iteration on this rank's images: D step, G step (D frozen), EMA update."""
+    def step(self, reals: np.ndarray, labels: np.ndarray | None = None) -> dict:
+        """One iteration on this rank's images (and their classes, when conditional): D step, G step
+        (D frozen), EMA update."""
+        if (labels is None) != (not self.config.classes):
+            wanted = "the classes of its real images" if self.config.classes else "no classes"
+            raise ValueError(f"a run with classes={self.config.classes} takes {wanted}")
         reals_tensor = to_tensor(reals).to(self.device)      # an NHWC array's view: already channels-last strides
         if self.config.channels_last:
             reals_tensor = reals_tensor.contiguous(memory_format=torch.channels_last)
         size = self.micro_batch
         local = {micro: reals_tensor[k * size:(k + 1) * size] for k, micro in enumerate(self.local_micro_batches)}
+        classes = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=self.device)
+        local_classes = {micro: None if classes is None else classes[k * size:(k + 1) * size]
+                         for k, micro in enumerate(self.local_micro_batches)}
         lazy_r1 = self.config.r1_gamma > 0 and self.iteration % self.config.r1_interval == 0
         trainable_d = [p for p in self.D.parameters() if p.requires_grad]
-        stats = self._accumulate(lambda m: self.discriminator_loss(local[m], m, lazy_r1), trainable_d, self.opt_d)
+        stats = self._accumulate(lambda m: self.discriminator_loss(local[m], m, lazy_r1, local_classes[m]),
+                                 trainable_d, self.opt_d)
         self.D.requires_grad_(False)
         stats.update(self._accumulate(self.generator_loss, list(self.G.parameters()), self.opt_g))
         self.D.requires_grad_(True)
@@ -371,6 +460,25 @@ def _resume_or_start(config: TrainConfig, run_dir: Path, init, device) -> Traine
     return trainer
 
 
+def training_batches(config: TrainConfig) -> Callable[[int, int], tuple[np.ndarray, ...]]:
+    """``batch(start, n)``: the real images ``start .. start + n - 1`` of the run, with their
+    classes when it is class-conditional (a labelled set, checked against ``config.classes``)."""
+    if not config.classes:
+        images = image_stream(config.source, config.model.resolution, config.seed)
+        return lambda start, n: (images(start, n),)
+    return labelled_stream(config.source, config.model.resolution, config.seed, classes=config.classes)
+
+
+def grid_inputs(config: TrainConfig) -> tuple[torch.Tensor, ...]:
+    """The generator's inputs for a run's fixed 32-image sample grids: seeded latents, and for a
+    class-conditional run eight classes spread over its classes, one per column."""
+    latents = torch.randn(32, config.model.latent_dim, generator=generator_for(config.seed, 0, _SAMPLE_GRID))
+    if not config.classes:
+        return (latents,)
+    classes = torch.linspace(0, config.classes - 1, 8).round().long()
+    return latents, classes.repeat(4)
+
+
 def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None = None, eval_every: int = 0,
           progress: bool = True, device: str | torch.device = "cpu") -> Trainer:
     """Train (or resume) the run in ``run_dir`` to ``config.iterations``; return the trainer.
@@ -383,20 +491,19 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
     """
     run_dir = Path(run_dir)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-    images = image_stream(config.source, config.model.resolution, config.seed)
+    batches = training_batches(config)
     trainer = _resume_or_start(config, run_dir, init, device)
     lead = trainer.rank == 0
     log_path = run_dir / "log.jsonl"
     log_lines = _read_log(log_path, trainer.iteration)
-    fixed_latents = torch.randn(32, config.model.latent_dim, generator=generator_for(config.seed, 0, _SAMPLE_GRID))
-    fixed_latents = fixed_latents.to(trainer.device)
+    fixed_inputs = [x.to(trainer.device) for x in grid_inputs(config)]
     bar = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"train {config.source.label}", unit="it",
                disable=not (progress and lead))
     started, start_iteration = time.perf_counter(), trainer.iteration
     offset, count = trainer.local_slice()
     sums: dict[str, list[float]] = {}
     while trainer.iteration < config.iterations:
-        stats = trainer.step(images(trainer.iteration * config.batch_size + offset, count))
+        stats = trainer.step(*batches(trainer.iteration * config.batch_size + offset, count))
         for key, value in stats.items():
             sums.setdefault(key, []).append(value)
         done = trainer.iteration
@@ -414,7 +521,7 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
             record = {"iteration": done, "images": done * config.batch_size, **record, **evaluate(trainer.G_ema)}
         if done % config.sample_every == 0 or done == config.iterations:
             with torch.no_grad():
-                save_grid(to_images(trainer.G_ema(fixed_latents)), run_dir / "samples" / f"{done:06d}.png")
+                save_grid(to_images(trainer.G_ema(*fixed_inputs)), run_dir / "samples" / f"{done:06d}.png")
         if record:
             log_lines.append(json.dumps(record))
             atomic_write(log_path, lambda temporary: Path(temporary).write_text("\n".join(log_lines) + "\n"))
