@@ -128,6 +128,24 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--seed", type=int, default=0)
     dp.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, pretraining, samples)")
     dp.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
+    ctf = commands.add_parser("ctf-train", help="train (or load) a class-conditional GAN on rendered Chinese "
+                                               "characters with part of the classes' HQ images removed (notebook 08; "
+                                               "cached); prints its scores as JSON and can write samples")
+    ctf.add_argument("--classes", type=int, default=None, help="classes, spread over the 3,755 GB2312 level-1 "
+                                                               "characters (default: the preset's)")
+    ctf.add_argument("--hq-fraction", type=float, default=1.0, help="fraction of the classes that keep their "
+                                                                    "high-quality images, in (0, 1]")
+    ctf.add_argument("--lq", default="none", help="the other classes' low-quality images: none, naive (used as they "
+                                                  "are) or transfer (mapped by the LQ -> HQ feature transfer)")
+    ctf.add_argument("--self-supervision", action="store_true", help="add SS-GAN's rotation loss")
+    ctf.add_argument("--init", default="scratch", help="scratch or primitives-ps (the pretraining run of --seed)")
+    ctf.add_argument("--seed", type=int, default=0)
+    ctf.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, images, iterations)")
+    ctf.add_argument("--samples-per-class", type=int, default=0, help="also write this many generated images of "
+                                                                      "every class to --out")
+    ctf.add_argument("--out", default=None, help="an .npz for the samples (images and labels arrays)")
+    ctf.add_argument("--force", action="store_true", help="replace an earlier samples file at --out")
+    ctf.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
     args = parser.parse_args(argv)
     return run_command(args)
 
@@ -148,7 +166,8 @@ def run_command(args) -> int:
     from .study.reproduce import NotebookFailed
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
                 "synth": synth_command, "pretrain": training_command, "transfer": training_command,
-                "decisive": decisive_command, "sample": sample_command, "dp-train": dp_train_command}
+                "decisive": decisive_command, "sample": sample_command, "dp-train": dp_train_command,
+                "ctf-train": ctf_train_command}
     main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -221,6 +240,41 @@ def dp_train_command(args) -> int:
           "epsilon_spent": value["epsilon_spent"], "noise_multiplier": value["noise_multiplier"],
           "fid": value["fid"], "kid": value["kid_mean"], "accuracy": value["accuracy"], "mia_auc": value["mia_auc"],
           "run": str(result.path)})
+    return 0
+
+
+def ctf_train_command(args) -> int:
+    """Run (or load) one class-conditional run of notebook 08's design, print its scores as JSON and
+    write ``--samples-per-class`` images of every class to ``--out``."""
+    import numpy as np
+
+    from . import paths
+    from .study import ctf
+    from .study.pipeline import Context
+    checks.integer(args.samples_per_class, "--samples-per-class", 0)
+    if bool(args.samples_per_class) != (args.out is not None):
+        raise ValueError("--samples-per-class and --out go together: how many samples of each class, and where")
+    out = None
+    if args.out is not None:
+        if not str(args.out).lower().endswith(".npz"):
+            raise ValueError(f"--out must name an .npz file (images and labels arrays), got {args.out!r}")
+        out = paths.check_output(args.out, force=args.force, what="an .npz file",
+                                 ours=lambda path: path.is_file() and path.suffix.lower() == ".npz")
+    config = ctf.run_config(args.hq_fraction, args.lq, args.self_supervision, args.init, args.seed, args.preset,
+                            classes=args.classes)
+    result = ctf.run_stage(config, preset=args.preset, context=Context(runs_dir=args.runs, progress=sys.stderr.isatty()))
+    if out is not None:
+        labels = np.repeat(np.arange(config.scale.classes), args.samples_per_class)
+        images = ctf.generate(ctf.load_generator(result, config), labels, args.seed)
+        def write(temporary: str) -> None:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, images=images, labels=labels)
+        paths.atomic_write(out, write)
+    value = result.value
+    emit({"classes": config.scale.classes, "hq_fraction": config.hq_fraction, "lq": config.lq,
+          "self_supervision": config.self_supervision, "init": args.init, "seed": args.seed,
+          **{key: value[key] for key in ("accuracy", "removed_accuracy", "fid", "intra_fid")},
+          "run": str(result.path), "samples": None if out is None else str(out)})
     return 0
 
 

@@ -1,7 +1,13 @@
 """Notebook 08's settings (study.ctf): which classes lose their HQ images and what each setting's
-discriminator sees as real."""
+discriminator sees as real, the transfer module, the scores' images, the registered verdict rule
+and the ctf-train command's checks."""
+import dataclasses
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import scipy.stats
 
 from primps_core.data import glyphs
 from primps_core.study import ctf
@@ -30,7 +36,8 @@ def test_removed_classes_are_a_seeded_thirty_percent():
 
 def test_each_setting_shows_the_discriminator_what_it_should(clean):
     classes, per_class = ctf.class_subset(20), 5
-    sets = {setting: ctf.training_set(setting, clean, classes, per_class, seed=0) for setting in ctf.SETTINGS}
+    sets = {setting: ctf.training_set(*ctf.SETTINGS[setting], clean, classes, per_class, seed=0)
+            for setting in ctf.SETTINGS}
     full, kept, naive, transfer = (sets[s] for s in ctf.SETTINGS)
     removed = kept.removed
     assert removed.sum() == 6 and not full.removed.any()
@@ -58,3 +65,87 @@ def test_transfer_pairs_come_from_kept_classes_and_match_one_to_one(clean):
         return x / np.linalg.norm(x, axis=1, keepdims=True)
     nearest = (unit(low) @ unit(high).T).argmax(axis=1)                           # each LQ is its own HQ degraded
     assert (nearest == np.arange(len(low))).mean() >= 0.9
+
+
+def test_the_transfer_module_learns_to_undo_the_degradation_on_held_out_pairs(clean):
+    scale = dataclasses.replace(ctf.scale("smoke"), classes=12, per_class=8, transfer_steps=200)
+    subset = ctf.class_subset(12)
+    data = ctf.training_set(*ctf.SETTINGS["hq-70+lq-transfer"], clean, subset, scale.per_class, seed=0)
+    low = data.images[data.transfer]
+    mapped, errors = ctf.train_transfer(clean, subset, data, scale, 0, low)
+    assert mapped.shape == low.shape and mapped.dtype == np.uint8
+    assert errors["transfer_l1_after"] < 0.85 * errors["transfer_l1_before"]
+    assert not np.array_equal(mapped, low)
+
+
+def test_evaluation_images_are_balanced_and_drawn_apart_from_training(clean):
+    scale = dataclasses.replace(ctf.scale("smoke"), classes=5, fid_samples=12, intra_classes=2, intra_samples=3)
+    labels = ctf.evaluation_labels(scale)
+    assert labels[:12].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4] and labels[12:].tolist() == [0] * 3 + [4] * 3
+    test = ctf.real_test_images(clean, scale)
+    assert test.shape == (18, 32, 32)
+    training = ctf.training_set(1.0, "none", clean, ctf.class_subset(5), 10, seed=0).images
+    assert not any(np.array_equal(image, seen) for image in test for seen in training)
+    model = ctf.classifier.fit(*ctf.glyphs.high_quality(clean, ctf.class_subset(5), 20, seed=4), 5, epochs=6)
+    assert (ctf.classifier.logits(model, test).argmax(1) == labels).mean() >= 0.8      # they show their classes
+
+
+def _row(setting, ss, init, seed, accuracy, fid=100.0):
+    return {"setting": setting, "self_supervision": ss, "init": init, "seed": seed, "accuracy": accuracy,
+            "removed_accuracy": accuracy / 2, "fid": fid, "intra_fid": fid}
+
+
+def test_claims_follow_the_registered_gate_and_welch_intervals():
+    reference = {"chance": 0.01, "hq": {"accuracy": 0.81}}            # threshold 0.01 + 0.25 * 0.8 = 0.21
+    levels = {"hq-100": [0.50, 0.52, 0.51], "hq-70": [0.30, 0.33, 0.31], "hq-70+lq": [0.40, 0.38, 0.45],
+              "hq-70+lq-transfer": [0.41, 0.44, 0.39]}
+    rows = [_row(setting, "off", "scratch", seed, value) for setting, values in levels.items()
+            for seed, value in enumerate(values)]
+    rows += [_row(setting, "on", "scratch", seed, 0.1) for setting in levels for seed in range(3)]   # never learns
+    gates = ctf.gates(rows, reference)
+    assert gates["off", "scratch"]["passes"] and not gates["on", "scratch"]["passes"]
+    assert gates["off", "scratch"]["threshold"] == pytest.approx(0.21)
+    found = ctf.claims(rows, reference)
+    by = {(c["treatment"], c["control"], c["where"]): c for c in found}
+    removal = by["hq-100", "hq-70", "scratch, SS off"]
+    welch = scipy.stats.ttest_ind(levels["hq-100"], levels["hq-70"], equal_var=False).confidence_interval(0.95)
+    assert removal["effect"] == pytest.approx(0.5 + 0.01 - 0.3133333, abs=1e-6)
+    assert (removal["low"], removal["high"]) == pytest.approx((welch.low, welch.high))
+    assert removal["verdict"] == "holds" and removal["removed_effect"] == pytest.approx(removal["effect"] / 2)
+    assert by["hq-70+lq-transfer", "hq-70+lq", "scratch, SS off"]["verdict"] == "does not hold"
+    assert by["hq-100", "hq-70", "scratch, SS on"]["verdict"] == "untested at this scale"
+    assert by["SS on", "SS off", "hq-100, scratch"]["verdict"] == "untested at this scale"     # one gate fails
+    assert not [c for c in found if c["factor"] == "init"]                # no primitives-ps rows: nothing to compare
+
+
+def _ctf_train(*arguments, runs):
+    return subprocess.run([sys.executable, "-m", "primps_core", "ctf-train", *arguments, "--preset", "smoke",
+                           "--runs", str(runs)], capture_output=True, text=True)
+
+
+def test_ctf_train_refuses_bad_settings_before_anything_runs(tmp_path):
+    for arguments, message in ((["--hq-fraction", "0"], "hq_fraction must be in (0, 1]"),
+                               (["--lq", "transfer"], "it needs hq_fraction < 1"),
+                               (["--lq", "sharpened", "--hq-fraction", "0.5"], "lq must be one of"),
+                               (["--classes", "4000"], "classes must be an integer in 2..3755"),
+                               (["--init", "imagenet"], "init must be one of"),
+                               (["--samples-per-class", "2"], "--samples-per-class and --out go together"),
+                               (["--samples-per-class", "2", "--out", str(tmp_path / "s.zip")], "must name an .npz")):
+        done = _ctf_train(*arguments, runs=tmp_path)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith("error: ") and message in done.stderr and done.stderr.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_plan_crosses_every_setting_self_supervision_and_init_and_reuses_notebook_04s_pretraining():
+    from primps_core.study import runs
+    plan = ctf.plan("cpu")
+    sizes = ctf.get_preset("cpu")
+    assert len(plan) == len(ctf.SETTINGS) * 2 * len(ctf.INITS) * sizes.ctf_seeds
+    for labels, job in plan:
+        config = job.config
+        assert (config.hq_fraction, config.lq) == ctf.SETTINGS[labels["setting"]]
+        assert config.self_supervision == (labels["self_supervision"] == "on") and config.seed == labels["seed"]
+        expected = None if labels["init"] == "scratch" else runs.pretrain_config("primitives-ps", "cpu", seed=labels["seed"])
+        assert config.init == expected                # the decisive experiment's Primitives-PS run of that seed
+    assert len({job.config.reference for _, job in plan}) == 1

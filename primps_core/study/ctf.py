@@ -16,19 +16,41 @@ high-quality (HQ) images; what the discriminator sees as real in each setting
 HQ images are ``data.glyphs.high_quality`` variants, LQ images ``data.glyphs.low_quality`` of
 other HQ variants of the same classes (so an LQ image is never the degraded copy of an HQ image
 the discriminator also sees).
+
+Each setting trains the class-conditional GAN of ``gan.training`` (``classes`` > 0) with and
+without SS-GAN's rotation loss, from scratch or from the study's Primitives-PS pretraining run
+(notebooks 03-04; the CTF seed picks the pretraining seed, so seeds replicate the pretraining
+too): ``run_stage``. A run is scored by a classifier trained on real HQ images of the class
+subset (``reference_stage``): the accuracy with which it names the class each generated image was
+asked for, over all classes and over the seed's removed classes; FID of as many generated as real
+HQ test images, an equal number per class; intra-class FID on a fixed sample of classes.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import checks
-from ..data import glyphs
+from ..data import glyphs, sources
+from ..dp import classifier
+from ..eval import decision, metrics
+from ..gan import ctf as ctf_model, training
+from ..gan.models import ModelConfig
+from ..presets import get_preset
+from . import runs, tables
+from .pipeline import Context, stage
 
-SETTINGS = ("hq-100", "hq-70", "hq-70+lq", "hq-70+lq-transfer")
 KEPT_FRACTION = 0.7
-_HQ_SEED, _LQ_SOURCE_SEED, _LQ_SEED, _REMOVED_SEED = range(4)
+LQ_USES = ("none", "naive", "transfer")   # the removed classes' LQ images: unused, as they are, transferred
+SETTINGS = {"hq-100": (1.0, "none"), "hq-70": (KEPT_FRACTION, "none"), "hq-70+lq": (KEPT_FRACTION, "naive"),
+            "hq-70+lq-transfer": (KEPT_FRACTION, "transfer")}     # name: (HQ fraction of classes, LQ use)
+_HQ_SEED, _LQ_SOURCE_SEED, _LQ_SEED, _REMOVED_SEED, _CLASSIFIER_SEED, _TEST_SEED = range(6)
 
 
 def class_subset(count: int) -> np.ndarray:
@@ -60,20 +82,33 @@ class TrainingSet:
     removed: np.ndarray         # bool (classes,)
 
 
-def training_set(setting: str, clean: np.ndarray, classes: np.ndarray, per_class: int, seed: int) -> TrainingSet:
-    """The real images of ``setting`` for the class subset ``classes`` of ``clean`` (the glyph table,
-    (classes, faces, S, S)), ``per_class`` images per class."""
-    checks.choice(setting, "setting", SETTINGS)
+def check_recipe(hq_fraction: float, lq: str) -> tuple[float, str]:
+    """(HQ fraction, LQ use) checked: the fraction of classes keeping their HQ images in (0, 1], and
+    an LQ use other than ``none`` only when some classes lost them."""
+    checks.choice(lq, "lq", LQ_USES)
+    if not 0 < hq_fraction <= 1:
+        raise ValueError(f"hq_fraction must be in (0, 1], got {hq_fraction!r}")
+    if lq != "none" and hq_fraction == 1:
+        raise ValueError(f"lq={lq!r} uses the LQ images of the classes without HQ images: it needs hq_fraction < 1")
+    return float(hq_fraction), lq
+
+
+def training_set(hq_fraction: float, lq: str, clean: np.ndarray, classes: np.ndarray, per_class: int,
+                 seed: int) -> TrainingSet:
+    """The real images when a fraction ``hq_fraction`` of the class subset ``classes`` of ``clean``
+    (the glyph table, (classes, faces, S, S)) keeps its HQ images and the others' LQ images are used
+    as ``lq`` says; ``per_class`` images per class (``SETTINGS`` names the study's four)."""
+    hq_fraction, lq = check_recipe(hq_fraction, lq)
     high, labels = glyphs.high_quality(clean, classes, per_class, seed=_HQ_SEED + 10 * seed)
-    removed = removed_classes(len(classes), seed) if setting != "hq-100" else np.zeros(len(classes), bool)
+    removed = removed_classes(len(classes), seed, hq_fraction) if hq_fraction < 1 else np.zeros(len(classes), bool)
     keep = ~removed[labels]
     images, kept_labels = high[keep], labels[keep]
     transfer = np.zeros(len(images), bool)
-    if setting in ("hq-70+lq", "hq-70+lq-transfer"):
+    if lq != "none":
         low, low_labels = low_quality_images(clean, classes[removed], per_class, seed)
         images = np.concatenate([images, low])
         kept_labels = np.concatenate([kept_labels, np.flatnonzero(removed)[low_labels]])
-        transfer = np.concatenate([transfer, np.full(len(low), setting == "hq-70+lq-transfer")])
+        transfer = np.concatenate([transfer, np.full(len(low), lq == "transfer")])
     return TrainingSet(images, kept_labels, transfer, removed)
 
 
@@ -91,3 +126,440 @@ def transfer_pairs(clean: np.ndarray, classes: np.ndarray, removed: np.ndarray, 
     kept = np.flatnonzero(~removed)
     high, labels = glyphs.high_quality(clean, classes[kept], per_class, seed=_LQ_SOURCE_SEED + 10 * seed + 5)
     return glyphs.low_quality(high, seed=_LQ_SEED + 10 * seed + 5), high, kept[labels]
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs: a reference (classifier and real-image floors), then one GAN per (setting, SS, init, seed).
+
+SS_WEIGHT = 1.0                  # SS-GAN's beta for D (G's alpha is 0.2 of it: gan.training)
+INITS = (runs.SCRATCH, "primitives-ps")
+SS_LEVELS = ("off", "on")        # the self_supervision column of ctf.csv
+CLASSIFIER_PER_CLASS = 30        # real HQ images per class the scoring classifier trains on
+CLASSIFIER_EPOCHS = 8
+TRANSFER_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What every run of a preset shares: the class subset, images per class, the model and how
+    long it trains, and how it is scored."""
+    classes: int                 # size of the class subset (class_subset)
+    per_class: int               # HQ (or LQ) training images per class
+    model: ModelConfig
+    iterations: int
+    batch_size: int
+    transfer_steps: int          # steps of the LQ -> HQ transfer module
+    evals: int                   # accuracy evaluations during training, evenly spaced
+    fid_samples: int             # generated and real images of the FID at equal N
+    intra_classes: int           # classes of the intra-class FID (fixed, spread over the subset)
+    intra_samples: int           # images per class of the intra-class FID
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    scale: Scale
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    hq_fraction: float                 # fraction of the classes that keep their HQ images
+    lq: str                            # LQ_USES: what the other classes' LQ images are used as
+    self_supervision: bool
+    init: runs.PretrainConfig | None   # the Primitives-PS pretraining run; None: from scratch
+    seed: int
+    scale: Scale
+    reference: ReferenceConfig
+    preset: str
+
+
+def scale(preset: str) -> Scale:
+    """The preset's notebook-08 sizes; the model is the preset's GAN, so Primitives-PS pretraining
+    runs of notebooks 03-04 initialise it."""
+    sizes = get_preset(preset)
+    model = ModelConfig(architecture=sizes.architecture, resolution=sizes.train_resolution,
+                        base_channels=sizes.base_channels)
+    return Scale(classes=sizes.ctf_classes, per_class=sizes.ctf_per_class, model=model,
+                 iterations=sizes.ctf_iterations, batch_size=sizes.batch_size,
+                 transfer_steps=sizes.ctf_transfer_steps, evals=sizes.ctf_evals, fid_samples=sizes.ctf_fid_samples,
+                 intra_classes=sizes.ctf_intra_classes, intra_samples=sizes.ctf_intra_samples)
+
+
+def intra_classes(scale: Scale) -> np.ndarray:
+    """Positions (in the class subset) of the intra-class FID's classes: spread evenly."""
+    return np.unique(np.round(np.linspace(0, scale.classes - 1, scale.intra_classes)).astype(int))
+
+
+def evaluation_labels(scale: Scale) -> np.ndarray:
+    """The classes of the generated images a run is scored on: the FID's ``fid_samples`` spread
+    equally over the classes (the first ones get one more when it does not divide), then
+    ``intra_samples`` of each intra-class class."""
+    balanced = np.arange(scale.fid_samples) % scale.classes
+    return np.concatenate([np.sort(balanced), np.repeat(intra_classes(scale), scale.intra_samples)])
+
+
+def real_test_images(clean: np.ndarray, scale: Scale, seed: int = _TEST_SEED) -> np.ndarray:
+    """Real HQ images with ``evaluation_labels``' classes, drawn apart from every training image."""
+    labels = evaluation_labels(scale)
+    per_class = int(np.bincount(labels, minlength=scale.classes).max())
+    images, image_labels = glyphs.high_quality(clean, class_subset(scale.classes), per_class, seed=seed)
+    return images[_take_by_label(image_labels, labels)]
+
+
+def _take_by_label(available: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Indices into ``available`` (labels) giving the labels ``wanted`` in order, each index used once."""
+    pools = {label: list(np.flatnonzero(available == label)) for label in np.unique(wanted)}
+    return np.array([pools[label].pop(0) for label in wanted], dtype=int)
+
+
+def grey(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB (N, S, S, 3) -> grey (N, S, S) at the glyphs' side (the mean of the channels)."""
+    if images.shape[1] != glyphs.SIZE:
+        from ..data.images import square
+        images = np.stack([square(image, glyphs.SIZE) for image in images])
+    return np.rint(images.astype(np.float32).mean(-1)).astype(np.uint8)
+
+
+def rgb(images: np.ndarray) -> np.ndarray:
+    return np.repeat(images[..., None], 3, axis=-1)
+
+
+def _score_images(images: np.ndarray, labels: np.ndarray, model: classifier.SmallCNN, removed: np.ndarray,
+                  real_features: np.ndarray, scale: Scale, context: Context) -> dict:
+    """The scores of grey images with ``evaluation_labels``: accuracy over the FID part (all classes)
+    and over its removed classes, FID at equal N, mean intra-class FID."""
+    n = scale.fid_samples
+    predicted = classifier.logits(model, images).argmax(1)
+    correct = predicted[:n] == labels[:n]
+    fake_features = metrics.features(rgb(images), progress=False, device=context.device, cache_dir=None)
+    intra = [metrics.fid_from_features(real_features[n:][block], fake_features[n:][block])["fid"]
+             for block in np.split(np.arange(len(labels) - n), len(intra_classes(scale)))]
+    return {"accuracy": float(correct.mean()), "removed_accuracy": float(correct[removed[labels[:n]]].mean()),
+            "fid": metrics.fid_from_features(real_features[:n], fake_features[:n])["fid"],
+            "intra_fid": float(np.mean(intra))}
+
+
+def _classifier_path(result) -> Path:
+    return result.path / "classifier.pt"
+
+
+def load_classifier(result, scale: Scale) -> classifier.SmallCNN:
+    model = classifier.SmallCNN(scale.classes, glyphs.SIZE)
+    model.load_state_dict(torch.load(_classifier_path(result), weights_only=True))
+    return model.eval()
+
+
+def _real_features(clean: np.ndarray, scale: Scale, context: Context) -> np.ndarray:
+    return metrics.features(rgb(real_test_images(clean, scale)), progress=False, device=context.device,
+                            cache_dir=runs.feature_cache(context))
+
+
+@stage("ctf_reference", version=1)
+def reference_stage(config: ReferenceConfig, out_dir: Path, context: Context) -> dict:
+    """The scoring classifier, trained on real HQ images of the class subset, and real images scored
+    like a run's samples: fresh HQ variants (the ceiling) and LQ ones."""
+    scale = config.scale
+    clean = glyphs.load_glyphs()[0]
+    subset = class_subset(scale.classes)
+    model = classifier.fit(*glyphs.high_quality(clean, subset, CLASSIFIER_PER_CLASS, seed=_CLASSIFIER_SEED),
+                           scale.classes, epochs=CLASSIFIER_EPOCHS, seed=0)
+    torch.save(model.state_dict(), out_dir / "classifier.pt")
+    labels = evaluation_labels(scale)
+    real_features = _real_features(clean, scale, context)
+    fresh = real_test_images(clean, scale, seed=_TEST_SEED + 100)
+    removed = removed_classes(scale.classes, 0)
+    return {"hq": _score_images(fresh, labels, model, removed, real_features, scale, context),
+            "lq": _score_images(glyphs.low_quality(fresh, seed=_LQ_SEED + 100), labels, model, removed,
+                                real_features, scale, context),
+            "chance": 1 / scale.classes}
+
+
+def train_transfer(clean: np.ndarray, subset: np.ndarray, data: TrainingSet, scale: Scale, seed: int,
+                   low_images: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Train the LQ -> HQ transfer on the kept classes' (LQ, HQ) pairs, then map ``low_images``
+    (the removed classes' LQ images, labelled ``data.labels[data.transfer]``). Returns the mapped
+    images and the L1 error of held-out pairs before and after training."""
+    low, high, labels = transfer_pairs(clean, subset, data.removed, scale.per_class, seed)
+    to_model = lambda images: torch.from_numpy(images.astype(np.float32) / 127.5 - 1)[:, None]   # noqa: E731
+    x, target, y = to_model(low), to_model(high), torch.as_tensor(labels)
+    held_out = torch.arange(len(x)) % 10 == 0
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        module = ctf_model.FeatureTransfer(scale.classes, channels=1)
+    optimizer = torch.optim.Adam(module.parameters(), lr=2e-3)
+    train_index = torch.nonzero(~held_out)[:, 0]
+    for step in range(scale.transfer_steps):
+        batch = train_index[torch.randint(len(train_index), (TRANSFER_BATCH,),
+                                          generator=training.generator_for(seed, step, 0))]
+        optimizer.zero_grad(set_to_none=True)
+        ctf_model.transfer_loss(module, x[batch], target[batch], y[batch]).backward()
+        optimizer.step()
+    with torch.no_grad():
+        errors = {"transfer_l1_before": float((x[held_out] - target[held_out]).abs().mean()),
+                  "transfer_l1_after": float(ctf_model.transfer_loss(module, x[held_out], target[held_out],
+                                                                     y[held_out]))}
+        mapped = module(to_model(low_images), torch.as_tensor(data.labels[data.transfer]))
+    return training.to_images(mapped.expand(-1, 3, -1, -1))[..., 0], errors
+
+
+TRAINING_SET = "train.npz"
+
+
+def _write_training_set(clean: np.ndarray, config: RunConfig, out_dir: Path) -> dict:
+    """The setting's real images (after the transfer, where it applies) as ``train.npz`` in the run
+    folder, written once (a resumed run reads the same file); the transfer's errors beside it."""
+    path, notes = out_dir / TRAINING_SET, out_dir / "transfer.json"
+    if path.is_file():
+        return json.loads(notes.read_text())
+    scale = config.scale
+    subset = class_subset(scale.classes)
+    data = training_set(config.hq_fraction, config.lq, clean, subset, scale.per_class, config.seed)
+    images, errors = data.images.copy(), {}
+    if data.transfer.any():
+        images[data.transfer], errors = train_transfer(clean, subset, data, scale, config.seed, images[data.transfer])
+    errors.update(images=len(images), removed_classes=int(data.removed.sum()))
+    notes.write_text(json.dumps(errors))
+    np.savez(path, images=images, labels=data.labels)
+    return errors
+
+
+def train_config(config: RunConfig, source) -> training.TrainConfig:
+    scale = config.scale
+    every = runs.evaluation_interval(scale.iterations, scale.evals)
+    return training.TrainConfig(source=source, model=scale.model, iterations=scale.iterations,
+                                batch_size=scale.batch_size,
+                                r1_gamma=training.r1_heuristic(scale.model.resolution, scale.batch_size),
+                                seed=config.seed, log_every=max(1, every // 2), sample_every=every,
+                                checkpoint_every=every, classes=scale.classes,
+                                self_supervision=SS_WEIGHT if config.self_supervision else 0.0)
+
+
+def generate(generator: torch.nn.Module, labels: np.ndarray, seed: int) -> np.ndarray:
+    """Grey glyph-sized images of ``generator`` for ``labels``, latents seeded by ``seed``."""
+    z = torch.randn(len(labels), generator.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    y = torch.as_tensor(labels)
+    with torch.no_grad():
+        return grey(np.concatenate([training.to_images(generator(zs, ys)) for zs, ys in zip(z.split(256), y.split(256))]))
+
+
+@stage("ctf_run", version=1, resumable=training.CHECKPOINT,
+       needs=lambda config: [(reference_stage, config.reference)]
+       + ([] if config.init is None else [(runs.pretrain_stage, config.init)]))
+def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
+    started = time.perf_counter()
+    scale = config.scale
+    clean = glyphs.load_glyphs()[0]
+    reference = reference_stage(config.reference, preset=config.preset, context=context)
+    judge = load_classifier(reference, scale)
+    notes = _write_training_set(clean, config, out_dir)
+    labels = evaluation_labels(scale)
+    # the classes this seed removes (for hq-100: those a 70% run of the seed removes), scored apart
+    removed = removed_classes(scale.classes, config.seed, min(config.hq_fraction, KEPT_FRACTION))
+    accuracy_labels = labels[:scale.fid_samples]
+
+    def accuracy(generator) -> dict:
+        correct = classifier.logits(judge, generate(generator, accuracy_labels, config.seed + 1_000_000)).argmax(1) \
+            == accuracy_labels
+        return {"accuracy": float(correct.mean()), "removed_accuracy": float(correct[removed[accuracy_labels]].mean())}
+
+    init = None
+    if config.init is not None:
+        init = runs.pretrain_stage(config.init, preset=config.preset, context=context).path / training.CHECKPOINT
+    train = train_config(config, sources.resolve(out_dir / TRAINING_SET))
+    trainer = training.train(train, out_dir, init=init, evaluate=accuracy, eval_every=train.checkpoint_every,
+                             progress=context.progress, device=context.device)
+    images = generate(trainer.G_ema, labels, config.seed + 1_000_000)
+    save_class_grid(images, labels, scale, out_dir / "classes.png")
+    np.savez_compressed(out_dir / "samples.npz", images=images, labels=labels)
+    records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
+    curve = [{key: r[key] for key in ("iteration", "accuracy", "removed_accuracy")} for r in records if "accuracy" in r]
+    scores = _score_images(images, labels, judge, removed, _real_features(clean, scale, context), scale, context)
+    return {**scores, **notes, "curve": curve, "wall_s": time.perf_counter() - started}
+
+
+def load_generator(result, config: RunConfig) -> torch.nn.Module:
+    """The EMA generator of a finished run."""
+    state = training.load_checkpoint(result.path / training.CHECKPOINT)
+    generator = training.generator_network(train_config(config, sources.resolve(result.path / TRAINING_SET)))
+    generator.load_state_dict(state["G_ema"])
+    return generator.eval()
+
+
+GRID_CLASSES, GRID_SAMPLES = 10, 4
+
+
+def save_class_grid(images: np.ndarray, labels: np.ndarray, scale: Scale, path: Path) -> None:
+    """A class-by-sample grid: one row per intra-class FID class (up to ``GRID_CLASSES``), its first
+    ``GRID_SAMPLES`` generated images."""
+    rows = [images[scale.fid_samples:][labels[scale.fid_samples:] == c][:GRID_SAMPLES]
+            for c in intra_classes(scale)[:GRID_CLASSES]]
+    training.save_grid(rgb(np.concatenate(rows)), path, columns=GRID_SAMPLES)
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan of a preset, the design registered before scoring, and the verdicts it gives.
+
+COLUMNS = ("setting", "self_supervision", "init", "seed", "accuracy", "removed_accuracy", "fid", "intra_fid",
+           "transfer_l1_before", "transfer_l1_after", "images", "wall_s")
+
+
+def run_config(hq_fraction: float, lq: str, self_supervision: bool, init: str, seed: int, preset: str,
+               classes: int | None = None) -> RunConfig:
+    """One run at the preset's scale (``classes`` overrides its class count); ``init`` is ``scratch``
+    or ``primitives-ps`` (its pretraining run of seed ``seed`` in notebooks 03-04)."""
+    hq_fraction, lq = check_recipe(hq_fraction, lq)
+    checks.choice(init, "init", INITS)
+    the_scale = scale(preset)
+    if classes is not None:
+        the_scale = dataclasses.replace(the_scale, classes=checks.integer(classes, "classes", 2,
+                                                                          len(glyphs.gb2312_level1())))
+    pretrain = None if init == runs.SCRATCH else runs.pretrain_config(init, preset, seed=seed,
+                                                                      resolution=the_scale.model.resolution)
+    return RunConfig(hq_fraction=hq_fraction, lq=lq, self_supervision=bool(self_supervision), init=pretrain,
+                     seed=checks.integer(seed, "seed", 0), scale=the_scale, reference=ReferenceConfig(the_scale),
+                     preset=preset)
+
+
+def plan(preset: str) -> list[tuple[dict, runs.Job]]:
+    """Every (setting, self-supervision, init, seed) of the preset, with its labels."""
+    return [({"setting": setting, "self_supervision": ss, "init": init, "seed": seed},
+             runs.Job(run_stage, run_config(*SETTINGS[setting], ss == "on", init, seed, preset), preset))
+            for init in INITS for ss in SS_LEVELS for setting in SETTINGS
+            for seed in range(get_preset(preset).ctf_seeds)]
+
+
+def run(preset: str, context: Context | None = None, progress: bool = True) -> dict:
+    """Compute (or load) the preset's runs: ``rows`` (of ``figures/ctf.csv``), ``reference`` (real
+    images scored alike) and ``runs`` ({(setting, ss, init, seed): StageResult})."""
+    context = context or Context()
+    jobs = plan(preset)
+    results = runs.run_jobs([job for _, job in jobs], progress=progress, context=context)
+    reference = reference_stage(ReferenceConfig(scale(preset)), preset=preset, context=context)
+    rows = [{**labels, **{key: result.value.get(key) for key in COLUMNS if key not in labels}}
+            for (labels, _), result in zip(jobs, results)]
+    return {"rows": rows, "reference": reference.value,
+            "runs": {tuple(labels.values()): result for (labels, _), result in zip(jobs, results)}}
+
+
+GATE_FRACTION = 0.25
+SETTING_CLAIMS = (("hq-100", "hq-70", "removing 30% of the classes' HQ images costs quality"),
+                  ("hq-70+lq", "hq-70", "the removed classes' LQ images, used as they are, help"),
+                  ("hq-70+lq-transfer", "hq-70+lq", "the LQ -> HQ feature transfer beats using LQ images as they are"),
+                  ("hq-70+lq-transfer", "hq-70", "the feature transfer recovers quality lost with the HQ images"))
+CLAIM_COLUMNS = ("claim", "factor", "treatment", "control", "where", "units", "treatment_accuracy",
+                 "control_accuracy", "effect", "low", "high", "removed_effect", "removed_low", "removed_high",
+                 "fid_effect", "fid_low", "fid_high", "gate", "verdict")
+DESIGN = {
+    "version": 1,
+    "date": "2026-11-28",
+    "claims": [text for _, _, text in SETTING_CLAIMS]
+    + ["SS-GAN's self-supervised rotation loss helps (each setting and init)",
+       "Primitives-PS pretraining helps (each setting, with and without self-supervision)"],
+    "primary_outcome": "class accuracy: the fraction of generated images (an equal number per class) that a "
+                       "classifier trained on real HQ images names as the class they were generated for",
+    "secondary_outcomes": ["class accuracy on the seed's removed classes only (the classes without HQ images)",
+                           "FID of as many generated as real HQ test images, an equal number per class",
+                           "mean intra-class FID over a fixed sample of classes"],
+    "unit": "a seed: the removed classes, the training images' variants and degradations, the GAN's initial weights "
+            "and latents, and for Primitives-PS the pretraining run (seed-th of notebooks 03-04)",
+    "test": "Welch's 95% interval of the difference of mean accuracy (treatment minus control)",
+    "gate": f"the comparison's baseline, hq-100 with the same init and self-supervision, has learned the classes: "
+            f"its mean accuracy is at least chance + {GATE_FRACTION} x (real HQ images' accuracy - chance)",
+    "verdict": "untested at this scale if the gate fails; holds if the whole interval is above zero; does not hold "
+               "otherwise",
+}
+
+
+def gates(rows: list[dict], reference: dict) -> dict[tuple[str, str], dict]:
+    """Per (self-supervision, init): its hq-100 runs' mean accuracy, the threshold and whether it passes."""
+    threshold = reference["chance"] + GATE_FRACTION * (reference["hq"]["accuracy"] - reference["chance"])
+    result = {}
+    for ss in SS_LEVELS:
+        for init in INITS:
+            found = [r["accuracy"] for r in rows if (r["setting"], r["self_supervision"], r["init"]) == ("hq-100", ss, init)]
+            if found:
+                result[ss, init] = {"accuracy": float(np.mean(found)), "threshold": threshold,
+                                    "passes": float(np.mean(found)) >= threshold}
+    return result
+
+
+def _comparisons(rows: list[dict]):
+    """(claim, factor, treatment rows, control rows, where, baseline key) of every comparison."""
+    def select(setting, ss, init):
+        return [r for r in rows if (r["setting"], r["self_supervision"], r["init"]) == (setting, ss, init)]
+    for init in INITS:
+        for ss in SS_LEVELS:
+            for treatment, control, text in SETTING_CLAIMS:
+                yield (text, "setting", treatment, control, f"{init}, SS {ss}",
+                       select(treatment, ss, init), select(control, ss, init), [(ss, init)])
+    for setting in SETTINGS:
+        for init in INITS:
+            yield (DESIGN["claims"][-2], "self-supervision", "SS on", "SS off", f"{setting}, {init}",
+                   select(setting, "on", init), select(setting, "off", init), [("on", init), ("off", init)])
+        for ss in SS_LEVELS:
+            yield (DESIGN["claims"][-1], "init", "primitives-ps", "scratch", f"{setting}, SS {ss}",
+                   select(setting, ss, "primitives-ps"), select(setting, ss, runs.SCRATCH),
+                   [(ss, "primitives-ps"), (ss, runs.SCRATCH)])
+
+
+def claims(rows: list[dict], reference: dict) -> list[dict]:
+    """One row per comparison whose arms both ran: mean accuracies, the effects on accuracy, on the
+    removed classes' accuracy and on FID with Welch 95% intervals, the gate and the verdict."""
+    gate = gates(rows, reference)
+    table = []
+    for text, factor, treatment, control, where, a, b, baselines in _comparisons(rows):
+        if not (a and b) or not all(key in gate for key in baselines):
+            continue
+        effects = {key: decision.welch_interval([r[key] for r in a], [r[key] for r in b])
+                   for key in ("accuracy", "removed_accuracy", "fid")}
+        passes = all(gate[key]["passes"] for key in baselines)
+        table.append({"claim": text, "factor": factor, "treatment": treatment, "control": control, "where": where,
+                      "units": f"{len(a)} / {len(b)}",
+                      "treatment_accuracy": float(np.mean([r["accuracy"] for r in a])),
+                      "control_accuracy": float(np.mean([r["accuracy"] for r in b])),
+                      "effect": effects["accuracy"][0], "low": effects["accuracy"][1], "high": effects["accuracy"][2],
+                      "removed_effect": effects["removed_accuracy"][0], "removed_low": effects["removed_accuracy"][1],
+                      "removed_high": effects["removed_accuracy"][2],
+                      "fid_effect": effects["fid"][0], "fid_low": effects["fid"][1], "fid_high": effects["fid"][2],
+                      "gate": "passes" if passes else "fails",
+                      "verdict": decision.interval_verdict(effects["accuracy"][1], effects["accuracy"][2], passes)})
+    return table
+
+
+def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
+    """Notebook 08's numbers from ``ctf.csv`` and ``ctf_claims.csv``: each (setting, SS, init) over
+    its seeds, then the claims with their intervals, gates and verdicts."""
+    rows = tables.csv_rows(Path(figures_dir) / "ctf.csv")
+    claim_rows = tables.csv_rows(Path(figures_dir) / "ctf_claims.csv")
+    summary = []
+    for setting, ss, init in dict.fromkeys((r["setting"], r["self_supervision"], r["init"]) for r in rows):
+        chosen = [r for r in rows if (r["setting"], r["self_supervision"], r["init"]) == (setting, ss, init)]
+
+        def spread(key: str, digits: int = 3) -> str:
+            values = [r[key] for r in chosen]
+            return tables.plus_minus(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None, digits)
+        summary.append({"setting": setting, "SS": ss, "init": init, "seeds": len(chosen),
+                        "accuracy": spread("accuracy"), "removed classes' accuracy": spread("removed_accuracy"),
+                        "FID": spread("fid", 1), "intra-class FID": spread("intra_fid", 1)})
+    verdicts = [{"claim": r["claim"], "where": r["where"], "units": r["units"],
+                 "accuracy": f"{tables.number(r['treatment_accuracy'], 3)} vs {tables.number(r['control_accuracy'], 3)}",
+                 "effect on accuracy [95%]": tables.interval(r["effect"], r["low"], r["high"], 3),
+                 "on removed classes [95%]": tables.interval(r["removed_effect"], r["removed_low"], r["removed_high"], 3),
+                 "effect on FID [95%]": tables.interval(r["fid_effect"], r["fid_low"], r["fid_high"], 1),
+                 "gate": r["gate"], "verdict": r["verdict"]} for r in claim_rows]
+    return {"Each setting, self-supervision and init, mean ± s.d. over seeds": summary,
+            "The claims: accuracy of treatment vs control, effects with Welch 95% intervals": verdicts}
+
+
+def samples(result, scale: Scale, per_class: int = 1) -> np.ndarray:
+    """The first ``per_class`` generated images of each intra-class FID class of a finished run, class by class."""
+    with np.load(result.path / "samples.npz") as archive:
+        images, labels = archive["images"][scale.fid_samples:], archive["labels"][scale.fid_samples:]
+    return np.concatenate([images[labels == c][:per_class] for c in intra_classes(scale)])
+
+
+def real_samples(scale: Scale, per_class: int = 1) -> np.ndarray:
+    """Real HQ test images of the intra-class FID classes, ``per_class`` each, class by class."""
+    clean = glyphs.load_glyphs()[0]
+    images, labels = real_test_images(clean, scale), evaluation_labels(scale)
+    return np.concatenate([images[scale.fid_samples:][labels[scale.fid_samples:] == c][:per_class]
+                           for c in intra_classes(scale)])

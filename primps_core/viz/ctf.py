@@ -1,0 +1,65 @@
+"""Figures of the many-classes study (notebook 08): scores per setting, and generated glyphs per class."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..study import ctf
+from .plots import labelled_rows
+
+ARM_COLOURS = {("scratch", "off"): "0.45", ("scratch", "on"): "0.15", ("primitives-ps", "off"): "C1",
+               ("primitives-ps", "on"): "C3"}
+METRICS = (("accuracy", "class accuracy"), ("removed_accuracy", "accuracy on the removed classes"),
+           ("fid", "FID"), ("intra_fid", "intra-class FID"))
+
+
+def metric_figure(rows: list[dict], reference: dict):
+    """Each score against the setting, one series per (init, self-supervision): the mean over seeds
+    with one standard deviation, each seed a dot; real HQ images scored alike dashed, real LQ
+    images dash-dotted, chance dotted."""
+    settings = list(dict.fromkeys(row["setting"] for row in rows))
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS) + 1.5, 3.6))
+    for axis, (metric, name) in zip(axes, METRICS):
+        for k, (arm, colour) in enumerate(ARM_COLOURS.items()):
+            offset = (k - 1.5) * 0.08
+            for x, setting in enumerate(settings):
+                values = [row[metric] for row in rows if (row["init"], row["self_supervision"], row["setting"])
+                          == (*arm, setting)]
+                if not values:
+                    continue
+                axis.scatter(np.full(len(values), x + offset), values, s=8, color=colour, alpha=0.5, lw=0)
+                axis.errorbar(x + offset, np.mean(values), yerr=np.std(values, ddof=1) if len(values) > 1 else 0,
+                              fmt="o", ms=5, capsize=2, color=colour,
+                              label=f"{arm[0]}, SS {arm[1]}" if x == 0 else None)
+        axis.axhline(reference["hq"][metric], color="k", ls="--", lw=0.8, label="real HQ images")
+        axis.axhline(reference["lq"][metric], color="k", ls="-.", lw=0.8, label="real LQ images")
+        if "accuracy" in metric:
+            axis.axhline(reference["chance"], color="0.6", ls=":", lw=0.8, label="chance")
+        axis.set_xticks(range(len(settings)), settings, rotation=20, fontsize=8)
+        axis.set_ylabel(name)
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, frameon=False, loc="upper left",
+                    bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def class_grid_figure(outcome: dict, scale: ctf.Scale, seed: int = 0):
+    """One row per setting, init and self-supervision (seed ``seed``), one column per intra-class
+    FID class: a generated glyph of that class; real HQ test images on top."""
+    rows = {"real HQ (test)": ctf.real_samples(scale)}
+    for (setting, ss, init, run_seed), result in outcome["runs"].items():
+        if run_seed == seed:
+            rows[f"{setting}, SS {ss}, {init}"] = ctf.samples(result, scale)
+    return labelled_rows({label: ctf.rgb(images) for label, images in rows.items()}, size=0.55)
+
+
+def data_figure(classes: int, shown: int = 10, seed: int = 0):
+    """The dataset: ``shown`` classes of the subset (columns) as each font face draws them, then an
+    HQ training variant and an LQ image of each."""
+    clean, _, faces = ctf.glyphs.load_glyphs()
+    subset = ctf.class_subset(classes)[np.unique(np.round(np.linspace(0, classes - 1, shown)).astype(int))]
+    rows = {face: clean[subset, k] for k, face in enumerate(faces)}
+    high, _ = ctf.glyphs.high_quality(clean, subset, 1, seed=seed)
+    rows["HQ variant"] = high
+    rows["LQ image"] = ctf.low_quality_images(clean, subset, 1, seed)[0]
+    return labelled_rows({label: ctf.rgb(images) for label, images in rows.items()}, size=0.55)
