@@ -81,8 +81,8 @@ def duration(seconds: float) -> str:
 
 
 def presets_block() -> str:
-    """The sizes of every preset, three tables: measurement (notebooks 01-02), training (03-06) and DP
-    synthesis (07)."""
+    """The sizes of every preset, four tables: measurement (notebooks 01-02), training (03-06), DP
+    synthesis (07) and many classes (08)."""
     measuring = [{"preset": f"`{p.name}`", "crops per size (01)": tables.number(p.patches_per_size, 0),
                   "reference noise images (01)": f"{p.reference_images:,} at {p.reference_size} px",
                   "images per setting (02)": f"{p.synth_images:,} at {' and '.join(map(str, p.synth_resolutions))} px",
@@ -105,7 +105,12 @@ def presets_block() -> str:
                 "classifier epochs": p.dp_classifier_epochs, "membership queries": f"{p.dp_mia_queries:,} + {p.dp_mia_queries:,}",
                 "GAN: DP steps (epsilons)": f"{p.dp_gan_steps:,} ({', '.join(f'{e:g}' for e in p.dp_gan_epsilons)})"}
                for p in PRESETS.values()]
-    return f"{tables.markdown(measuring)}\n\n{tables.markdown(training)}\n\n{tables.markdown(private)}"
+    many = [{"preset": f"`{p.name}`", "classes": tables.number(p.ctf_classes, 0), "HQ images per class": p.ctf_per_class,
+             "iterations (evaluations)": f"{p.ctf_iterations:,} ({p.ctf_evals})",
+             "transfer steps": tables.number(p.ctf_transfer_steps, 0), "seeds": p.ctf_seeds,
+             "FID samples": tables.number(p.ctf_fid_samples, 0),
+             "intra-class FID": f"{p.ctf_intra_classes} classes x {p.ctf_intra_samples}"} for p in PRESETS.values()]
+    return "\n\n".join(tables.markdown(rows) for rows in (measuring, training, private, many))
 
 
 def include_block(relative: str, root: Path) -> str:
