@@ -129,10 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, pretraining, samples)")
     dp.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
     ctf = commands.add_parser("ctf-train", help="train (or load) a class-conditional GAN on rendered Chinese "
-                                               "characters with part of the classes' HQ images removed (notebook 08; "
-                                               "cached); prints its scores as JSON and can write samples")
-    ctf.add_argument("--classes", type=int, default=None, help="classes, spread over the 3,755 GB2312 level-1 "
-                                                               "characters (default: the preset's)")
+                                               "characters (or Fashion-MNIST) with part of the classes' HQ images "
+                                               "removed (notebook 08; cached); prints its scores as JSON and can "
+                                               "write samples")
+    ctf.add_argument("--dataset", default="cjk-glyphs", help="cjk-glyphs (rendered Chinese characters) or "
+                                                             "fashion-mnist (its ten classes)")
+    ctf.add_argument("--classes", type=int, default=None, help="glyph classes, spread over the 3,755 GB2312 "
+                                                               "level-1 characters (default: the preset's)")
     ctf.add_argument("--hq-fraction", type=float, default=1.0, help="fraction of the classes that keep their "
                                                                     "high-quality images, in (0, 1]")
     ctf.add_argument("--lq", default="none", help="the other classes' low-quality images: none, naive (used as they "
@@ -260,8 +263,11 @@ def ctf_train_command(args) -> int:
             raise ValueError(f"--out must name an .npz file (images and labels arrays), got {args.out!r}")
         out = paths.check_output(args.out, force=args.force, what="an .npz file",
                                  ours=lambda path: path.is_file() and path.suffix.lower() == ".npz")
+    checks.choice(args.dataset, "--dataset", tuple(ctf.DATASETS))
+    if args.classes is not None and args.dataset != ctf.GlyphImages.name:
+        raise ValueError(f"--classes chooses a subset of the glyphs; {args.dataset} has its own classes")
     config = ctf.run_config(args.hq_fraction, args.lq, args.self_supervision, args.init, args.seed, args.preset,
-                            classes=args.classes)
+                            classes=args.classes, dataset=args.dataset)
     result = ctf.run_stage(config, preset=args.preset, context=Context(runs_dir=args.runs, progress=sys.stderr.isatty()))
     if out is not None:
         labels = np.repeat(np.arange(config.scale.classes), args.samples_per_class)
@@ -271,7 +277,7 @@ def ctf_train_command(args) -> int:
                 np.savez(handle, images=images, labels=labels)
         paths.atomic_write(out, write)
     value = result.value
-    emit({"classes": config.scale.classes, "hq_fraction": config.hq_fraction, "lq": config.lq,
+    emit({"dataset": args.dataset, "classes": config.scale.classes, "hq_fraction": config.hq_fraction, "lq": config.lq,
           "self_supervision": config.self_supervision, "init": args.init, "seed": args.seed,
           **{key: value[key] for key in ("accuracy", "removed_accuracy", "fid", "intra_fid")},
           "run": str(result.path), "samples": None if out is None else str(out)})

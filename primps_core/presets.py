@@ -68,6 +68,7 @@ class Preset:
     ctf_fid_samples: int               # generated and real images of the FID at equal N
     ctf_intra_classes: int             # classes of the intra-class FID
     ctf_intra_samples: int             # images per class of the intra-class FID
+    ctf_fashion_per_class: int         # HQ (or LQ) training images per class of the Fashion-MNIST benchmark
 
 
 PRESETS = {
@@ -81,7 +82,8 @@ PRESETS = {
                     dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=2, dp_samples=20, dp_sample_steps=3,
                     dp_classifier_epochs=1, dp_mia_queries=20, dp_gan_epsilons=(10.0,), dp_gan_steps=3,
                     ctf_classes=6, ctf_per_class=4, ctf_iterations=6, ctf_transfer_steps=5, ctf_evals=2,
-                    ctf_seeds=2, ctf_fid_samples=12, ctf_intra_classes=2, ctf_intra_samples=6),
+                    ctf_seeds=2, ctf_fid_samples=12, ctf_intra_classes=2, ctf_intra_samples=6,
+                    ctf_fashion_per_class=4),
     "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
@@ -92,7 +94,8 @@ PRESETS = {
                   dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=500, dp_sample_steps=20,
                   dp_classifier_epochs=5, dp_mia_queries=500, dp_gan_epsilons=(10.0,), dp_gan_steps=150,
                   ctf_classes=200, ctf_per_class=10, ctf_iterations=500, ctf_transfer_steps=300, ctf_evals=2,
-                  ctf_seeds=3, ctf_fid_samples=400, ctf_intra_classes=4, ctf_intra_samples=40),
+                  ctf_seeds=3, ctf_fid_samples=400, ctf_intra_classes=4, ctf_intra_samples=40,
+                  ctf_fashion_per_class=100),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
@@ -103,7 +106,8 @@ PRESETS = {
                   dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50,
                   dp_classifier_epochs=20, dp_mia_queries=1000, dp_gan_epsilons=(1.0, 10.0), dp_gan_steps=5000,
                   ctf_classes=3755, ctf_per_class=20, ctf_iterations=30000, ctf_transfer_steps=5000, ctf_evals=10,
-                  ctf_seeds=3, ctf_fid_samples=10000, ctf_intra_classes=20, ctf_intra_samples=200),
+                  ctf_seeds=3, ctf_fid_samples=10000, ctf_intra_classes=20, ctf_intra_samples=200,
+                  ctf_fashion_per_class=200),
     # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
     # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
     "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
@@ -116,7 +120,8 @@ PRESETS = {
                         dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_sample_steps=50,
                         dp_classifier_epochs=10, dp_mia_queries=1000, dp_gan_epsilons=(1.0, 10.0), dp_gan_steps=1000,
                         ctf_classes=3755, ctf_per_class=10, ctf_iterations=3000, ctf_transfer_steps=1000, ctf_evals=4,
-                        ctf_seeds=3, ctf_fid_samples=3755, ctf_intra_classes=10, ctf_intra_samples=100),
+                        ctf_seeds=3, ctf_fid_samples=3755, ctf_intra_classes=10, ctf_intra_samples=100,
+                        ctf_fashion_per_class=200),
 }
 
 

@@ -15,7 +15,7 @@ from primps_core.study import ctf
 
 @pytest.fixture(scope="module")
 def clean():
-    return glyphs.load_glyphs()[0]
+    return ctf.image_source("cjk-glyphs")
 
 
 def test_class_subset_spreads_over_the_whole_table():
@@ -86,7 +86,7 @@ def test_evaluation_images_are_balanced_and_drawn_apart_from_training(clean):
     assert test.shape == (18, 32, 32)
     training = ctf.training_set(1.0, "none", clean, ctf.class_subset(5), 10, seed=0).images
     assert not any(np.array_equal(image, seen) for image in test for seen in training)
-    model = ctf.classifier.fit(*ctf.glyphs.high_quality(clean, ctf.class_subset(5), 20, seed=4), 5, epochs=6)
+    model = ctf.classifier.fit(*glyphs.high_quality(clean.table, ctf.class_subset(5), 20, seed=4), 5, epochs=6)
     assert (ctf.classifier.logits(model, test).argmax(1) == labels).mean() >= 0.8      # they show their classes
 
 
@@ -129,6 +129,8 @@ def test_ctf_train_refuses_bad_settings_before_anything_runs(tmp_path):
                                (["--lq", "sharpened", "--hq-fraction", "0.5"], "lq must be one of"),
                                (["--classes", "4000"], "classes must be an integer in 2..3755"),
                                (["--init", "imagenet"], "init must be one of"),
+                               (["--dataset", "mnist"], "--dataset must be one of"),
+                               (["--dataset", "fashion-mnist", "--classes", "5"], "has its own classes"),
                                (["--samples-per-class", "2"], "--samples-per-class and --out go together"),
                                (["--samples-per-class", "2", "--out", str(tmp_path / "s.zip")], "must name an .npz")):
         done = _ctf_train(*arguments, runs=tmp_path)
@@ -149,3 +151,31 @@ def test_the_plan_crosses_every_setting_self_supervision_and_init_and_reuses_not
         expected = None if labels["init"] == "scratch" else runs.pretrain_config("primitives-ps", "cpu", seed=labels["seed"])
         assert config.init == expected                # the decisive experiment's Primitives-PS run of that seed
     assert len({job.config.reference for _, job in plan}) == 1
+
+
+def test_fashion_mnist_draws_come_from_disjoint_pools_and_keep_the_glyph_protocol():
+    source = ctf.image_source("fashion-mnist")
+    classes = source.subset(10)
+    draws = {purpose: source.draw(classes, 8, purpose, seed=1) for purpose in ctf.PURPOSES}
+    for purpose, (images, labels) in draws.items():
+        assert images.shape == (80, 32, 32) and labels.tolist() == np.repeat(np.arange(10), 8).tolist()
+        assert not images[:, :2].any() and not images[:, :, -2:].any()          # padded from 28 px with black
+    flat = {purpose: {image.tobytes() for image in images} for purpose, (images, _) in draws.items()}
+    for a in ctf.PURPOSES:
+        for b in ctf.PURPOSES:
+            assert a == b or not flat[a] & flat[b], (a, b)                     # no image serves two purposes
+    assert np.array_equal(source.draw(classes, 8, "hq", seed=1)[0], draws["hq"][0])
+    assert not np.array_equal(source.draw(classes, 8, "hq", seed=2)[0], draws["hq"][0])
+    model = ctf.classifier.fit(*source.draw(classes, 100, "classifier", 0), 10, epochs=3)
+    hq, labels = draws["test"]
+    assert (ctf.classifier.logits(model, hq).argmax(1) == labels).mean() >= 0.6  # the labels are right
+    data = ctf.training_set(*ctf.SETTINGS["hq-70+lq"], source, classes, 8, seed=0)
+    assert data.removed.sum() == 3 and len(data.images) == 80 and set(data.labels) == set(range(10))
+    with pytest.raises(ValueError, match="Fashion-MNIST has 10 classes"):
+        source.subset(20)
+    with pytest.raises(ValueError, match="holds 100 images of class 0, 101 asked for"):
+        source.draw(classes, 101, "test", seed=0)
+    scale = ctf.scale("cpu", "fashion-mnist")
+    assert scale.classes == 10 and scale.record()["dataset"] == "fashion-mnist"
+    assert "dataset" not in ctf.scale("cpu").record()             # glyph runs keep the keys they were made with
+    assert len(ctf.plan("cpu", "fashion-mnist")) == len(ctf.SETTINGS) * ctf.get_preset("cpu").ctf_seeds

@@ -28,6 +28,7 @@ HQ test images, an equal number per class; intra-class FID on a fixed sample of 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -37,20 +38,84 @@ import numpy as np
 import torch
 
 from .. import checks
-from ..data import glyphs, sources
+from ..data import fashion, glyphs, sources
 from ..dp import classifier
 from ..eval import decision, metrics
 from ..gan import ctf as ctf_model, training
 from ..gan.models import ModelConfig
 from ..presets import get_preset
 from . import runs, tables
-from .pipeline import Context, stage
+from .pipeline import Context, plain, stage
 
 KEPT_FRACTION = 0.7
 LQ_USES = ("none", "naive", "transfer")   # the removed classes' LQ images: unused, as they are, transferred
 SETTINGS = {"hq-100": (1.0, "none"), "hq-70": (KEPT_FRACTION, "none"), "hq-70+lq": (KEPT_FRACTION, "naive"),
             "hq-70+lq-transfer": (KEPT_FRACTION, "transfer")}     # name: (HQ fraction of classes, LQ use)
 _HQ_SEED, _LQ_SOURCE_SEED, _LQ_SEED, _REMOVED_SEED, _CLASSIFIER_SEED, _TEST_SEED = range(6)
+
+
+PURPOSES = ("hq", "lq-source", "pairs", "classifier", "test", "fresh")   # what a draw of real images is for
+
+
+class GlyphImages:
+    """The rendered characters (``data.glyphs``): every draw is fresh HQ variants of the table's
+    glyphs, seeded by (purpose, seed), so draws for different purposes or seeds never coincide."""
+    name = "cjk-glyphs"
+    _OFFSETS = {"hq": _HQ_SEED, "lq-source": _LQ_SOURCE_SEED, "pairs": _LQ_SOURCE_SEED + 5,
+                "classifier": _CLASSIFIER_SEED, "test": _TEST_SEED, "fresh": _TEST_SEED + 100}
+
+    def __init__(self):
+        self.table = glyphs.load_glyphs()[0]
+
+    def subset(self, count: int) -> np.ndarray:
+        return class_subset(count)
+
+    def draw(self, classes: np.ndarray, per_class: int, purpose: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``per_class`` images of each of ``classes`` for ``purpose``; labels are positions in ``classes``."""
+        return glyphs.high_quality(self.table, classes, per_class, seed=self._OFFSETS[purpose] + 10 * seed)
+
+
+class FashionImages:
+    """Fashion-MNIST's embedded subset, padded to 32 px, as the second, small benchmark: each class's
+    training images are dealt into four disjoint pools (HQ training images, LQ sources, transfer
+    pairs, the scoring classifier) and its test images into two (the scored test images, and fresh
+    real images scored as a reference); a draw is a seeded sample of its pool."""
+    name = "fashion-mnist"
+    _POOLS = {"hq": ("train", 0, 4), "lq-source": ("train", 1, 4), "pairs": ("train", 2, 4),
+              "classifier": ("train", 3, 4), "test": ("test", 0, 2), "fresh": ("test", 1, 2)}
+
+    def __init__(self):
+        pad = (glyphs.SIZE - fashion.SIDE) // 2
+        self.splits = {split: (np.pad(images, ((0, 0), (pad, pad), (pad, pad))), labels)
+                       for split in fashion.SPLITS for images, labels in [fashion.load_fashion(split)]}
+
+    def subset(self, count: int) -> np.ndarray:
+        if count != len(fashion.CLASSES):
+            raise ValueError(f"Fashion-MNIST has {len(fashion.CLASSES)} classes, got classes={count}")
+        return np.arange(count)
+
+    def draw(self, classes: np.ndarray, per_class: int, purpose: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        split, part, parts = self._POOLS[purpose]
+        images, labels = self.splits[split]
+        chosen = []
+        for c in classes:
+            pool = np.flatnonzero(labels == c)[part::parts]
+            if per_class > len(pool):
+                raise ValueError(f"Fashion-MNIST's {purpose} pool holds {len(pool)} images of class {c}, "
+                                 f"{per_class} asked for")
+            chosen.append(np.random.default_rng([seed, int(c), part]).permutation(pool)[:per_class])
+        return images[np.concatenate(chosen)], np.repeat(np.arange(len(classes)), per_class)
+
+
+DATASETS = {source.name: source for source in (GlyphImages, FashionImages)}
+FASHION_TEST_PER_CLASS = 50        # the most generated images of a class the Fashion-MNIST scores ask for
+
+
+@functools.cache
+def image_source(name: str):
+    """The real images of the dataset ``name`` (one of ``DATASETS``), loaded once per process."""
+    checks.choice(name, "dataset", tuple(DATASETS))
+    return DATASETS[name]()
 
 
 def class_subset(count: int) -> np.ndarray:
@@ -93,38 +158,37 @@ def check_recipe(hq_fraction: float, lq: str) -> tuple[float, str]:
     return float(hq_fraction), lq
 
 
-def training_set(hq_fraction: float, lq: str, clean: np.ndarray, classes: np.ndarray, per_class: int,
+def training_set(hq_fraction: float, lq: str, source, classes: np.ndarray, per_class: int,
                  seed: int) -> TrainingSet:
-    """The real images when a fraction ``hq_fraction`` of the class subset ``classes`` of ``clean``
-    (the glyph table, (classes, faces, S, S)) keeps its HQ images and the others' LQ images are used
-    as ``lq`` says; ``per_class`` images per class (``SETTINGS`` names the study's four)."""
+    """The real images when a fraction ``hq_fraction`` of the class subset ``classes`` of ``source``
+    (an ``image_source``) keeps its HQ images and the others' LQ images are used as ``lq`` says;
+    ``per_class`` images per class (``SETTINGS`` names the study's four)."""
     hq_fraction, lq = check_recipe(hq_fraction, lq)
-    high, labels = glyphs.high_quality(clean, classes, per_class, seed=_HQ_SEED + 10 * seed)
+    high, labels = source.draw(classes, per_class, "hq", seed)
     removed = removed_classes(len(classes), seed, hq_fraction) if hq_fraction < 1 else np.zeros(len(classes), bool)
     keep = ~removed[labels]
     images, kept_labels = high[keep], labels[keep]
     transfer = np.zeros(len(images), bool)
     if lq != "none":
-        low, low_labels = low_quality_images(clean, classes[removed], per_class, seed)
+        low, low_labels = low_quality_images(source, classes[removed], per_class, seed)
         images = np.concatenate([images, low])
         kept_labels = np.concatenate([kept_labels, np.flatnonzero(removed)[low_labels]])
         transfer = np.concatenate([transfer, np.full(len(low), lq == "transfer")])
     return TrainingSet(images, kept_labels, transfer, removed)
 
 
-def low_quality_images(clean: np.ndarray, classes: np.ndarray, per_class: int,
-                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+def low_quality_images(source, classes: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """LQ images of ``classes``: degraded HQ variants drawn apart from the HQ training images."""
-    sources, labels = glyphs.high_quality(clean, classes, per_class, seed=_LQ_SOURCE_SEED + 10 * seed)
-    return glyphs.low_quality(sources, seed=_LQ_SEED + 10 * seed), labels
+    originals, labels = source.draw(classes, per_class, "lq-source", seed)
+    return glyphs.low_quality(originals, seed=_LQ_SEED + 10 * seed), labels
 
 
-def transfer_pairs(clean: np.ndarray, classes: np.ndarray, removed: np.ndarray, per_class: int,
+def transfer_pairs(source, classes: np.ndarray, removed: np.ndarray, per_class: int,
                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(LQ, HQ, labels) pairs of the kept classes for the transfer module: each HQ variant and its
     own degraded copy."""
     kept = np.flatnonzero(~removed)
-    high, labels = glyphs.high_quality(clean, classes[kept], per_class, seed=_LQ_SOURCE_SEED + 10 * seed + 5)
+    high, labels = source.draw(classes[kept], per_class, "pairs", seed)
     return glyphs.low_quality(high, seed=_LQ_SEED + 10 * seed + 5), high, kept[labels]
 
 
@@ -153,6 +217,15 @@ class Scale:
     fid_samples: int             # generated and real images of the FID at equal N
     intra_classes: int           # classes of the intra-class FID (fixed, spread over the subset)
     intra_samples: int           # images per class of the intra-class FID
+    dataset: str = GlyphImages.name    # one of DATASETS
+
+    def record(self) -> dict:
+        """The fields as stage hashes hold them; ``dataset`` only when it is not the glyphs, so the
+        glyph runs made before Fashion-MNIST joined keep their keys."""
+        record = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if record["dataset"] == GlyphImages.name:
+            del record["dataset"]
+        return record
 
 
 @dataclass(frozen=True)
@@ -172,16 +245,26 @@ class RunConfig:
     preset: str
 
 
-def scale(preset: str) -> Scale:
-    """The preset's notebook-08 sizes; the model is the preset's GAN, so Primitives-PS pretraining
-    runs of notebooks 03-04 initialise it."""
+def scale(preset: str, dataset: str = GlyphImages.name) -> Scale:
+    """The preset's notebook-08 sizes for ``dataset``; the model is the preset's GAN, so Primitives-PS
+    pretraining runs of notebooks 03-04 initialise it. Fashion-MNIST has its ten classes and
+    ``ctf_fashion_per_class`` images of each."""
+    checks.choice(dataset, "dataset", tuple(DATASETS))
     sizes = get_preset(preset)
     model = ModelConfig(architecture=sizes.architecture, resolution=sizes.train_resolution,
                         base_channels=sizes.base_channels)
-    return Scale(classes=sizes.ctf_classes, per_class=sizes.ctf_per_class, model=model,
-                 iterations=sizes.ctf_iterations, batch_size=sizes.batch_size,
-                 transfer_steps=sizes.ctf_transfer_steps, evals=sizes.ctf_evals, fid_samples=sizes.ctf_fid_samples,
-                 intra_classes=sizes.ctf_intra_classes, intra_samples=sizes.ctf_intra_samples)
+    glyph_scale = Scale(classes=sizes.ctf_classes, per_class=sizes.ctf_per_class, model=model,
+                        iterations=sizes.ctf_iterations, batch_size=sizes.batch_size,
+                        transfer_steps=sizes.ctf_transfer_steps, evals=sizes.ctf_evals,
+                        fid_samples=sizes.ctf_fid_samples, intra_classes=sizes.ctf_intra_classes,
+                        intra_samples=sizes.ctf_intra_samples)
+    if dataset == GlyphImages.name:
+        return glyph_scale
+    classes = len(fashion.CLASSES)         # each class's test pool (FashionImages) holds half its test images
+    return dataclasses.replace(glyph_scale, dataset=dataset, classes=classes, per_class=sizes.ctf_fashion_per_class,
+                               fid_samples=min(sizes.ctf_fid_samples, FASHION_TEST_PER_CLASS * classes),
+                               intra_classes=min(sizes.ctf_intra_classes, classes),
+                               intra_samples=min(sizes.ctf_intra_samples, FASHION_TEST_PER_CLASS))
 
 
 def intra_classes(scale: Scale) -> np.ndarray:
@@ -197,11 +280,11 @@ def evaluation_labels(scale: Scale) -> np.ndarray:
     return np.concatenate([np.sort(balanced), np.repeat(intra_classes(scale), scale.intra_samples)])
 
 
-def real_test_images(clean: np.ndarray, scale: Scale, seed: int = _TEST_SEED) -> np.ndarray:
+def real_test_images(source, scale: Scale, purpose: str = "test") -> np.ndarray:
     """Real HQ images with ``evaluation_labels``' classes, drawn apart from every training image."""
     labels = evaluation_labels(scale)
     per_class = int(np.bincount(labels, minlength=scale.classes).max())
-    images, image_labels = glyphs.high_quality(clean, class_subset(scale.classes), per_class, seed=seed)
+    images, image_labels = source.draw(source.subset(scale.classes), per_class, purpose, 0)
     return images[_take_by_label(image_labels, labels)]
 
 
@@ -248,8 +331,8 @@ def load_classifier(result, scale: Scale) -> classifier.SmallCNN:
     return model.eval()
 
 
-def _real_features(clean: np.ndarray, scale: Scale, context: Context) -> np.ndarray:
-    return metrics.features(rgb(real_test_images(clean, scale)), progress=False, device=context.device,
+def _real_features(source, scale: Scale, context: Context) -> np.ndarray:
+    return metrics.features(rgb(real_test_images(source, scale)), progress=False, device=context.device,
                             cache_dir=runs.feature_cache(context))
 
 
@@ -258,14 +341,14 @@ def reference_stage(config: ReferenceConfig, out_dir: Path, context: Context) ->
     """The scoring classifier, trained on real HQ images of the class subset, and real images scored
     like a run's samples: fresh HQ variants (the ceiling) and LQ ones."""
     scale = config.scale
-    clean = glyphs.load_glyphs()[0]
-    subset = class_subset(scale.classes)
-    model = classifier.fit(*glyphs.high_quality(clean, subset, CLASSIFIER_PER_CLASS, seed=_CLASSIFIER_SEED),
-                           scale.classes, epochs=CLASSIFIER_EPOCHS, seed=0)
+    source = image_source(scale.dataset)
+    subset = source.subset(scale.classes)
+    model = classifier.fit(*source.draw(subset, CLASSIFIER_PER_CLASS, "classifier", 0), scale.classes,
+                           epochs=CLASSIFIER_EPOCHS, seed=0)
     torch.save(model.state_dict(), out_dir / "classifier.pt")
     labels = evaluation_labels(scale)
-    real_features = _real_features(clean, scale, context)
-    fresh = real_test_images(clean, scale, seed=_TEST_SEED + 100)
+    real_features = _real_features(source, scale, context)
+    fresh = real_test_images(source, scale, "fresh")
     removed = removed_classes(scale.classes, 0)
     return {"hq": _score_images(fresh, labels, model, removed, real_features, scale, context),
             "lq": _score_images(glyphs.low_quality(fresh, seed=_LQ_SEED + 100), labels, model, removed,
@@ -273,12 +356,12 @@ def reference_stage(config: ReferenceConfig, out_dir: Path, context: Context) ->
             "chance": 1 / scale.classes}
 
 
-def train_transfer(clean: np.ndarray, subset: np.ndarray, data: TrainingSet, scale: Scale, seed: int,
+def train_transfer(source, subset: np.ndarray, data: TrainingSet, scale: Scale, seed: int,
                    low_images: np.ndarray) -> tuple[np.ndarray, dict]:
     """Train the LQ -> HQ transfer on the kept classes' (LQ, HQ) pairs, then map ``low_images``
     (the removed classes' LQ images, labelled ``data.labels[data.transfer]``). Returns the mapped
     images and the L1 error of held-out pairs before and after training."""
-    low, high, labels = transfer_pairs(clean, subset, data.removed, scale.per_class, seed)
+    low, high, labels = transfer_pairs(source, subset, data.removed, scale.per_class, seed)
     to_model = lambda images: torch.from_numpy(images.astype(np.float32) / 127.5 - 1)[:, None]   # noqa: E731
     x, target, y = to_model(low), to_model(high), torch.as_tensor(labels)
     held_out = torch.arange(len(x)) % 10 == 0
@@ -304,18 +387,18 @@ def train_transfer(clean: np.ndarray, subset: np.ndarray, data: TrainingSet, sca
 TRAINING_SET = "train.npz"
 
 
-def _write_training_set(clean: np.ndarray, config: RunConfig, out_dir: Path) -> dict:
+def _write_training_set(source, config: RunConfig, out_dir: Path) -> dict:
     """The setting's real images (after the transfer, where it applies) as ``train.npz`` in the run
     folder, written once (a resumed run reads the same file); the transfer's errors beside it."""
     path, notes = out_dir / TRAINING_SET, out_dir / "transfer.json"
     if path.is_file():
         return json.loads(notes.read_text())
     scale = config.scale
-    subset = class_subset(scale.classes)
-    data = training_set(config.hq_fraction, config.lq, clean, subset, scale.per_class, config.seed)
+    subset = source.subset(scale.classes)
+    data = training_set(config.hq_fraction, config.lq, source, subset, scale.per_class, config.seed)
     images, errors = data.images.copy(), {}
     if data.transfer.any():
-        images[data.transfer], errors = train_transfer(clean, subset, data, scale, config.seed, images[data.transfer])
+        images[data.transfer], errors = train_transfer(source, subset, data, scale, config.seed, images[data.transfer])
     errors.update(images=len(images), removed_classes=int(data.removed.sum()))
     notes.write_text(json.dumps(errors))
     np.savez(path, images=images, labels=data.labels)
@@ -347,10 +430,10 @@ def generate(generator: torch.nn.Module, labels: np.ndarray, seed: int) -> np.nd
 def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
     started = time.perf_counter()
     scale = config.scale
-    clean = glyphs.load_glyphs()[0]
+    source = image_source(scale.dataset)
     reference = reference_stage(config.reference, preset=config.preset, context=context)
     judge = load_classifier(reference, scale)
-    notes = _write_training_set(clean, config, out_dir)
+    notes = _write_training_set(source, config, out_dir)
     labels = evaluation_labels(scale)
     # the classes this seed removes (for hq-100: those a 70% run of the seed removes), scored apart
     removed = removed_classes(scale.classes, config.seed, min(config.hq_fraction, KEPT_FRACTION))
@@ -372,7 +455,7 @@ def run_stage(config: RunConfig, out_dir: Path, context: Context) -> dict:
     np.savez_compressed(out_dir / "samples.npz", images=images, labels=labels)
     records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
     curve = [{key: r[key] for key in ("iteration", "accuracy", "removed_accuracy")} for r in records if "accuracy" in r]
-    scores = _score_images(images, labels, judge, removed, _real_features(clean, scale, context), scale, context)
+    scores = _score_images(images, labels, judge, removed, _real_features(source, scale, context), scale, context)
     return {**scores, **notes, "curve": curve, "wall_s": time.perf_counter() - started}
 
 
@@ -398,18 +481,18 @@ def save_class_grid(images: np.ndarray, labels: np.ndarray, scale: Scale, path: 
 # ---------------------------------------------------------------------------------------------
 # The plan of a preset, the design registered before scoring, and the verdicts it gives.
 
-COLUMNS = ("setting", "self_supervision", "init", "seed", "accuracy", "removed_accuracy", "fid", "intra_fid",
+COLUMNS = ("dataset", "setting", "self_supervision", "init", "seed", "accuracy", "removed_accuracy", "fid", "intra_fid",
            "transfer_l1_before", "transfer_l1_after", "images", "wall_s")
 
 
 def run_config(hq_fraction: float, lq: str, self_supervision: bool, init: str, seed: int, preset: str,
-               classes: int | None = None) -> RunConfig:
-    """One run at the preset's scale (``classes`` overrides its class count); ``init`` is ``scratch``
-    or ``primitives-ps`` (its pretraining run of seed ``seed`` in notebooks 03-04)."""
+               classes: int | None = None, dataset: str = GlyphImages.name) -> RunConfig:
+    """One run at the preset's scale for ``dataset`` (``classes`` overrides the glyphs' class count);
+    ``init`` is ``scratch`` or ``primitives-ps`` (its pretraining run of seed ``seed`` in notebooks 03-04)."""
     hq_fraction, lq = check_recipe(hq_fraction, lq)
     checks.choice(init, "init", INITS)
-    the_scale = scale(preset)
-    if classes is not None:
+    the_scale = scale(preset, dataset)
+    if classes is not None and dataset == GlyphImages.name:
         the_scale = dataclasses.replace(the_scale, classes=checks.integer(classes, "classes", 2,
                                                                           len(glyphs.gb2312_level1())))
     pretrain = None if init == runs.SCRATCH else runs.pretrain_config(init, preset, seed=seed,
@@ -419,24 +502,31 @@ def run_config(hq_fraction: float, lq: str, self_supervision: bool, init: str, s
                      preset=preset)
 
 
-def plan(preset: str) -> list[tuple[dict, runs.Job]]:
-    """Every (setting, self-supervision, init, seed) of the preset, with its labels."""
+FASHION_ARMS = (("off", runs.SCRATCH),)     # Fashion-MNIST, the small benchmark: the settings alone
+
+
+def plan(preset: str, dataset: str = GlyphImages.name) -> list[tuple[dict, runs.Job]]:
+    """Every (setting, self-supervision, init, seed) of the preset for ``dataset``, with its labels:
+    the glyphs cross all four factors; Fashion-MNIST compares the settings alone (``FASHION_ARMS``)."""
+    arms = [(ss, init) for init in INITS for ss in SS_LEVELS] if dataset == GlyphImages.name else FASHION_ARMS
     return [({"setting": setting, "self_supervision": ss, "init": init, "seed": seed},
-             runs.Job(run_stage, run_config(*SETTINGS[setting], ss == "on", init, seed, preset), preset))
-            for init in INITS for ss in SS_LEVELS for setting in SETTINGS
-            for seed in range(get_preset(preset).ctf_seeds)]
+             runs.Job(run_stage, run_config(*SETTINGS[setting], ss == "on", init, seed, preset, dataset=dataset),
+                      preset))
+            for ss, init in arms for setting in SETTINGS for seed in range(get_preset(preset).ctf_seeds)]
 
 
-def run(preset: str, context: Context | None = None, progress: bool = True) -> dict:
-    """Compute (or load) the preset's runs: ``rows`` (of ``figures/ctf.csv``), ``reference`` (real
-    images scored alike) and ``runs`` ({(setting, ss, init, seed): StageResult})."""
+def run(preset: str, dataset: str = GlyphImages.name, context: Context | None = None, progress: bool = True) -> dict:
+    """Compute (or load) the preset's runs for ``dataset``: ``rows`` (of ``figures/ctf.csv``, with
+    the dataset), ``reference`` (real images scored alike), ``scale`` and ``runs`` ({(setting, ss,
+    init, seed): StageResult})."""
     context = context or Context()
-    jobs = plan(preset)
+    jobs = plan(preset, dataset)
     results = runs.run_jobs([job for _, job in jobs], progress=progress, context=context)
-    reference = reference_stage(ReferenceConfig(scale(preset)), preset=preset, context=context)
-    rows = [{**labels, **{key: result.value.get(key) for key in COLUMNS if key not in labels}}
+    the_scale = scale(preset, dataset)
+    reference = reference_stage(ReferenceConfig(the_scale), preset=preset, context=context)
+    rows = [{"dataset": dataset, **labels, **{key: result.value.get(key) for key in COLUMNS if key not in labels}}
             for (labels, _), result in zip(jobs, results)]
-    return {"rows": rows, "reference": reference.value,
+    return {"rows": rows, "reference": reference.value, "scale": the_scale,
             "runs": {tuple(labels.values()): result for (labels, _), result in zip(jobs, results)}}
 
 
@@ -445,7 +535,7 @@ SETTING_CLAIMS = (("hq-100", "hq-70", "removing 30% of the classes' HQ images co
                   ("hq-70+lq", "hq-70", "the removed classes' LQ images, used as they are, help"),
                   ("hq-70+lq-transfer", "hq-70+lq", "the LQ -> HQ feature transfer beats using LQ images as they are"),
                   ("hq-70+lq-transfer", "hq-70", "the feature transfer recovers quality lost with the HQ images"))
-CLAIM_COLUMNS = ("claim", "factor", "treatment", "control", "where", "units", "treatment_accuracy",
+CLAIM_COLUMNS = ("dataset", "claim", "factor", "treatment", "control", "where", "units", "treatment_accuracy",
                  "control_accuracy", "effect", "low", "high", "removed_effect", "removed_low", "removed_high",
                  "fid_effect", "fid_low", "fid_high", "gate", "verdict")
 DESIGN = {
@@ -502,8 +592,9 @@ def _comparisons(rows: list[dict]):
 
 
 def claims(rows: list[dict], reference: dict) -> list[dict]:
-    """One row per comparison whose arms both ran: mean accuracies, the effects on accuracy, on the
-    removed classes' accuracy and on FID with Welch 95% intervals, the gate and the verdict."""
+    """One row per comparison whose arms both ran, for the rows of one dataset (``reference`` its
+    real images' scores): mean accuracies, the effects on accuracy, on the removed classes' accuracy
+    and on FID with Welch 95% intervals, the gate and the verdict."""
     gate = gates(rows, reference)
     table = []
     for text, factor, treatment, control, where, a, b, baselines in _comparisons(rows):
@@ -512,7 +603,7 @@ def claims(rows: list[dict], reference: dict) -> list[dict]:
         effects = {key: decision.welch_interval([r[key] for r in a], [r[key] for r in b])
                    for key in ("accuracy", "removed_accuracy", "fid")}
         passes = all(gate[key]["passes"] for key in baselines)
-        table.append({"claim": text, "factor": factor, "treatment": treatment, "control": control, "where": where,
+        table.append({"dataset": a[0].get("dataset", GlyphImages.name), "claim": text, "factor": factor, "treatment": treatment, "control": control, "where": where,
                       "units": f"{len(a)} / {len(b)}",
                       "treatment_accuracy": float(np.mean([r["accuracy"] for r in a])),
                       "control_accuracy": float(np.mean([r["accuracy"] for r in b])),
@@ -526,21 +617,22 @@ def claims(rows: list[dict], reference: dict) -> list[dict]:
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
-    """Notebook 08's numbers from ``ctf.csv`` and ``ctf_claims.csv``: each (setting, SS, init) over
-    its seeds, then the claims with their intervals, gates and verdicts."""
+    """Notebook 08's numbers from ``ctf.csv`` and ``ctf_claims.csv``: each (dataset, setting, SS,
+    init) over its seeds, then the claims with their intervals, gates and verdicts."""
     rows = tables.csv_rows(Path(figures_dir) / "ctf.csv")
     claim_rows = tables.csv_rows(Path(figures_dir) / "ctf_claims.csv")
     summary = []
-    for setting, ss, init in dict.fromkeys((r["setting"], r["self_supervision"], r["init"]) for r in rows):
-        chosen = [r for r in rows if (r["setting"], r["self_supervision"], r["init"]) == (setting, ss, init)]
+    arms = ("dataset", "setting", "self_supervision", "init")
+    for dataset, setting, ss, init in dict.fromkeys(tuple(r[key] for key in arms) for r in rows):
+        chosen = [r for r in rows if tuple(r[key] for key in arms) == (dataset, setting, ss, init)]
 
         def spread(key: str, digits: int = 3) -> str:
             values = [r[key] for r in chosen]
             return tables.plus_minus(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None, digits)
-        summary.append({"setting": setting, "SS": ss, "init": init, "seeds": len(chosen),
+        summary.append({"dataset": dataset, "setting": setting, "SS": ss, "init": init, "seeds": len(chosen),
                         "accuracy": spread("accuracy"), "removed classes' accuracy": spread("removed_accuracy"),
                         "FID": spread("fid", 1), "intra-class FID": spread("intra_fid", 1)})
-    verdicts = [{"claim": r["claim"], "where": r["where"], "units": r["units"],
+    verdicts = [{"dataset": r["dataset"], "claim": r["claim"], "where": r["where"], "units": r["units"],
                  "accuracy": f"{tables.number(r['treatment_accuracy'], 3)} vs {tables.number(r['control_accuracy'], 3)}",
                  "effect on accuracy [95%]": tables.interval(r["effect"], r["low"], r["high"], 3),
                  "on removed classes [95%]": tables.interval(r["removed_effect"], r["removed_low"], r["removed_high"], 3),
@@ -559,7 +651,6 @@ def samples(result, scale: Scale, per_class: int = 1) -> np.ndarray:
 
 def real_samples(scale: Scale, per_class: int = 1) -> np.ndarray:
     """Real HQ test images of the intra-class FID classes, ``per_class`` each, class by class."""
-    clean = glyphs.load_glyphs()[0]
-    images, labels = real_test_images(clean, scale), evaluation_labels(scale)
+    images, labels = real_test_images(image_source(scale.dataset), scale), evaluation_labels(scale)
     return np.concatenate([images[scale.fid_samples:][labels[scale.fid_samples:] == c][:per_class]
                            for c in intra_classes(scale)])

@@ -53,13 +53,16 @@ def class_grid_figure(outcome: dict, scale: ctf.Scale, seed: int = 0):
     return labelled_rows({label: ctf.rgb(images) for label, images in rows.items()}, size=0.55)
 
 
-def data_figure(classes: int, shown: int = 10, seed: int = 0):
-    """The dataset: ``shown`` classes of the subset (columns) as each font face draws them, then an
-    HQ training variant and an LQ image of each."""
-    clean, _, faces = ctf.glyphs.load_glyphs()
-    subset = ctf.class_subset(classes)[np.unique(np.round(np.linspace(0, classes - 1, shown)).astype(int))]
-    rows = {face: clean[subset, k] for k, face in enumerate(faces)}
-    high, _ = ctf.glyphs.high_quality(clean, subset, 1, seed=seed)
-    rows["HQ variant"] = high
-    rows["LQ image"] = ctf.low_quality_images(clean, subset, 1, seed)[0]
+def data_figure(scale: ctf.Scale, shown: int = 10, seed: int = 0):
+    """The dataset: ``shown`` classes of the subset (columns) as each font face draws them (glyphs),
+    then an HQ training image and an LQ image of each."""
+    source = ctf.image_source(scale.dataset)
+    subset = source.subset(scale.classes)
+    subset = subset[np.unique(np.round(np.linspace(0, len(subset) - 1, min(shown, len(subset)))).astype(int))]
+    rows = {}
+    if isinstance(source, ctf.GlyphImages):
+        _, _, faces = ctf.glyphs.load_glyphs()
+        rows = {face: source.table[subset, k] for k, face in enumerate(faces)}
+    rows["HQ image"] = source.draw(subset, 1, "hq", seed)[0]
+    rows["LQ image"] = ctf.low_quality_images(source, subset, 1, seed)[0]
     return labelled_rows({label: ctf.rgb(images) for label, images in rows.items()}, size=0.55)
