@@ -7,7 +7,7 @@ The documents are ``DOCUMENTS``: the front page (README.md) and the pages of ``d
 the text between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; everything else is
 written by hand and stays qualitative. NAME is one of:
 
-- ``notebook-01`` .. ``notebook-07``: that notebook's key tables (``key_tables`` of its study
+- ``notebook-01`` .. ``notebook-08``: that notebook's key tables (``key_tables`` of its study
   module, read from ``figures/``), the same tables the notebook prints in its last cell;
 - ``timings``: the wall time of each notebook from ``figures/reproduce.json``, whether its run
   started from an empty ``runs/``, with the CPU and the matmul and FFT rates measured in the same run;
@@ -31,10 +31,11 @@ from pathlib import Path
 
 from .. import paths
 from ..presets import PRESETS
-from . import ablations, decisive, dp_synthesis, pretraining, privacy, spectrum_analysis, synthesizer, tables, transfer
+from . import (ablations, ctf, decisive, dp_synthesis, pretraining, privacy, spectrum_analysis, synthesizer,
+               tables, transfer)
 
 NOTEBOOKS = {"01": spectrum_analysis, "02": synthesizer, "03": pretraining, "04": transfer, "05": ablations,
-             "06": privacy, "07": dp_synthesis}
+             "06": privacy, "07": dp_synthesis, "08": ctf}
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
 README = "README.md"
 DOCUMENTS = (README, "docs/results.md", "docs/reference.md", "docs/data.md")
@@ -134,7 +135,7 @@ def block(name: str, figures_dir: Path, root: Path) -> str:
         return presets_block()
     if name.startswith("include "):
         return include_block(name[len("include "):], root)
-    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-07, claims, timings, presets "
+    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-08, claims, timings, presets "
                      f"or 'include benchmarks/results/FILE.md'")
 
 
