@@ -29,7 +29,7 @@ import numpy as np
 
 from primps_core import checks, paths
 from primps_core.paths import atomic_write
-from primps_core.study import ablations, decisive, dp_synthesis, pretraining, privacy, runs, transfer
+from primps_core.study import ablations, ctf, decisive, dp_synthesis, pretraining, privacy, runs, transfer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -42,15 +42,18 @@ def notebook_jobs(preset: str) -> dict[str, list[runs.Job]]:
                             + transfer.plan(preset)],
             "05_ablations": [job for _, job in ablations.plan(preset)],
             "06_privacy": privacy.jobs(preset),
-            "07_dp_synthesis": [job for _, job in plan.runs] + [plan.reference]}
+            "07_dp_synthesis": [job for _, job in plan.runs] + [plan.reference],
+            "08_many_classes": [job for dataset in ctf.DATASETS for job in
+                                [runs.Job(ctf.reference_stage, ctf.ReferenceConfig(ctf.scale(preset, dataset)), preset)]
+                                + [job for _, job in ctf.plan(preset, dataset)]]}
 
 
 def kind(job: runs.Job) -> tuple:
     """Jobs of one kind cost about the same: the stage, its training length, private or not."""
     config = job.config
-    train = getattr(config, "train", None)
+    length = getattr(config, "train", None) or getattr(config, "scale", None)     # scale: notebook 08's runs
     budget = getattr(config, "privacy", None)
-    return (job.stage.name, getattr(train, "iterations", None), None if budget is None else budget.private)
+    return (job.stage.name, getattr(length, "iterations", None), None if budget is None else budget.private)
 
 
 def recorded_seconds(job: runs.Job) -> float | None:

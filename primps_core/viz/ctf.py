@@ -43,14 +43,15 @@ def metric_figure(rows: list[dict], reference: dict):
     return fig
 
 
-def class_grid_figure(outcome: dict, scale: ctf.Scale, seed: int = 0):
-    """One row per setting, init and self-supervision (seed ``seed``), one column per intra-class
-    FID class: a generated glyph of that class; real HQ test images on top."""
-    rows = {"real HQ (test)": ctf.real_samples(scale)}
+def class_grid_figure(outcome: dict, scale: ctf.Scale, seed: int = 0, per_class: int = 3):
+    """A class-by-sample grid per arm: one row per setting, self-supervision and init (seed ``seed``),
+    ``per_class`` generated images of each intra-class FID class side by side, class after class;
+    real HQ test images of the same classes on top."""
+    rows = {"real HQ (test)": ctf.real_samples(scale, per_class)}
     for (setting, ss, init, run_seed), result in outcome["runs"].items():
         if run_seed == seed:
-            rows[f"{setting}, SS {ss}, {init}"] = ctf.samples(result, scale)
-    return labelled_rows({label: ctf.rgb(images) for label, images in rows.items()}, size=0.55)
+            rows[f"{setting}, SS {ss}, {init}"] = ctf.samples(result, scale, per_class)
+    return labelled_rows({label: ctf.rgb(images) for label, images in rows.items()}, size=0.5)
 
 
 def data_figure(scale: ctf.Scale, shown: int = 10, seed: int = 0):
