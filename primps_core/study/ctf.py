@@ -39,12 +39,15 @@ import torch
 
 from .. import checks
 from ..data import fashion, glyphs, sources
+from ..data.images import square
 from ..dp import classifier
+from ..dp.diffusion import to_model_space
 from ..eval import decision, metrics
 from ..gan import ctf as ctf_model, training
 from ..gan.models import ModelConfig
 from ..presets import get_preset
 from . import runs, tables
+from .dp_synthesis import rgb
 from .pipeline import Context, plain, stage
 
 KEPT_FRACTION = 0.7
@@ -297,13 +300,8 @@ def _take_by_label(available: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 def grey(images: np.ndarray) -> np.ndarray:
     """uint8 RGB (N, S, S, 3) -> grey (N, S, S) at the glyphs' side (the mean of the channels)."""
     if images.shape[1] != glyphs.SIZE:
-        from ..data.images import square
         images = np.stack([square(image, glyphs.SIZE) for image in images])
     return np.rint(images.astype(np.float32).mean(-1)).astype(np.uint8)
-
-
-def rgb(images: np.ndarray) -> np.ndarray:
-    return np.repeat(images[..., None], 3, axis=-1)
 
 
 def _score_images(images: np.ndarray, labels: np.ndarray, model: classifier.SmallCNN, removed: np.ndarray,
@@ -321,13 +319,9 @@ def _score_images(images: np.ndarray, labels: np.ndarray, model: classifier.Smal
             "intra_fid": float(np.mean(intra))}
 
 
-def _classifier_path(result) -> Path:
-    return result.path / "classifier.pt"
-
-
 def load_classifier(result, scale: Scale) -> classifier.SmallCNN:
     model = classifier.SmallCNN(scale.classes, glyphs.SIZE)
-    model.load_state_dict(torch.load(_classifier_path(result), weights_only=True))
+    model.load_state_dict(torch.load(result.path / "classifier.pt", weights_only=True))
     return model.eval()
 
 
@@ -362,8 +356,7 @@ def train_transfer(source, subset: np.ndarray, data: TrainingSet, scale: Scale, 
     (the removed classes' LQ images, labelled ``data.labels[data.transfer]``). Returns the mapped
     images and the L1 error of held-out pairs before and after training."""
     low, high, labels = transfer_pairs(source, subset, data.removed, scale.per_class, seed)
-    to_model = lambda images: torch.from_numpy(images.astype(np.float32) / 127.5 - 1)[:, None]   # noqa: E731
-    x, target, y = to_model(low), to_model(high), torch.as_tensor(labels)
+    x, target, y = to_model_space(low), to_model_space(high), torch.as_tensor(labels)
     held_out = torch.arange(len(x)) % 10 == 0
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -380,7 +373,7 @@ def train_transfer(source, subset: np.ndarray, data: TrainingSet, scale: Scale, 
         errors = {"transfer_l1_before": float((x[held_out] - target[held_out]).abs().mean()),
                   "transfer_l1_after": float(ctf_model.transfer_loss(module, x[held_out], target[held_out],
                                                                      y[held_out]))}
-        mapped = module(to_model(low_images), torch.as_tensor(data.labels[data.transfer]))
+        mapped = module(to_model_space(low_images), torch.as_tensor(data.labels[data.transfer]))
     return training.to_images(mapped.expand(-1, 3, -1, -1))[..., 0], errors
 
 
