@@ -93,7 +93,7 @@ PRESETS = {
                   dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=400, dp_batch_size=128, dp_lr=2e-3, dp_steps=250,
                   dp_delta=1e-5, dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=500, dp_sample_steps=20,
                   dp_classifier_epochs=5, dp_mia_queries=500, dp_gan_epsilons=(10.0,), dp_gan_steps=150,
-                  ctf_classes=200, ctf_per_class=10, ctf_iterations=400, ctf_transfer_steps=300, ctf_evals=2,
+                  ctf_classes=200, ctf_per_class=10, ctf_iterations=200, ctf_transfer_steps=300, ctf_evals=2,
                   ctf_seeds=3, ctf_fid_samples=300, ctf_intra_classes=4, ctf_intra_samples=30,
                   ctf_fashion_per_class=100),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
