@@ -10,7 +10,10 @@ import pytest
 import scipy.stats
 
 from primps_core.data import glyphs
+from primps_core.paths import write_csv
+from primps_core.presets import get_preset
 from primps_core.study import ctf
+from primps_core.study.pipeline import Context
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +182,16 @@ def test_fashion_mnist_draws_come_from_disjoint_pools_and_keep_the_glyph_protoco
     assert scale.classes == 10 and scale.record()["dataset"] == "fashion-mnist"
     assert "dataset" not in ctf.scale("cpu").record()             # glyph runs keep the keys they were made with
     assert len(ctf.plan("cpu", "fashion-mnist")) == len(ctf.SETTINGS) * ctf.get_preset("cpu").ctf_seeds
+
+
+def test_a_studys_rows_name_their_dataset_so_the_tables_keep_the_datasets_apart(tmp_path):
+    outcome = ctf.run("smoke", "fashion-mnist", context=Context(tmp_path), progress=False)
+    assert len(outcome["rows"]) == len(ctf.plan("smoke", "fashion-mnist"))
+    assert {row["dataset"] for row in outcome["rows"]} == {"fashion-mnist"}
+    assert {claim["dataset"] for claim in ctf.claims(outcome["rows"], outcome["reference"])} == {"fashion-mnist"}
+    glyph_rows = [dict(row, dataset="cjk-glyphs", accuracy=0.0) for row in outcome["rows"]]
+    write_csv(tmp_path / "ctf.csv", [{c: row[c] for c in ctf.COLUMNS} for row in outcome["rows"] + glyph_rows])
+    write_csv(tmp_path / "ctf_claims.csv", ctf.claims(outcome["rows"], outcome["reference"]))
+    summary = next(iter(ctf.key_tables(tmp_path).values()))
+    seeds = get_preset("smoke").ctf_seeds
+    assert [(r["dataset"], r["seeds"]) for r in summary] == ([("fashion-mnist", seeds)] * 4 + [("cjk-glyphs", seeds)] * 4)

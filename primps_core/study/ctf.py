@@ -517,7 +517,7 @@ def run(preset: str, dataset: str = GlyphImages.name, context: Context | None = 
     results = runs.run_jobs([job for _, job in jobs], progress=progress, context=context)
     the_scale = scale(preset, dataset)
     reference = reference_stage(ReferenceConfig(the_scale), preset=preset, context=context)
-    rows = [{"dataset": dataset, **labels, **{key: result.value.get(key) for key in COLUMNS if key not in labels}}
+    rows = [{**{key: result.value.get(key) for key in COLUMNS}, **labels, "dataset": dataset}
             for (labels, _), result in zip(jobs, results)]
     return {"rows": rows, "reference": reference.value, "scale": the_scale,
             "runs": {tuple(labels.values()): result for (labels, _), result in zip(jobs, results)}}
