@@ -13,13 +13,21 @@ beside the measured one where ``figures/reproduce.json`` has it. A recorded wall
 whatever else the machine did meanwhile (a paused run counts its pause; a stage resumed from its
 checkpoint counts only the resumed part), hence the median for estimates.
 
+A runs folder lives on one machine and can be lost with it, so the recorded times are also kept in
+a committed ledger, ``benchmarks/results/stage_times.csv`` (a job's folder relative to the runs
+root, the same on every machine because a folder is named by its config's hash, and its wall
+time): a job whose folder is gone counts with its ledgered time, and every run of this benchmark
+adds the times it found.
+
     .venv/bin/python benchmarks/reproduce_budget.py [--preset cpu] [--workers 2]
 
-Writes benchmarks/results/reproduce_budget.md. Reads runs/<preset>/ only; computes nothing.
+Writes benchmarks/results/reproduce_budget.md and stage_times.csv. Reads runs/<preset>/ and the
+ledger; computes nothing.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
 import json
 from collections import defaultdict
@@ -28,10 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from primps_core import checks, paths
-from primps_core.paths import atomic_write
+from primps_core.paths import atomic_write, write_csv
 from primps_core.study import ablations, ctf, decisive, dp_synthesis, pretraining, privacy, runs, transfer
 
 RESULTS = Path(__file__).resolve().parent / "results"
+LEDGER = RESULTS / "stage_times.csv"
 
 
 def notebook_jobs(preset: str) -> dict[str, list[runs.Job]]:
@@ -56,13 +65,34 @@ def kind(job: runs.Job) -> tuple:
     return (job.stage.name, getattr(length, "iterations", None), None if budget is None else budget.private)
 
 
-def recorded_seconds(job: runs.Job) -> float | None:
-    """The job's recorded wall time; None when it has not finished, NaN when it finished without one
-    (the short stages: DP queries, reference scores)."""
+def ledger_key(job: runs.Job) -> str:
+    """The job's folder relative to the runs root (preset/stage/hash): the same on every machine."""
+    return "/".join(job.path().parts[-3:])
+
+
+def read_ledger(path: Path = LEDGER) -> dict[str, float]:
+    """The ledgered wall times, {ledger_key: seconds} (NaN: finished without a recorded time)."""
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["job"]: float(row["wall_s"]) for row in csv.DictReader(handle)}
+
+
+def recorded_seconds(job: runs.Job, ledger: dict[str, float] | None = None) -> float | None:
+    """The job's recorded wall time, from its folder or else the ledger; None when it has not
+    finished, NaN when it finished without one (the short stages: DP queries, reference scores)."""
     result = job.path() / "result.json"
     if not result.exists():
-        return None
+        return (ledger or {}).get(ledger_key(job))
     return json.loads(result.read_text()).get("wall_s", float("nan"))
+
+
+def updated_ledger(ledger: dict[str, float], owned: dict[str, list[runs.Job]], preset: str) -> dict[str, float]:
+    """The ledger with this preset's entries replaced by the current plan's finished jobs (from their
+    folders, or kept from the ledger where a folder is gone); other presets' entries kept."""
+    kept = {key: seconds for key, seconds in ledger.items() if not key.startswith(f"{preset}/")}
+    found = {ledger_key(job): recorded_seconds(job, ledger) for jobs in owned.values() for job in jobs}
+    return {**kept, **{key: seconds for key, seconds in found.items() if seconds is not None}}
 
 
 def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
@@ -85,9 +115,9 @@ def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
     return owned
 
 
-def projection(owned: dict[str, list[runs.Job]], workers: int) -> list[dict]:
+def projection(owned: dict[str, list[runs.Job]], workers: int, ledger: dict[str, float] | None = None) -> list[dict]:
     """Per notebook: jobs, finished jobs, recorded and estimated worker-seconds, projected wall hours."""
-    recorded = {job.path(): recorded_seconds(job) for jobs in owned.values() for job in jobs}
+    recorded = {job.path(): recorded_seconds(job, ledger) for jobs in owned.values() for job in jobs}
     by_kind = defaultdict(list)
     for jobs in owned.values():
         for job in jobs:
@@ -119,8 +149,8 @@ def measured_hours(preset: str) -> dict[str, float]:
 
 def report(preset: str, workers: int, rows: list[dict], measured: dict[str, float]) -> str:
     lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
-             f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/, "
-             "a job not finished yet estimated by the median of the finished jobs of its kind. Notebooks without "
+             f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/ "
+             "(or, for a job whose folder is gone, in stage_times.csv), a job not finished yet estimated by the median of the finished jobs of its kind. Notebooks without "
              "training jobs (01, 02) only have their measured time.", "",
              "| notebook | jobs | finished | recorded worker-hours | estimated worker-hours (unfinished) | "
              "projected wall hours | measured from empty (hours) |", "|---|---|---|---|---|---|---|"]
@@ -149,10 +179,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     checks.integer(args.workers, "--workers", 1)
-    rows = projection(first_runs(notebook_jobs(args.preset)), args.workers)
+    owned, ledger = first_runs(notebook_jobs(args.preset)), read_ledger()
+    rows = projection(owned, args.workers, ledger)
     text = report(args.preset, args.workers, rows, measured_hours(args.preset))
     RESULTS.mkdir(exist_ok=True)
     atomic_write(RESULTS / "reproduce_budget.md", lambda temporary: Path(temporary).write_text(text))
+    ledger = updated_ledger(ledger, owned, args.preset)
+    if ledger:
+        write_csv(LEDGER, [{"job": key, "wall_s": ledger[key]} for key in sorted(ledger)])
     print(text)
 
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_budget.py"
@@ -74,3 +75,30 @@ def test_projection_adds_recorded_times_and_estimates_the_rest_by_kind(budget, t
     assert first["projected_h"] == pytest.approx(1800.0 / 2 / 3600)
     assert (second["finished"], second["unknown"], second["estimated_s"]) == (0, 1, 300.0)   # the median of its kind
     assert second["projected_h"] == pytest.approx(300.0 / 2 / 3600)
+
+
+def test_a_job_whose_folder_is_gone_counts_with_its_ledgered_time(budget, tmp_path):
+    root = tmp_path / "runs"
+    gone = FakeJob(root / "cpu" / "transfer" / "aaa", "transfer", 600)             # no result.json any more
+    here = FakeJob(root / "cpu" / "transfer" / "bbb", "transfer", 600, seconds=200.0)
+    pending = FakeJob(root / "cpu" / "transfer" / "ccc", "transfer", 600)
+    ledger = {"cpu/transfer/aaa": 400.0, "cpu/transfer/bbb": 999.0}                # the folder wins over the ledger
+    (row,) = budget.projection({"04": [gone, here, pending]}, workers=1, ledger=ledger)
+    assert (row["finished"], row["recorded_s"], row["estimated_s"]) == (2, 600.0, 300.0)
+
+
+def test_the_ledger_keeps_other_presets_and_gone_folders_and_reads_back_what_it_wrote(budget, tmp_path):
+    root = tmp_path / "runs"
+    gone = FakeJob(root / "cpu" / "pretrain" / "aaa", "pretrain", 1000)
+    untimed = FakeJob(root / "cpu" / "dp_query" / "bbb", "dp_query", 0)
+    (untimed.folder / "result.json").write_text("{}")                                # finished, no wall_s
+    fresh = FakeJob(root / "cpu" / "pretrain" / "ccc", "pretrain", 1000, seconds=50.0)
+    pending = FakeJob(root / "cpu" / "pretrain" / "ddd", "pretrain", 1000)
+    old = {"cpu/pretrain/aaa": 700.0, "cpu/pretrain/zzz": 1.0, "smoke/pretrain/aaa": 2.0}   # zzz: no longer planned
+    new = budget.updated_ledger(old, {"03": [gone, untimed, fresh, pending]}, "cpu")
+    assert set(new) == {"cpu/pretrain/aaa", "cpu/dp_query/bbb", "cpu/pretrain/ccc", "smoke/pretrain/aaa"}
+    assert new["cpu/pretrain/aaa"] == 700.0 and new["cpu/pretrain/ccc"] == 50.0
+    path = tmp_path / "stage_times.csv"
+    budget.write_csv(path, [{"job": key, "wall_s": new[key]} for key in sorted(new)])
+    back = budget.read_ledger(path)
+    assert set(back) == set(new) and np.isnan(back["cpu/dp_query/bbb"]) and back["smoke/pretrain/aaa"] == 2.0
