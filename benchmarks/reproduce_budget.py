@@ -27,7 +27,6 @@ ledger; computes nothing.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import json
 from collections import defaultdict
@@ -36,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from primps_core import checks, paths
-from primps_core.paths import atomic_write, write_csv
+from primps_core.paths import atomic_write, read_csv, write_csv
 from primps_core.study import ablations, ctf, decisive, dp_synthesis, pretraining, privacy, runs, transfer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,17 +64,17 @@ def kind(job: runs.Job) -> tuple:
     return (job.stage.name, getattr(length, "iterations", None), None if budget is None else budget.private)
 
 
-def ledger_key(job: runs.Job) -> str:
-    """The job's folder relative to the runs root (preset/stage/hash): the same on every machine."""
-    return "/".join(job.path().parts[-3:])
+def ledger_key(folder: Path) -> str:
+    """A job's folder relative to the runs root (preset/stage/hash): the same on every machine."""
+    return "/".join(folder.parts[-3:])
 
 
 def read_ledger(path: Path = LEDGER) -> dict[str, float]:
     """The ledgered wall times, {ledger_key: seconds} (NaN: finished without a recorded time)."""
     if not path.exists():
         return {}
-    with open(path, newline="") as handle:
-        return {row["job"]: float(row["wall_s"]) for row in csv.DictReader(handle)}
+    columns = read_csv(path)
+    return dict(zip(columns["job"].tolist(), columns["wall_s"].tolist()))
 
 
 def recorded_seconds(job: runs.Job, ledger: dict[str, float] | None = None) -> float | None:
@@ -83,16 +82,21 @@ def recorded_seconds(job: runs.Job, ledger: dict[str, float] | None = None) -> f
     finished, NaN when it finished without one (the short stages: DP queries, reference scores)."""
     result = job.path() / "result.json"
     if not result.exists():
-        return (ledger or {}).get(ledger_key(job))
+        return (ledger or {}).get(ledger_key(job.path()))
     return json.loads(result.read_text()).get("wall_s", float("nan"))
 
 
-def updated_ledger(ledger: dict[str, float], owned: dict[str, list[runs.Job]], preset: str) -> dict[str, float]:
-    """The ledger with this preset's entries replaced by the current plan's finished jobs (from their
-    folders, or kept from the ledger where a folder is gone); other presets' entries kept."""
+def recorded_times(owned: dict[str, list[runs.Job]], ledger: dict[str, float] | None = None) -> dict[Path, float | None]:
+    """``recorded_seconds`` of every job of the plan, by its folder: read once, for the projection and the ledger."""
+    return {job.path(): recorded_seconds(job, ledger) for jobs in owned.values() for job in jobs}
+
+
+def updated_ledger(ledger: dict[str, float], recorded: dict[Path, float | None], preset: str) -> dict[str, float]:
+    """The ledger with this preset's entries replaced by the current plan's finished jobs (``recorded``:
+    from their folders, or kept from the ledger where a folder is gone); other presets' entries kept."""
     kept = {key: seconds for key, seconds in ledger.items() if not key.startswith(f"{preset}/")}
-    found = {ledger_key(job): recorded_seconds(job, ledger) for jobs in owned.values() for job in jobs}
-    return {**kept, **{key: seconds for key, seconds in found.items() if seconds is not None}}
+    found = {ledger_key(folder): seconds for folder, seconds in recorded.items() if seconds is not None}
+    return {**kept, **found}
 
 
 def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
@@ -115,9 +119,9 @@ def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
     return owned
 
 
-def projection(owned: dict[str, list[runs.Job]], workers: int, ledger: dict[str, float] | None = None) -> list[dict]:
-    """Per notebook: jobs, finished jobs, recorded and estimated worker-seconds, projected wall hours."""
-    recorded = {job.path(): recorded_seconds(job, ledger) for jobs in owned.values() for job in jobs}
+def projection(owned: dict[str, list[runs.Job]], workers: int, recorded: dict[Path, float | None]) -> list[dict]:
+    """Per notebook: jobs, finished jobs, recorded and estimated worker-seconds, projected wall hours
+    (``recorded``: ``recorded_times`` of the plan)."""
     by_kind = defaultdict(list)
     for jobs in owned.values():
         for job in jobs:
@@ -150,8 +154,9 @@ def measured_hours(preset: str) -> dict[str, float]:
 def report(preset: str, workers: int, rows: list[dict], measured: dict[str, float]) -> str:
     lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
              f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/ "
-             "(or, for a job whose folder is gone, in stage_times.csv), a job not finished yet estimated by the median of the finished jobs of its kind. Notebooks without "
-             "training jobs (01, 02) only have their measured time.", "",
+             "(or, for a job whose folder is gone, in stage_times.csv), a job not finished yet estimated by the "
+             "median of the finished jobs of its kind. Notebooks without training jobs (01, 02) only have their "
+             "measured time.", "",
              "| notebook | jobs | finished | recorded worker-hours | estimated worker-hours (unfinished) | "
              "projected wall hours | measured from empty (hours) |", "|---|---|---|---|---|---|---|"]
     names = sorted(set(measured) | {row["notebook"] for row in rows})
@@ -180,11 +185,12 @@ def main() -> None:
     args = parser.parse_args()
     checks.integer(args.workers, "--workers", 1)
     owned, ledger = first_runs(notebook_jobs(args.preset)), read_ledger()
-    rows = projection(owned, args.workers, ledger)
+    recorded = recorded_times(owned, ledger)
+    rows = projection(owned, args.workers, recorded)
     text = report(args.preset, args.workers, rows, measured_hours(args.preset))
     RESULTS.mkdir(exist_ok=True)
     atomic_write(RESULTS / "reproduce_budget.md", lambda temporary: Path(temporary).write_text(text))
-    ledger = updated_ledger(ledger, owned, args.preset)
+    ledger = updated_ledger(ledger, recorded, args.preset)
     if ledger:
         write_csv(LEDGER, [{"job": key, "wall_s": ledger[key]} for key in sorted(ledger)])
     print(text)

@@ -194,4 +194,5 @@ def test_a_studys_rows_name_their_dataset_so_the_tables_keep_the_datasets_apart(
     write_csv(tmp_path / "ctf_claims.csv", ctf.claims(outcome["rows"], outcome["reference"]))
     summary = next(iter(ctf.key_tables(tmp_path).values()))
     seeds = get_preset("smoke").ctf_seeds
-    assert [(r["dataset"], r["seeds"]) for r in summary] == ([("fashion-mnist", seeds)] * 4 + [("cjk-glyphs", seeds)] * 4)
+    assert [(r["dataset"], r["seeds"]) for r in summary] == ([("fashion-mnist", seeds)] * len(ctf.SETTINGS)
+                                                                + [("cjk-glyphs", seeds)] * len(ctf.SETTINGS))

@@ -69,7 +69,8 @@ def test_projection_adds_recorded_times_and_estimates_the_rest_by_kind(budget, t
     done = [FakeJob(tmp_path / f"t{i}", "transfer", 600, seconds=s) for i, s in enumerate((100.0, 300.0, 1400.0))]
     pending = FakeJob(tmp_path / "pending", "transfer", 600)
     stranger = FakeJob(tmp_path / "stranger", "transfer", 9999)           # no finished job of its kind
-    rows = budget.projection({"04": done, "05": [pending, stranger]}, workers=2)
+    owned = {"04": done, "05": [pending, stranger]}
+    rows = budget.projection(owned, workers=2, recorded=budget.recorded_times(owned))
     first, second = rows
     assert (first["jobs"], first["finished"], first["recorded_s"], first["estimated_s"]) == (3, 3, 1800.0, 0.0)
     assert first["projected_h"] == pytest.approx(1800.0 / 2 / 3600)
@@ -83,7 +84,8 @@ def test_a_job_whose_folder_is_gone_counts_with_its_ledgered_time(budget, tmp_pa
     here = FakeJob(root / "cpu" / "transfer" / "bbb", "transfer", 600, seconds=200.0)
     pending = FakeJob(root / "cpu" / "transfer" / "ccc", "transfer", 600)
     ledger = {"cpu/transfer/aaa": 400.0, "cpu/transfer/bbb": 999.0}                # the folder wins over the ledger
-    (row,) = budget.projection({"04": [gone, here, pending]}, workers=1, ledger=ledger)
+    owned = {"04": [gone, here, pending]}
+    (row,) = budget.projection(owned, workers=1, recorded=budget.recorded_times(owned, ledger))
     assert (row["finished"], row["recorded_s"], row["estimated_s"]) == (2, 600.0, 300.0)
 
 
@@ -95,7 +97,7 @@ def test_the_ledger_keeps_other_presets_and_gone_folders_and_reads_back_what_it_
     fresh = FakeJob(root / "cpu" / "pretrain" / "ccc", "pretrain", 1000, seconds=50.0)
     pending = FakeJob(root / "cpu" / "pretrain" / "ddd", "pretrain", 1000)
     old = {"cpu/pretrain/aaa": 700.0, "cpu/pretrain/zzz": 1.0, "smoke/pretrain/aaa": 2.0}   # zzz: no longer planned
-    new = budget.updated_ledger(old, {"03": [gone, untimed, fresh, pending]}, "cpu")
+    new = budget.updated_ledger(old, budget.recorded_times({"03": [gone, untimed, fresh, pending]}, old), "cpu")
     assert set(new) == {"cpu/pretrain/aaa", "cpu/dp_query/bbb", "cpu/pretrain/ccc", "smoke/pretrain/aaa"}
     assert new["cpu/pretrain/aaa"] == 700.0 and new["cpu/pretrain/ccc"] == 50.0
     path = tmp_path / "stage_times.csv"
