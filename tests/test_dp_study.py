@@ -1,5 +1,6 @@
 """Notebook 07's study (primps_core.study.dp_synthesis): the plan, the registered gate and verdict rule on
 known numbers, the budget checked before anything runs, and the dp-train command end to end at smoke size."""
+import dataclasses
 import json
 import math
 import subprocess
@@ -9,20 +10,26 @@ import numpy as np
 import pytest
 import scipy.stats
 
+from primps_core import presets
+from primps_core.dp import dpgan
 from primps_core.presets import get_preset
 from primps_core.study import dp_synthesis as study
 from primps_core.study import runs
 
 
-def test_the_plan_runs_every_source_at_every_epsilon_and_one_non_private_baseline_each():
-    sizes = get_preset("cpu")
-    plan = study.plan("cpu")
+@pytest.mark.parametrize("preset", ["cpu", "gpu"])
+def test_the_plan_runs_every_source_at_every_epsilon_and_one_non_private_baseline_each(preset):
+    sizes = get_preset(preset)
+    grid = study.sources(preset)
+    assert set(grid) == set(sizes.dp_sources) and study.NONE in grid
+    plan = study.plan(preset)
     labels = [labels for labels, _ in plan.runs]
     diffusion = [label for label in labels if label["model"] == study.MODEL]
-    assert len(diffusion) == len(study.SOURCES) * (len(sizes.dp_epsilons) * sizes.dp_seeds + 1)
+    assert len(diffusion) == len(grid) * (len(sizes.dp_epsilons) * sizes.dp_seeds + 1)
+    assert {label["source"] for label in diffusion} == set(grid)
     assert len(labels) - len(diffusion) == len(study.GAN_SOURCES) * (len(sizes.dp_gan_epsilons) * sizes.dp_seeds + 1)
     assert {(label["source"], label["epsilon"]) for label in diffusion if math.isinf(label["epsilon"])} == \
-        {(source, math.inf) for source in study.SOURCES}
+        {(source, math.inf) for source in grid}
     for label, job in plan.runs:
         assert job.config.privacy.epsilon == label["epsilon"] and job.config.seed == label["seed"]
         if label["model"] == study.GAN:
@@ -34,8 +41,18 @@ def test_the_plan_runs_every_source_at_every_epsilon_and_one_non_private_baselin
             assert (job.config.pretrain.query is not None) == label["source"].endswith(study.SELECTED)
     shared = {job.config.pretrain for label, job in plan.runs if job.config.pretrain is not None and label["model"] == study.MODEL}
     gan = {job.config.pretrain for label, job in plan.runs if job.config.pretrain is not None and label["model"] == study.GAN}
-    assert gan == {runs.pretrain_config("primitives-ps", "cpu", seed=0)}     # notebook 03-04's run, reused
-    assert len(shared) == len(study.SOURCES) - 1          # one pretraining run per source, shared
+    side = dpgan.SIDE + 2 * dpgan.PAD     # the cpu preset's training side: there, notebook 03-04's run, reused
+    assert gan == {runs.pretrain_config("primitives-ps", preset, seed=0, resolution=side)}
+    assert preset != "cpu" or gan == {runs.pretrain_config("primitives-ps", preset, seed=0)}
+    assert len(shared) == len(grid) - 1          # one pretraining run per source, shared
+
+
+def test_the_full_grid_runs_at_the_gpu_presets_and_an_unknown_source_is_refused_by_name(monkeypatch):
+    assert study.sources("gpu") == study.sources("gpu-short") == study.SOURCES
+    cut = dataclasses.replace(get_preset("cpu"), dp_sources=("none", "primitive-ps"))
+    monkeypatch.setitem(presets.PRESETS, "cpu", cut)
+    with pytest.raises(ValueError, match="'primitive-ps'"):
+        study.plan("cpu")
 
 
 def _row(source, epsilon, seed, accuracy, fid=100.0):
