@@ -89,6 +89,27 @@ def test_gates_and_verdicts_follow_the_registered_rule():
     assert claims["primitives-ps-selected", "primitives-ps"]["verdict"] == "does not hold"
 
 
+def test_a_grid_without_a_source_claims_nothing_of_it_and_the_tables_carry_the_published_scale(tmp_path):
+    from primps_core.paths import write_csv
+    grid = study.sources("cpu")
+    assert "primitives-ps-selected" not in grid
+    rows = [{**_row(source, epsilon, seed, 0.5 + 0.01 * seed, fid=200.0 - seed), "epsilon_spent": epsilon,
+             "kid_mean": 0.2, "mia_auc": 0.5} for source in grid for epsilon, seeds in ((math.inf, 1), (10.0, 3))
+            for seed in range(seeds)]
+    found = study.claims(rows, {"accuracy": 0.8})
+    assert {(c["treatment"], c["control"]) for c in found} == {
+        (t, c) for t, c in study.COMPARISONS if t in grid and c in grid} and len(found) == 4
+    write_csv(tmp_path / "dp.csv", rows)
+    write_csv(tmp_path / "dp_claims.csv", found)
+    summary, verdicts, published = study.key_tables(tmp_path).values()
+    assert [(r["source"], r["epsilon"], r["seeds"]) for r in summary] == [
+        (source, label, seeds) for source in grid for label, seeds in (("non-private", 1), ("10", 3))]
+    assert summary[1]["accuracy"] == "0.510 ± 0.010" and len(verdicts) == 4
+    privimage = next(r for r in published if r["method"] == "PrivImage")
+    assert (privimage["accuracy, epsilon 1"], privimage["accuracy, epsilon 10"], privimage["FID, epsilon 10"]) == (
+        "0.799", "0.871", "5.3")
+
+
 def test_a_budget_that_cannot_hold_is_refused_before_anything_runs():
     with pytest.raises(ValueError, match="delta must be below 1/N = 0.0001 for a dataset of 10000"):
         study.run_config("none", 1.0, 0, "smoke", delta=1e-3)

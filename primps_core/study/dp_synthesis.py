@@ -419,7 +419,8 @@ DESIGN = {
     "date": "2026-11-28",
     "changes": "v2 (2026-11-28): the grid is the preset's (dp_sources); the cpu preset leaves out "
                "primitives-ps-selected and scores 300 samples per run instead of 500, to fit notebook 07's 90 minutes "
-               "on 2 cores (v1's cpu run took about 115). Decided after v1's cpu results had been seen; the source left "
+               "on 2 cores (v1's cpu grid: 1 h 23 min for the diffusion family from empty, about 30 min more for the "
+               "GAN family). Decided after v1's cpu results had been seen; the source left "
                "out is the one whose comparisons (against primitives-ps) no other claim needs, while natural-patches "
                "is kept as the control that says whether PrivImage's selection works at all at this scale. Claims, "
                "outcomes, gate and verdict rule are v1's; a claim whose arm a preset does not run is not reported.",
@@ -477,6 +478,30 @@ def claims(rows: list[dict], reference: dict) -> list[dict]:
     return table
 
 
+# Published DP synthesis of the full Fashion-MNIST, for scale: DPImageBench (Gong, Li, Lin and Wang 2025,
+# arXiv 2503.14681), its repository's README (2019ChenGong/DPImageBench at b52f5145, "Main Results":
+# accuracy at epsilon 1 / 10 and FID at epsilon 10). Their protocol: 60,000 synthetic images; ResNet,
+# WRN and ResNeXt classifiers trained 50 epochs, chosen on a noised validation split; FID of all
+# samples against the training split. We found no Fashion-MNIST numbers in PrivImage's own paper or code.
+PUBLISHED_SOURCE = "DPImageBench (arXiv 2503.14681), repository README at b52f5145, Fashion-MNIST"
+PUBLISHED = (  # (method, family, pretraining, accuracy % at epsilon 1, at epsilon 10, FID at epsilon 10)
+    ("PrivImage", "diffusion", "ImageNet, selected by a DP semantic query", 79.9, 87.1, 5.3),
+    ("PDP-Diffusion", "diffusion", "ImageNet, whole", 79.2, 85.4, 6.2),
+    ("DPDM", "diffusion", "none", 76.4, 85.6, 17.1),
+    ("DP-GAN", "GAN", "none", 71.8, 70.3, 76.9),
+    ("GS-WGAN", "GAN", "none", 52.7, 56.7, 97.2),
+    ("DP-MERF", "mean embeddings", "none", 62.2, 62.2, 106.4),
+)
+
+
+def published_table() -> tables.Table:
+    """``PUBLISHED`` as a table (accuracy as a fraction, as ``dp.csv`` has it)."""
+    return [{"method": method, "family": family, "pretraining": pretraining,
+             "accuracy, epsilon 1": tables.number(low / 100, 3), "accuracy, epsilon 10": tables.number(high / 100, 3),
+             "FID, epsilon 10": tables.number(fid, 1)}
+            for method, family, pretraining, low, high, fid in PUBLISHED]
+
+
 def _epsilon_label(epsilon: float) -> str:
     return "non-private" if math.isinf(epsilon) else f"{epsilon:g}"
 
@@ -505,4 +530,6 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                  "gates": f"{row['treatment_gate']} / {row['control_gate']}", "verdict": row["verdict"]}
                 for row in claim_rows]
     return {"Each model, source and epsilon, mean ± s.d. over seeds": summary,
-            "The claims: accuracy of treatment vs control, effects with Welch 95% intervals": verdicts}
+            "The claims: accuracy of treatment vs control, effects with Welch 95% intervals": verdicts,
+            f"Published, for scale ({PUBLISHED_SOURCE}; 60,000 samples, larger classifiers, FID against the "
+            f"training split)": published_table()}
