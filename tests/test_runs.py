@@ -84,6 +84,21 @@ def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypat
     assert all(r.cached for r in again) and [r.value for r in again] == [r.value for r in results]
 
 
+def test_a_job_starts_once_its_needs_end_and_before_unrelated_queued_ones(tmp_path):
+    """The natural-selected runs of notebook 07 wait for their pretraining, not for every other run."""
+    from scheduled_stage import After, Sleep, follow, step
+
+    from primps_core.study import runs
+    from primps_core.study.pipeline import Context
+    need = Sleep("pretraining", 0.5)
+    jobs = [runs.Job(follow, After("dependent", 0.2, need), "smoke"),
+            runs.Job(step, Sleep("long", 3.0), "smoke"), runs.Job(step, Sleep("queued", 0.2), "smoke")]
+    dependent, long, queued = (r.value for r in runs.run_jobs(jobs, workers=2, progress=False,
+                                                              context=Context(tmp_path / "runs")))
+    assert dependent["start"] >= dependent["need"]["end"]           # after what it needs
+    assert dependent["end"] <= queued["start"] < long["end"]        # before the job queued earlier; not after all
+
+
 def test_balanced_workers_known_answers():
     from primps_core.study.runs import balanced_workers
     assert [balanced_workers(n, 2) for n in (1, 2, 3, 4, 5, 36)] == [2, 2, 3, 2, 3, 2]

@@ -10,7 +10,8 @@ pretraining run (seed ``PRETRAIN_SEED``: the fine-tuning seeds vary the transfer
 where one pretrained model is fine-tuned).
 
 ``run_jobs`` runs many such stages in worker processes (one thread each: two single-threaded
-trainings on 2 cores do about 15% more images/s than one two-threaded one), pretraining first.
+trainings on 2 cores do about 15% more images/s than one two-threaded one), each job as soon as the
+jobs it needs (a transfer's pretraining run) have finished.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,26 +267,29 @@ def _embed_targets(jobs: list[Job], context: Context) -> None:
                          cache_dir=feature_cache(context))
 
 
-def _phases(jobs: list[Job]) -> list[list[Job]]:
-    """``jobs`` and everything they need, grouped by depth: the jobs that need nothing first."""
-    depth: dict[Job, int] = {}
+def _with_needs(jobs: list[Job]) -> list[Job]:
+    """``jobs`` and everything they need, recursively, each once and after the jobs it needs."""
+    order: dict[Job, None] = {}
 
-    def visit(job: Job) -> int:
-        if job not in depth:
-            depth[job] = 1 + max((visit(need) for need in job.needs()), default=-1)
-        return depth[job]
+    def visit(job: Job) -> None:
+        if job not in order:
+            for need in job.needs():
+                visit(need)
+            order[job] = None
     for job in jobs:
         visit(job)
-    return [[job for job in depth if depth[job] == level] for level in range(max(depth.values(), default=-1) + 1)]
+    return list(order)
 
 
 def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
              context: Context | None = None) -> list[StageResult]:
     """Run (or load) every job, in parallel worker processes; results in the order of ``jobs``.
 
-    The jobs a job needs (a transfer's pretraining run, recursively) run in an earlier phase, so no
-    two workers ever compute the same stage, and the targets' features are computed once before
-    the transfers start.
+    A job starts as soon as the jobs it needs (a transfer's pretraining run, recursively) have
+    finished, so no two workers ever compute the same stage and no worker waits for unrelated runs
+    to end. Of the jobs ready to start, one that others wait for goes first, then the order of
+    ``jobs`` (put the longest first: fewer workers idle at the end). The targets' features are
+    computed once before the transfers start.
     ``workers`` defaults to ``balanced_workers``; with one worker (or one run left to compute) the
     runs go in this process. Every run trains on one thread wherever it runs: float sums depend on
     the thread count, so this keeps a run's numbers independent of how many others were pending.
@@ -294,28 +298,45 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
     """
     context = dataclasses.replace(context or Context(), progress=progress)
     quiet = dataclasses.replace(context, runs_dir=context.root, progress=False)    # the workers' context
-    phases = _phases(jobs)
-    cores = os.cpu_count() or 1
+    order = _with_needs(jobs)
+    pending = [job for job in order if not job.done(context.root)]
+    count = min(workers or balanced_workers(len(pending), os.cpu_count() or 1), len(pending))
     results: dict[Job, StageResult] = {}
-    for phase in phases:
-        pending = [job for job in phase if not job.done(context.root)]
-        count = min(workers or balanced_workers(len(pending), cores), len(pending))
-        if count <= 1:
-            with _threads(RUN_THREADS):
-                results.update((job, job.run(context)) for job in phase)
-            continue
+    if count > 1:
         _embed_targets(pending, context)
-        pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                                   initargs=(RUN_THREADS,))
-        try:
-            futures = {pool.submit(job.run, quiet): job for job in pending}
-            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{pending[0].stage.name} runs",
-                               unit="run", disable=not progress):
-                results[futures[future]] = future.result()
-        finally:                 # on an error, do not wait for the queued runs
-            pool.shutdown(cancel_futures=True)
-        results.update((job, job.run(context)) for job in phase if job not in results)
+        results = _run_in_workers(pending, count, quiet, progress)
+    with _threads(RUN_THREADS):
+        results.update((job, job.run(context)) for job in order if job not in results)
     return [results[job] for job in jobs]
+
+
+def _run_in_workers(pending: list[Job], count: int, context: Context, progress: bool) -> dict[Job, StageResult]:
+    """Compute ``pending`` (each after the jobs of ``pending`` it needs) in ``count`` worker
+    processes, at most ``count`` at a time so that a job that becomes ready can go before the
+    queued ones."""
+    blocking = {job: {need for need in job.needs() if need in pending} for job in pending}
+    wanted = {need for needs in blocking.values() for need in needs}
+    rank = {job: (job not in wanted, k) for k, job in enumerate(pending)}
+    results, running = {}, {}
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(RUN_THREADS,))
+    try:
+        with tqdm(total=len(pending), desc="runs", unit="run", disable=not progress) as bar:
+            while blocking or running:
+                ready = sorted((job for job, needs in blocking.items() if not needs), key=rank.get)
+                for job in ready[:count - len(running)]:
+                    del blocking[job]
+                    running[pool.submit(job.run, context)] = job
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    job = running.pop(future)
+                    results[job] = future.result()
+                    for needs in blocking.values():
+                        needs.discard(job)
+                    bar.update()
+    finally:                 # on an error, do not wait for the others
+        pool.shutdown(cancel_futures=True)
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
