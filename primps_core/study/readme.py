@@ -98,7 +98,8 @@ def presets_block() -> str:
                  "decisive units (Primitives-PS / natural / scratch)": " / ".join(map(str, p.decisive_units)),
                  "units per ladder rung / knob (knobs)": f"{p.ladder_units} / {p.knob_units} ({p.knobs})"}
                 for p in PRESETS.values()]
-    private = [{"preset": f"`{p.name}`", "diffusion sources": f"{len(p.dp_sources)} of {len(dp_synthesis.SOURCES)}", "UNet width": p.dp_channels, "pool images": tables.number(p.dp_pool_size, 0),
+    private = [{"preset": f"`{p.name}`", "diffusion sources": f"{len(p.dp_sources)} of {len(dp_synthesis.SOURCES)}",
+                "UNet width": p.dp_channels, "pool images": tables.number(p.dp_pool_size, 0),
                 "pretraining steps": tables.number(p.dp_pretrain_steps, 0), "batch": p.dp_batch_size,
                 "DP-SGD steps": tables.number(p.dp_steps, 0), "epsilons (delta)": f"{', '.join(f'{e:g}' for e in p.dp_epsilons)} "
                                                                                    f"({p.dp_delta:g})",

@@ -314,7 +314,8 @@ def _run_in_workers(pending: list[Job], count: int, context: Context, progress: 
     """Compute ``pending`` (each after the jobs of ``pending`` it needs) in ``count`` worker
     processes, at most ``count`` at a time so that a job that becomes ready can go before the
     queued ones."""
-    blocking = {job: {need for need in job.needs() if need in pending} for job in pending}
+    computing = set(pending)
+    blocking = {job: computing.intersection(job.needs()) for job in pending}
     wanted = {need for needs in blocking.values() for need in needs}
     rank = {job: (job not in wanted, k) for k, job in enumerate(pending)}
     results, running = {}, {}
