@@ -4,9 +4,10 @@ The convergence gate of ``figures/design.json`` asks that scratch's mean KID cur
 tenth of its improvement over the last third of fine-tuning. This benchmark trains scratch on
 each primary target (``study.decisive.PRIMARY_TARGETS``) with the ``--preset``'s recipe for
 ``--iterations``, scored every ``--iterations / --evals`` iterations by FID and KID of the preset's
-sample count against the whole target, and reports, for each fine-tuning length T the study could
+sample count against the whole target (and at iteration 0, before any step), and reports, for each fine-tuning length T the study could
 choose (a multiple of three evaluation intervals), whether the gate would pass on the evaluations
-the study would make at that length (T/3, 2T/3, T), averaged over ``--seeds`` scratch seeds.
+the study would make at that length (T/3, 2T/3, T), averaged over ``--seeds`` scratch seeds. It also measures the noise of one evaluation: the KID of each
+run's final generator on ten independent sets of samples.
 
     .venv/bin/python benchmarks/transfer_horizon.py [--preset cpu] [--iterations 4800] [--evals 16] [--seeds 1]
 
@@ -28,7 +29,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from primps_core import checks  # noqa: E402
-from primps_core.eval import decision  # noqa: E402
+from primps_core.data import sources  # noqa: E402
+from primps_core.eval import decision, metrics  # noqa: E402
+from primps_core.gan import training  # noqa: E402
 from primps_core.paths import atomic_write  # noqa: E402
 from primps_core.presets import get_preset  # noqa: E402
 from primps_core.study import decisive, runs  # noqa: E402
@@ -36,15 +39,47 @@ from primps_core.study import decisive, runs  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def curves(preset: str, iterations: int, evals: int, seeds: int) -> dict[str, list[list[dict]]]:
-    """Per primary target, each scratch seed's evaluations (iteration, fid, kid_mean)."""
+NOISE_DRAWS = 10        # sample sets drawn from each run's final generator to measure KID's noise
+
+
+def _score(generator: torch.nn.Module, config, seed: int) -> dict:
+    """FID and KID of ``config.fid_samples`` samples of ``generator`` (latents from ``seed``)
+    against the whole target, as the transfer stage scores its evaluations."""
+    real = sources.load_images(config.train.source, config.train.model.resolution)
+    fake = training.sample_images(generator, config.fid_samples, seed)
+    return metrics.evaluate(real, fake, ["fid", "kid"], progress=False, cache_dir=runs.feature_cache(runs.Context()))
+
+
+def at_start(config) -> dict:
+    """Scratch's evaluation at iteration 0: its EMA generator before any step (the stage scores
+    only after steps), with the latents the stage's evaluations use."""
+    trainer = training.Trainer(config.train)
+    scores = _score(trainer.G_ema, config, config.train.seed + 1_000_000)
+    return {"iteration": 0, **{key: scores[key] for key in runs.SCORES}}
+
+
+def final_noise(result, config) -> list[float]:
+    """KID of the run's final EMA generator on ``NOISE_DRAWS`` independent sets of samples: the
+    spread of one evaluation at the study's sample count (pilot (d) of issue 33)."""
+    state = training.load_checkpoint(result.path / training.CHECKPOINT)
+    trainer = training.Trainer(config.train)
+    trainer.load_state_dict(state)
+    return [_score(trainer.G_ema, config, 2_000_000 + draw)["kid_mean"] for draw in range(NOISE_DRAWS)]
+
+
+def curves(preset: str, iterations: int, evals: int, seeds: int) -> tuple[dict, dict]:
+    """Per primary target, each scratch seed's evaluations (iteration 0 first, then the stage's:
+    iteration, fid, kid_mean) and the KIDs of its final generator over ``NOISE_DRAWS`` sample sets."""
     planned = [(target, runs.transfer_job(target, runs.SCRATCH, preset, seed=seed, iterations=iterations, evals=evals))
                for target in decisive.PRIMARY_TARGETS for seed in range(seeds)]
     results = runs.run_jobs([job for _, job in planned])
     found: dict[str, list[list[dict]]] = {}
-    for (target, _), result in zip(planned, results):
-        found.setdefault(target, []).append(result.value["curve"])
-    return found
+    noise: dict[str, list[list[float]]] = {}
+    with runs._threads(runs.RUN_THREADS):
+        for (target, job), result in zip(planned, results):
+            found.setdefault(target, []).append([at_start(job.config)] + result.value["curve"])
+            noise.setdefault(target, []).append(final_noise(result, job.config))
+    return found, noise
 
 
 def gate_by_length(seeds: list[list[dict]]) -> list[dict]:
@@ -55,14 +90,14 @@ def gate_by_length(seeds: list[list[dict]]) -> list[dict]:
     rows = []
     for length in iterations:
         marks = [length // 3, 2 * length // 3, length]
-        if length % 3 or not all(mark in mean for mark in marks):
+        if not length or length % 3 or not all(mark in mean for mark in marks):
             continue
         kids = [mean[mark] for mark in marks]
         rows.append({"length": length, "kids": kids, "passes": decision.convergence_gate(marks, kids)})
     return rows
 
 
-def report(found: dict, preset: str, iterations: int, evals: int, seeds: int) -> str:
+def report(found: dict, noise: dict, preset: str, iterations: int, evals: int, seeds: int) -> str:
     sizes = get_preset(preset)
     lines = [f"# How long scratch takes to plateau on the primary targets ({datetime.date.today()})", "",
              f"torch {torch.__version__}; preset `{preset}`: {sizes.architecture} {sizes.base_channels} channels, "
@@ -85,6 +120,14 @@ def report(found: dict, preset: str, iterations: int, evals: int, seeds: int) ->
             row = gates[target][length]
             cells.append(f"{'passes' if row['passes'] else 'fails'} ({' → '.join(f'{k:.3f}' for k in row['kids'])})")
         lines.append(f"| {length:,} | " + " | ".join(cells) + " |")
+    lines += ["", f"The noise of one evaluation: KID of each seed's final generator on {NOISE_DRAWS} independent sets "
+              f"of {sizes.fid_samples} samples against the whole target (standard deviation over the draws, "
+              "then the mean of the seeds' standard deviations):", "",
+              "| target | KID mean over draws | std over draws | range |", "|---|---|---|---|"]
+    for target, draws in noise.items():
+        values = np.array(draws)
+        lines.append(f"| {target} | {values.mean():.4f} | {np.mean(values.std(axis=1, ddof=1)):.4f} | "
+                     f"{values.min():.4f} - {values.max():.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -111,8 +154,8 @@ def main() -> None:
     iterations = checks.integer(args.iterations, "iterations", 3)
     evals = checks.integer(args.evals, "evals", 3)
     seeds = checks.integer(args.seeds, "seeds", 1)
-    found = curves(args.preset, iterations, evals, seeds)
-    text = report(found, args.preset, iterations, evals, seeds)
+    found, noise = curves(args.preset, iterations, evals, seeds)
+    text = report(found, noise, args.preset, iterations, evals, seeds)
     atomic_write(RESULTS / "transfer_horizon.md", lambda temporary: Path(temporary).write_text(text))
     figure(found, RESULTS / "transfer_horizon.png")
     print(text)
