@@ -5,7 +5,7 @@ recipe the study uses (DiffAugment, lazy R1 with StyleGAN2-ADA's heuristic weigh
 ``training.r1_heuristic``, EMA) for the same budget of CPU time, its EMA generator scored at
 evenly spaced checkpoints by FID and KID of ``--samples`` images against as many held-out
 Primitives-PS images (equal sizes keep FID's bias equal across candidates). Each candidate trains
-on one thread, as every run of the study does (``runs.run_jobs``), and only its training steps
+on one thread, as every run of the study does (``scheduler.run_jobs``), and only its training steps
 count, as the thread's CPU time: generating the batches and the evaluations do not, and other
 work on the machine does not either (with several threads, OpenMP's spin-waiting under contention
 would count as time).
@@ -35,7 +35,7 @@ import torch
 from primps_core import synth
 from primps_core.data import sources
 from primps_core.eval import metrics
-from primps_core.gan import models, training
+from primps_core.gan import models, sampling, training
 from primps_core.paths import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -60,12 +60,12 @@ def run(architecture: str, width: int, widest: int, minutes: float, checkpoints:
             start = time.thread_time()
             trainer.step(reals)
             trained += time.thread_time() - start
-        fake = training.sample_images(trainer.G_ema, len(real), seed=7)
+        fake = sampling.sample_images(trainer.G_ema, len(real), seed=7)
         scores = metrics.evaluate(real, fake, ["fid", "kid"], cache_dir=None, progress=False)
         rows.append({"cpu_minutes": trained / 60, "iterations": trainer.iteration,
                      "fid": scores["fid"], "kid": scores["kid_mean"]})
         print(architecture, width, widest, seed, rows[-1], flush=True)
-    samples = training.sample_images(trainer.G_ema, 16, seed=7)
+    samples = sampling.sample_images(trainer.G_ema, 16, seed=7)
     return {"architecture": architecture, "width": width, "widest": widest, "seed": seed, "rows": rows,
             "samples": samples.tolist()}
 

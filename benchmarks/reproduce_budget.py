@@ -4,7 +4,7 @@ A notebook that resumes from cached stages records only the time it took to resu
 (``figures/reproduce.json`` marks it ``from_empty: false``), so the budget of the whole canonical
 run cannot be read from there while its stages were computed across several sessions. Every
 training stage records its own wall time (``wall_s`` in its ``result.json``), measured in a worker
-of ``runs.run_jobs``, which runs as many workers as the machine has cores. This benchmark lists
+of ``scheduler.run_jobs``, which runs as many workers as the machine has cores. This benchmark lists
 the jobs each notebook runs (with the jobs they need), in notebook order, each job counted in the
 first notebook that runs it; sums the recorded wall times of the finished ones; estimates a job
 not finished yet by the median of the finished jobs of its kind (stage, length, private or not);
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -36,27 +37,20 @@ import numpy as np
 
 from primps_core import checks, paths
 from primps_core.paths import atomic_write, read_csv, write_csv
-from primps_core.study import ablations, ctf, decisive, dp_synthesis, pretraining, privacy, runs, transfer
+from primps_core.study import pipeline, reproduce
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LEDGER = RESULTS / "stage_times.csv"
 
 
-def notebook_jobs(preset: str) -> dict[str, list[runs.Job]]:
-    """The training jobs of each notebook that has any, in the order ``make reproduce`` runs them."""
-    plan = dp_synthesis.plan(preset)
-    return {"03_pretraining": pretraining.jobs(preset),
-            "04_transfer": [job for _, job in decisive.pretrain_plan(preset) + decisive.transfer_plan(preset)
-                            + transfer.plan(preset)],
-            "05_ablations": [job for _, job in ablations.plan(preset)],
-            "06_privacy": privacy.jobs(preset),
-            "07_dp_synthesis": [job for _, job in plan.runs] + [plan.reference],
-            "08_many_classes": [job for dataset in ctf.DATASETS for job in
-                                [runs.Job(ctf.reference_stage, ctf.ReferenceConfig(ctf.scale(preset, dataset)), preset)]
-                                + [job for _, job in ctf.plan(preset, dataset)]]}
+def notebook_jobs(preset: str) -> dict[str, list[pipeline.Job]]:
+    """Every notebook's jobs, from its study module's ``plan`` (``primps_core.study.<name>``), in
+    the order ``make reproduce`` runs them."""
+    return {notebook.stem: [job for _, job in importlib.import_module(f"primps_core.study.{notebook.stem[3:]}").plan(preset)]
+            for notebook in reproduce.find_notebooks(paths.NOTEBOOKS_DIR)}
 
 
-def kind(job: runs.Job) -> tuple:
+def kind(job: pipeline.Job) -> tuple:
     """Jobs of one kind cost about the same: the stage, its training length, private or not."""
     config = job.config
     length = getattr(config, "train", None) or getattr(config, "scale", None)     # scale: notebook 08's runs
@@ -77,7 +71,7 @@ def read_ledger(path: Path = LEDGER) -> dict[str, float]:
     return dict(zip(columns["job"].tolist(), columns["wall_s"].tolist()))
 
 
-def recorded_seconds(job: runs.Job, ledger: dict[str, float] | None = None) -> float | None:
+def recorded_seconds(job: pipeline.Job, ledger: dict[str, float] | None = None) -> float | None:
     """The job's recorded wall time, from its folder or else the ledger; None when it has not
     finished, NaN when it finished without one (the short stages: DP queries, reference scores)."""
     result = job.path() / "result.json"
@@ -86,7 +80,7 @@ def recorded_seconds(job: runs.Job, ledger: dict[str, float] | None = None) -> f
     return json.loads(result.read_text()).get("wall_s", float("nan"))
 
 
-def recorded_times(owned: dict[str, list[runs.Job]], ledger: dict[str, float] | None = None) -> dict[Path, float | None]:
+def recorded_times(owned: dict[str, list[pipeline.Job]], ledger: dict[str, float] | None = None) -> dict[Path, float | None]:
     """``recorded_seconds`` of every job of the plan, by its folder: read once, for the projection and the ledger."""
     return {job.path(): recorded_seconds(job, ledger) for jobs in owned.values() for job in jobs}
 
@@ -99,12 +93,12 @@ def updated_ledger(ledger: dict[str, float], recorded: dict[Path, float | None],
     return {**kept, **found}
 
 
-def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
+def first_runs(groups: dict[str, list[pipeline.Job]]) -> dict[str, list[pipeline.Job]]:
     """Each job (and the jobs it needs, first) under the first notebook that runs it."""
     seen: set[Path] = set()
-    owned: dict[str, list[runs.Job]] = {}
+    owned: dict[str, list[pipeline.Job]] = {}
 
-    def visit(job: runs.Job, mine: list[runs.Job]) -> None:
+    def visit(job: pipeline.Job, mine: list[pipeline.Job]) -> None:
         if job.path() in seen:
             return
         for needed in job.needs():
@@ -119,7 +113,7 @@ def first_runs(groups: dict[str, list[runs.Job]]) -> dict[str, list[runs.Job]]:
     return owned
 
 
-def projection(owned: dict[str, list[runs.Job]], workers: int, recorded: dict[Path, float | None]) -> list[dict]:
+def projection(owned: dict[str, list[pipeline.Job]], workers: int, recorded: dict[Path, float | None]) -> list[dict]:
     """Per notebook: jobs, finished jobs, recorded and estimated worker-seconds, projected wall hours
     (``recorded``: ``recorded_times`` of the plan)."""
     by_kind = defaultdict(list)
@@ -135,6 +129,8 @@ def projection(owned: dict[str, list[runs.Job]], workers: int, recorded: dict[Pa
         missing = [job for job in jobs if recorded[job.path()] is None]
         unknown = [job for job in missing if not by_kind[kind(job)]]
         estimated = sum(float(np.median(by_kind[kind(job)])) for job in missing if by_kind[kind(job)])
+        if not done and not untimed and len(unknown) == len(jobs):
+            continue              # no job of a kind with a recorded time (01, 02 measure; they do not train)
         rows.append({"notebook": notebook, "jobs": len(jobs), "finished": len(done) + untimed, "untimed": untimed,
                      "unknown": len(unknown),
                      "recorded_s": sum(done), "estimated_s": estimated,
@@ -155,8 +151,8 @@ def report(preset: str, workers: int, rows: list[dict], measured: dict[str, floa
     lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
              f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/ "
              "(or, for a job whose folder is gone, in stage_times.csv), a job not finished yet estimated by the "
-             "median of the finished jobs of its kind. Notebooks without training jobs (01, 02) only have their "
-             "measured time.", "",
+             "median of the finished jobs of its kind. A notebook none of whose jobs is of a kind with a "
+             "recorded time (01 and 02, which measure and do not train) has only its measured time.", "",
              "| notebook | jobs | finished | recorded worker-hours | estimated worker-hours (unfinished) | "
              "projected wall hours | measured from empty (hours) |", "|---|---|---|---|---|---|---|"]
     names = sorted(set(measured) | {row["notebook"] for row in rows})

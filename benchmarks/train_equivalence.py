@@ -25,7 +25,7 @@ import torch
 
 from primps_core.data import sources
 from primps_core.eval import metrics
-from primps_core.gan import models, training
+from primps_core.gan import models, sampling, training
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_equivalence.md"
 REFERENCE_START = 10_000_000      # held-out images: far beyond any index a run trains on
@@ -42,7 +42,7 @@ def curve(seed: int, channels_last: bool, iterations: int, evals: int, samples: 
     for iteration in range(iterations):
         trainer.step(stream(iteration * config.batch_size, config.batch_size))
         if (iteration + 1) % (iterations // evals) == 0:
-            fake = metrics.features(training.sample_images(trainer.G_ema, samples, seed + 1_000_000), cache_dir=None,
+            fake = metrics.features(sampling.sample_images(trainer.G_ema, samples, seed + 1_000_000), cache_dir=None,
                                     progress=False)
             points.append({"iteration": iteration + 1, **metrics.fid_from_features(reference, fake),
                            **metrics.kid_from_features(reference, fake)})

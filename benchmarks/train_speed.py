@@ -5,7 +5,7 @@ timed), for each architecture and width, after a warm-up, in one process using e
 thread. Then the default three ways on the same cores: one process with all threads; one run
 data-parallel over one single-thread process per core (gloo, as ``torchrun --nproc_per_node``
 runs it: each process computes its share of the same global batch, gradients are summed); and one
-independent single-thread run per core side by side (what ``runs.run_jobs`` does with
+independent single-thread run per core side by side (what ``scheduler.run_jobs`` does with
 many runs; their images/s summed). The default must reach at least 200 images/s on 2 cores.
 
 Last, the levers of a faster step side by side in the same run, at widths 16, 32 and 64 and at

@@ -30,11 +30,11 @@ import torch  # noqa: E402
 
 from primps_core import checks  # noqa: E402
 from primps_core.data import sources  # noqa: E402
-from primps_core.eval import decision, metrics  # noqa: E402
-from primps_core.gan import training  # noqa: E402
+from primps_core.eval import claims, metrics  # noqa: E402
+from primps_core.gan import sampling, training  # noqa: E402
 from primps_core.paths import atomic_write  # noqa: E402
 from primps_core.presets import get_preset  # noqa: E402
-from primps_core.study import decisive, runs  # noqa: E402
+from primps_core.study import decisive, runs, scheduler  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,7 +46,7 @@ def _score(generator: torch.nn.Module, config, seed: int) -> dict:
     """FID and KID of ``config.fid_samples`` samples of ``generator`` (latents from ``seed``)
     against the whole target, as the transfer stage scores its evaluations."""
     real = sources.load_images(config.train.source, config.train.model.resolution)
-    fake = training.sample_images(generator, config.fid_samples, seed)
+    fake = sampling.sample_images(generator, config.fid_samples, seed)
     return metrics.evaluate(real, fake, ["fid", "kid"], progress=False, cache_dir=runs.feature_cache(runs.Context()))
 
 
@@ -72,10 +72,10 @@ def curves(preset: str, iterations: int, evals: int, seeds: int) -> tuple[dict, 
     iteration, fid, kid_mean) and the KIDs of its final generator over ``NOISE_DRAWS`` sample sets."""
     planned = [(target, runs.transfer_job(target, runs.SCRATCH, preset, seed=seed, iterations=iterations, evals=evals))
                for target in decisive.PRIMARY_TARGETS for seed in range(seeds)]
-    results = runs.run_jobs([job for _, job in planned])
+    results = scheduler.run_jobs([job for _, job in planned])
     found: dict[str, list[list[dict]]] = {}
     noise: dict[str, list[list[float]]] = {}
-    with runs._threads(runs.RUN_THREADS):
+    with scheduler._threads(scheduler.RUN_THREADS):
         for (target, job), result in zip(planned, results):
             found.setdefault(target, []).append([at_start(job.config)] + result.value["curve"])
             noise.setdefault(target, []).append(final_noise(result, job.config))
@@ -93,7 +93,7 @@ def gate_by_length(seeds: list[list[dict]]) -> list[dict]:
         if not length or length % 3 or not all(mark in mean for mark in marks):
             continue
         kids = [mean[mark] for mark in marks]
-        rows.append({"length": length, "kids": kids, "passes": decision.convergence_gate(marks, kids)})
+        rows.append({"length": length, "kids": kids, "passes": claims.convergence_gate(marks, kids)})
     return rows
 
 

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--json", action="store_true", help="print the notebooks' status and times as one JSON line")
     run.add_argument("--device", default=None, help="where the training notebooks train (default: their own, auto: "
                                                     "a GPU when there is one)")
+    run.add_argument("--cluster", default=None, metavar="ADDRESS",
+                     help="a Dask scheduler (tcp://host:8786) to run the training jobs on; runs/ must be on a "
+                          "filesystem its workers share (docs/reference.md, On a cluster)")
     readme = commands.add_parser("readme", help="rewrite the generated tables of README.md and docs/ from figures/ "
                                                 "and benchmarks/results/")
     readme.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda (under torchrun: "
                                                        "each process its LOCAL_RANK's GPU)")
     pre.add_argument("--resolution", type=int, default=None, help="side of the training images (default: the preset's)")
-    pre.add_argument("--outdir", default=None, help="runs folder (default: runs/ in the repository)")
+    pre.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
 
     tune = commands.add_parser("transfer", help="fine-tune on a target from a pretraining source or scratch; prints JSON")
     tune.add_argument("--target", required=True, help="embedded target name, or a folder / zip / .npz of images")
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         "each process its LOCAL_RANK's GPU)")
     tune.add_argument("--resolution", type=int, default=None,
                       help="side the target's images are resized to, and the pretraining run's (default: the preset's)")
-    tune.add_argument("--outdir", default=None, help="runs folder (default: runs/ in the repository)")
+    tune.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
 
     decide = commands.add_parser("decisive", help="the decisive transfer experiment: every run, its curves, claims.csv "
                                                   "and figures into --out; prints the claims as one JSON line")
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     decide.add_argument("--out", required=True, help="folder for the CSVs and figures (written as the runs finish)")
     decide.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
     decide.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
+    decide.add_argument("--cluster", default=None, metavar="ADDRESS", help="a Dask scheduler to run the jobs on")
 
     draw = commands.add_parser("sample", help="images from a trained run's EMA generator: a dataset, or an "
                                                "interpolation grid as one PNG")
@@ -128,27 +132,27 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--seed", type=int, default=0)
     dp.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, pretraining, samples)")
     dp.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
-    ctf = commands.add_parser("ctf-train", help="train (or load) a class-conditional GAN on rendered Chinese "
-                                               "characters (or Fashion-MNIST) with part of the classes' HQ images "
-                                               "removed (notebook 08; cached); prints its scores as JSON and can "
-                                               "write samples")
-    ctf.add_argument("--dataset", default="cjk-glyphs", help="cjk-glyphs (rendered Chinese characters) or "
-                                                             "fashion-mnist (its ten classes)")
-    ctf.add_argument("--classes", type=int, default=None, help="glyph classes, spread over the 3,755 GB2312 "
-                                                               "level-1 characters (default: the preset's)")
-    ctf.add_argument("--hq-fraction", type=float, default=1.0, help="fraction of the classes that keep their "
-                                                                    "high-quality images, in (0, 1]")
-    ctf.add_argument("--lq", default="none", help="the other classes' low-quality images: none, naive (used as they "
-                                                  "are) or transfer (mapped by the LQ -> HQ feature transfer)")
-    ctf.add_argument("--self-supervision", action="store_true", help="add SS-GAN's rotation loss")
-    ctf.add_argument("--init", default="scratch", help="scratch or primitives-ps (the pretraining run of --seed)")
-    ctf.add_argument("--seed", type=int, default=0)
-    ctf.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, images, iterations)")
-    ctf.add_argument("--samples-per-class", type=int, default=0, help="also write this many generated images of "
-                                                                      "every class to --out")
-    ctf.add_argument("--out", default=None, help="an .npz for the samples (images and labels arrays)")
-    ctf.add_argument("--force", action="store_true", help="replace an earlier samples file at --out")
-    ctf.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
+    many = commands.add_parser("many-classes-train", help="train (or load) a class-conditional GAN on rendered "
+                                                          "Chinese characters (or Fashion-MNIST) with part of the "
+                                                          "classes' HQ images removed (notebook 08; cached); prints "
+                                                          "its scores as JSON and can write samples")
+    many.add_argument("--dataset", default="cjk-glyphs", help="cjk-glyphs (rendered Chinese characters) or "
+                                                              "fashion-mnist (its ten classes)")
+    many.add_argument("--classes", type=int, default=None, help="glyph classes, spread over the 3,755 GB2312 "
+                                                                "level-1 characters (default: the preset's)")
+    many.add_argument("--hq-fraction", type=float, default=1.0, help="fraction of the classes that keep their "
+                                                                     "high-quality images, in (0, 1]")
+    many.add_argument("--lq", default="none", help="the other classes' low-quality images: none, naive (used as they "
+                                                   "are) or transfer (mapped by the LQ -> HQ feature transfer)")
+    many.add_argument("--self-supervision", action="store_true", help="add SS-GAN's rotation loss")
+    many.add_argument("--init", default="scratch", help="scratch or primitives-ps (the pretraining run of --seed)")
+    many.add_argument("--seed", type=int, default=0)
+    many.add_argument("--preset", default="cpu", choices=list(PRESETS), help="sizes (model, images, iterations)")
+    many.add_argument("--samples-per-class", type=int, default=0, help="also write this many generated images of "
+                                                                       "every class to --out")
+    many.add_argument("--out", default=None, help="an .npz for the samples (images and labels arrays)")
+    many.add_argument("--force", action="store_true", help="replace an earlier samples file at --out")
+    many.add_argument("--runs", default=None, help="runs folder (default: runs/ in the repository)")
     args = parser.parse_args(argv)
     return run_command(args)
 
@@ -170,7 +174,7 @@ def run_command(args) -> int:
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
                 "synth": synth_command, "pretrain": training_command, "transfer": training_command,
                 "decisive": decisive_command, "sample": sample_command, "dp-train": dp_train_command,
-                "ctf-train": ctf_train_command}
+                "many-classes-train": many_classes_train_command}
     main_thread = threading.current_thread() is threading.main_thread()    # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -208,7 +212,7 @@ def reproduce_command(args) -> int:
     only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
     if only == []:
         raise ValueError(f"--only {args.only!r} names no notebook; give prefixes such as 01,02")
-    runs = reproduce(args.preset, only, kernel=args.kernel, device=args.device)
+    runs = reproduce(args.preset, only, kernel=args.kernel, device=args.device, cluster=args.cluster)
     if args.json:
         emit({"preset": args.preset, "notebooks": [{"notebook": run.name, "status": run.status,
                                                     "seconds": round(run.seconds, 1)} for run in runs]})
@@ -222,7 +226,7 @@ def decisive_command(args) -> int:
     from .study import decisive
     from .study.pipeline import Context
     from .viz import plots
-    context = Context(runs_dir=args.runs, device=args.device, progress=sys.stderr.isatty())
+    context = Context(runs_dir=args.runs, device=args.device, progress=sys.stderr.isatty(), cluster=args.cluster)
     outcome = decisive.run(args.preset, args.out, context)
     plots.decisive_figures(outcome, args.out)
     emit({"preset": args.preset, "out": str(args.out), "claims": outcome["claims"]})
@@ -231,12 +235,12 @@ def decisive_command(args) -> int:
 
 def dp_train_command(args) -> int:
     """Run (or load) one DP fine-tuning run of notebook 07's design and print its scores as JSON."""
-    from .study import dp_synthesis
+    from .study import dp_stages
     from .study.pipeline import Context
-    checks.choice(args.pretrain, "--pretrain", dp_synthesis.SOURCES)
-    config = dp_synthesis.run_config(args.pretrain, args.epsilon, args.seed, args.preset, delta=args.delta,
+    checks.choice(args.pretrain, "--pretrain", dp_stages.SOURCES)
+    config = dp_stages.run_config(args.pretrain, args.epsilon, args.seed, args.preset, delta=args.delta,
                                      max_grad_norm=args.clip, steps=args.steps, batch_size=args.batch_size)
-    result = dp_synthesis.run_stage(config, preset=args.preset, context=Context(runs_dir=args.runs,
+    result = dp_stages.dp_run_stage(config, preset=args.preset, context=Context(runs_dir=args.runs,
                                                                                 progress=sys.stderr.isatty()))
     value = result.value
     emit({"model": args.model, "pretrain": args.pretrain, "epsilon": args.epsilon, "delta": config.privacy.delta,
@@ -246,13 +250,14 @@ def dp_train_command(args) -> int:
     return 0
 
 
-def ctf_train_command(args) -> int:
+def many_classes_train_command(args) -> int:
     """Run (or load) one class-conditional run of notebook 08's design, print its scores as JSON and
     write ``--samples-per-class`` images of every class to ``--out``."""
     import numpy as np
 
     from . import paths
-    from .study import ctf
+    from .data import class_sources
+    from .study import many_classes, many_classes_parts
     from .study.pipeline import Context
     checks.integer(args.samples_per_class, "--samples-per-class", 0)
     if bool(args.samples_per_class) != (args.out is not None):
@@ -263,15 +268,16 @@ def ctf_train_command(args) -> int:
             raise ValueError(f"--out must name an .npz file (images and labels arrays), got {args.out!r}")
         out = paths.check_output(args.out, force=args.force, what="an .npz file",
                                  ours=lambda path: path.is_file() and path.suffix.lower() == ".npz")
-    checks.choice(args.dataset, "--dataset", tuple(ctf.DATASETS))
-    if args.classes is not None and args.dataset != ctf.GlyphImages.name:
+    checks.choice(args.dataset, "--dataset", tuple(class_sources.DATASETS))
+    if args.classes is not None and args.dataset != class_sources.GlyphImages.name:
         raise ValueError(f"--classes chooses a subset of the glyphs; {args.dataset} has its own classes")
-    config = ctf.run_config(args.hq_fraction, args.lq, args.self_supervision, args.init, args.seed, args.preset,
-                            classes=args.classes, dataset=args.dataset)
-    result = ctf.run_stage(config, preset=args.preset, context=Context(runs_dir=args.runs, progress=sys.stderr.isatty()))
+    config = many_classes_parts.run_config(args.hq_fraction, args.lq, args.self_supervision, args.init, args.seed,
+                                           args.preset, classes=args.classes, dataset=args.dataset)
+    result = many_classes.many_classes_run_stage(config, preset=args.preset,
+                                                 context=Context(runs_dir=args.runs, progress=sys.stderr.isatty()))
     if out is not None:
         labels = np.repeat(np.arange(config.scale.classes), args.samples_per_class)
-        images = ctf.generate(ctf.load_generator(result, config), labels, args.seed)
+        images = many_classes_parts.generate(many_classes_parts.load_generator(result, config), labels, args.seed)
         def write(temporary: str) -> None:
             with open(temporary, "wb") as handle:
                 np.savez(handle, images=images, labels=labels)
@@ -300,7 +306,7 @@ def training_command(args) -> int:
         torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
     status = 1
     try:
-        context = Context(runs_dir=args.outdir, device=device, progress=sys.stderr.isatty())
+        context = Context(runs_dir=args.runs, device=device, progress=sys.stderr.isatty())
         out = run_output(args.out, args.force) if args.command == "transfer" and args.out else None
         if args.command == "pretrain":
             data = sources.resolve(checks.choice(args.source, "pretraining source", runs.PRETRAIN_SOURCES))
@@ -418,23 +424,23 @@ def sample_command(args) -> int:
     """Write ``--n`` images of a run's EMA generator (or an interpolation grid) and print what was written."""
     from . import paths
     from .data.images import ImageWriter
-    from .gan import training
+    from .gan import sampling
     from .study import runs
     generator = runs.load_generator(args.run).to(args.device)
     seed = checks.integer(args.seed, "seed", 0)
     if args.n is not None:
-        images = training.sample_images(generator, checks.integer(args.n, "n", 1), seed, args.truncation)
+        images = sampling.sample_images(generator, checks.integer(args.n, "n", 1), seed, args.truncation)
         metadata = {"primps": {"run": str(args.run), "seed": seed, "truncation": args.truncation}}
         with ImageWriter(args.out, n=len(images), overwrite=args.force, metadata=metadata) as writer:
             writer.write(images)
         out, count = writer.path, len(images)
     else:
-        grid = training.interpolation_images(generator, args.interpolate, args.steps, seed, args.truncation)
+        grid = sampling.interpolation_images(generator, args.interpolate, args.steps, seed, args.truncation)
         if not str(args.out).lower().endswith(".png"):
             raise ValueError(f"an interpolation grid is one PNG: --out must end in .png, got {args.out!r}")
         out = paths.check_output(args.out, force=args.force, what="a PNG file",
                                  ours=lambda path: path.is_file() and path.suffix.lower() == ".png")
-        training.save_grid(grid.reshape(-1, *grid.shape[2:]), out, columns=grid.shape[1])
+        sampling.save_grid(grid.reshape(-1, *grid.shape[2:]), out, columns=grid.shape[1])
         count = grid.shape[0] * grid.shape[1]
     emit({"run": str(args.run), "out": str(out), "images": count, "resolution": generator.config.resolution,
           "seed": seed, "truncation": args.truncation})

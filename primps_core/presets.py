@@ -50,7 +50,7 @@ class Preset:
     dp_lr: float
     dp_steps: int                      # DP-SGD steps on the sensitive training set
     dp_delta: float
-    dp_sources: tuple[str, ...]        # the diffusion grid's pretraining sources (study.dp_synthesis.SOURCES or some)
+    dp_sources: tuple[str, ...]        # the diffusion grid's pretraining sources (study.dp_stages.SOURCES or some)
     dp_epsilons: tuple[float, ...]
     dp_seeds: int                      # fine-tuning seeds per (source, epsilon)
     dp_samples: int                    # generated images per run (an equal number per class): classifier and attack
@@ -60,17 +60,17 @@ class Preset:
     dp_mia_queries: int                # members and non-members queried by the membership attack
     dp_gan_epsilons: tuple[float, ...]  # the GAN family's epsilons (its grid: none and primitives-ps)
     dp_gan_steps: int                  # DP-SGD steps of the GAN's discriminator
-    # Notebook 08: many classes from fewer HQ images (study.ctf), glyphs of a class subset.
-    ctf_classes: int                   # classes in the subset (of the 3,755 GB2312 level-1 characters)
-    ctf_per_class: int                 # HQ (or LQ) training images per class
-    ctf_iterations: int                # GAN iterations per run
-    ctf_transfer_steps: int            # steps of the LQ -> HQ transfer module
-    ctf_evals: int                     # class-accuracy evaluations per run, evenly spaced
-    ctf_seeds: int                     # seeds per (setting, self-supervision, init)
-    ctf_fid_samples: int               # generated and real images of the FID at equal N
-    ctf_intra_classes: int             # classes of the intra-class FID
-    ctf_intra_samples: int             # images per class of the intra-class FID
-    ctf_fashion_per_class: int         # HQ (or LQ) training images per class of the Fashion-MNIST benchmark
+    # Notebook 08: many classes from fewer HQ images (study.many_classes), glyphs of a class subset.
+    many_classes_classes: int                   # classes in the subset (of the 3,755 GB2312 level-1 characters)
+    many_classes_per_class: int                 # HQ (or LQ) training images per class
+    many_classes_iterations: int                # GAN iterations per run
+    many_classes_transfer_steps: int            # steps of the LQ -> HQ transfer module
+    many_classes_evals: int                     # class-accuracy evaluations per run, evenly spaced
+    many_classes_seeds: int                     # seeds per (setting, self-supervision, init)
+    many_classes_fid_samples: int               # generated and real images of the FID at equal N
+    many_classes_intra_classes: int             # classes of the intra-class FID
+    many_classes_intra_samples: int             # images per class of the intra-class FID
+    many_classes_fashion_per_class: int         # HQ (or LQ) training images per class of the Fashion-MNIST benchmark
 
 
 PRESETS = {
@@ -85,9 +85,9 @@ PRESETS = {
                     dp_sources=("none", "primitives-ps", "natural-patches", "primitives-ps-selected", "natural-patches-selected"),
                     dp_epsilons=(1.0, 10.0), dp_seeds=2, dp_samples=20, dp_fid_samples=20, dp_sample_steps=3,
                     dp_classifier_epochs=1, dp_mia_queries=20, dp_gan_epsilons=(10.0,), dp_gan_steps=3,
-                    ctf_classes=6, ctf_per_class=4, ctf_iterations=6, ctf_transfer_steps=5, ctf_evals=2,
-                    ctf_seeds=2, ctf_fid_samples=12, ctf_intra_classes=2, ctf_intra_samples=6,
-                    ctf_fashion_per_class=4),
+                    many_classes_classes=6, many_classes_per_class=4, many_classes_iterations=6, many_classes_transfer_steps=5, many_classes_evals=2,
+                    many_classes_seeds=2, many_classes_fid_samples=12, many_classes_intra_classes=2, many_classes_intra_samples=6,
+                    many_classes_fashion_per_class=4),
     "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
@@ -102,9 +102,9 @@ PRESETS = {
                   dp_delta=1e-5, dp_sources=("none", "primitives-ps", "natural-patches", "natural-patches-selected"),
                   dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=500, dp_fid_samples=300, dp_sample_steps=20,
                   dp_classifier_epochs=5, dp_mia_queries=500, dp_gan_epsilons=(10.0,), dp_gan_steps=150,
-                  ctf_classes=200, ctf_per_class=10, ctf_iterations=200, ctf_transfer_steps=300, ctf_evals=2,
-                  ctf_seeds=3, ctf_fid_samples=300, ctf_intra_classes=4, ctf_intra_samples=30,
-                  ctf_fashion_per_class=100),
+                  many_classes_classes=200, many_classes_per_class=10, many_classes_iterations=200, many_classes_transfer_steps=300, many_classes_evals=2,
+                  many_classes_seeds=3, many_classes_fid_samples=300, many_classes_intra_classes=4, many_classes_intra_samples=30,
+                  many_classes_fashion_per_class=100),
     "gpu": Preset("gpu", notebook_timeout_s=4 * 3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
                   reference_images=2048, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=2048, coverage_images=100000, fidelity_images=2000,
@@ -116,9 +116,9 @@ PRESETS = {
                   dp_sources=("none", "primitives-ps", "natural-patches", "primitives-ps-selected", "natural-patches-selected"),
                   dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_fid_samples=2000, dp_sample_steps=50,
                   dp_classifier_epochs=20, dp_mia_queries=1000, dp_gan_epsilons=(1.0, 10.0), dp_gan_steps=5000,
-                  ctf_classes=3755, ctf_per_class=20, ctf_iterations=30000, ctf_transfer_steps=5000, ctf_evals=10,
-                  ctf_seeds=3, ctf_fid_samples=10000, ctf_intra_classes=20, ctf_intra_samples=200,
-                  ctf_fashion_per_class=200),
+                  many_classes_classes=3755, many_classes_per_class=20, many_classes_iterations=30000, many_classes_transfer_steps=5000, many_classes_evals=10,
+                  many_classes_seeds=3, many_classes_fid_samples=10000, many_classes_intra_classes=20, many_classes_intra_samples=200,
+                  many_classes_fashion_per_class=200),
     # The decisive experiment alone on one H100-class GPU within minutes (scripts/device_study.sh):
     # 64 px, twice the cpu preset's width, thousands of FID samples; notebooks 01-02 sizes as gpu.
     "gpu-short": Preset("gpu-short", notebook_timeout_s=3600, patch_sizes=(32, 64, 256), patches_per_size=20000,
@@ -132,9 +132,9 @@ PRESETS = {
                         dp_sources=("none", "primitives-ps", "natural-patches", "primitives-ps-selected", "natural-patches-selected"),
                         dp_epsilons=(1.0, 10.0), dp_seeds=3, dp_samples=2000, dp_fid_samples=2000, dp_sample_steps=50,
                         dp_classifier_epochs=10, dp_mia_queries=1000, dp_gan_epsilons=(1.0, 10.0), dp_gan_steps=1000,
-                        ctf_classes=3755, ctf_per_class=10, ctf_iterations=3000, ctf_transfer_steps=1000, ctf_evals=4,
-                        ctf_seeds=3, ctf_fid_samples=3755, ctf_intra_classes=10, ctf_intra_samples=100,
-                        ctf_fashion_per_class=200),
+                        many_classes_classes=3755, many_classes_per_class=10, many_classes_iterations=3000, many_classes_transfer_steps=1000, many_classes_evals=4,
+                        many_classes_seeds=3, many_classes_fid_samples=3755, many_classes_intra_classes=10, many_classes_intra_samples=100,
+                        many_classes_fashion_per_class=200),
 }
 
 

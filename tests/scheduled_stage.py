@@ -1,8 +1,11 @@
-"""Stages for tests/test_runs.py's scheduling test: each sleeps, then returns when it started and
-ended (wall clock, comparable across worker processes); ``follow`` needs a ``step``."""
+"""Stages for the scheduling tests (tests/test_runs.py, tests/test_dask.py): each sleeps, then
+returns when it started and ended (wall clock, comparable across worker processes) and the torch
+threads it ran on; ``follow`` needs a ``step``."""
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from primps_core.study.pipeline import Context, stage
 
@@ -23,7 +26,7 @@ class After:
 def _sleep(seconds: float) -> dict:
     start = time.time()
     time.sleep(seconds)
-    return {"start": start, "end": time.time()}
+    return {"start": start, "end": time.time(), "threads": torch.get_num_threads()}
 
 
 @stage("step")

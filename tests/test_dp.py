@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from primps_core.data.fashion import CLASSES, load_fashion
-from primps_core.dp import classifier, diffusion, privacy, semantic, training
+from primps_core.dp import diffusion, privacy, semantic, training
+from primps_core.eval import classifier
 
 
 @pytest.fixture(scope="module")

@@ -124,9 +124,9 @@ def test_low_quality_degrades_but_keeps_most_of_the_class(clean):
 
 
 def test_the_small_classifier_reads_glyph_classes_at_32_px(clean):
-    """The scorer notebook 08 uses for class accuracy (dp.classifier at the glyphs' side): trained on
+    """The scorer notebook 08 uses for class accuracy (eval.classifier at the glyphs' side): trained on
     high-quality variants of 40 classes, it names fresh variants far above chance and degraded ones less well."""
-    from primps_core.dp import classifier
+    from primps_core.eval import classifier
     classes = np.arange(0, 3755, 94)[:40]
     train, train_labels = glyphs.high_quality(clean, classes, per_class=12, seed=0)
     test, test_labels = glyphs.high_quality(clean, classes, per_class=4, seed=1)

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from primps_core.data import photos as photo_data
 from primps_core.eval import membership
 from primps_core.gan.models import Discriminator, Generator, ModelConfig
-from primps_core.gan.training import sample_images, to_tensor
+from primps_core.gan.sampling import sample_images, to_tensor
 
 TINY = ModelConfig(resolution=16, base_channels=8, max_channels=16, latent_dim=16)
 

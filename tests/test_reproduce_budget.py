@@ -36,7 +36,7 @@ class Stage:
 
 @dataclass
 class FakeJob:
-    """What the benchmark reads of a runs.Job: its folder, its needs, its stage and config."""
+    """What the benchmark reads of a pipeline.Job: its folder, its needs, its stage and config."""
     folder: Path
     name: str
     iterations: int

@@ -38,7 +38,7 @@ def test_own_images_at_a_chosen_resolution_with_runs_outside_the_repository(tmp_
     images = sources.load_images("emoji-food", 64)[:12]                    # 64 px own images
     image_files.save_images(images, tmp_path / "mine.zip")
     common = ["transfer", "--target", str(tmp_path / "mine.zip"), "--init", "scratch", "--preset", "smoke",
-              "--iterations", "2", "--outdir", str(tmp_path / "elsewhere")]
+              "--iterations", "2", "--runs", str(tmp_path / "elsewhere")]
     assert main(common) == 0
     written = capsys.readouterr()
     assert json.loads(written.out)["resolution"] == 16                     # the smoke preset's, said aloud
@@ -62,13 +62,13 @@ def test_unknown_init_or_target_gives_one_clear_error(tmp_path, capsys):
 
 
 def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypatch):
-    from primps_core.study import runs
+    from primps_core.study import runs, scheduler
     monkeypatch.setattr("primps_core.paths.RUNS_DIR", tmp_path / "runs")
     image_files.save_images(sources.load_images("emoji-food")[:12], tmp_path / "target.zip")
     options = dict(iterations=2, pretrain_iterations=4)
     jobs = [runs.transfer_job(str(tmp_path / "target.zip"), init, "smoke", seed=seed, **options)
             for init, seed in (("primitives-ps", 0), ("primitives-ps", 1), ("scratch", 0))]
-    results = runs.run_jobs(jobs, workers=2, progress=False)
+    results = scheduler.run_jobs(jobs, workers=2, progress=False)
     assert [r.path for r in results] == [job.path() for job in jobs] and not any(r.cached for r in results)
     assert len(list((tmp_path / "runs" / "smoke" / "pretrain").glob("[!.]*"))) == 1      # one shared pretraining
     pretrained = runs.pretrain_stage(jobs[0].config.init, preset="smoke")
@@ -80,7 +80,7 @@ def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypat
     stage_record = json.loads((results[0].path / "stage.json").read_text())          # beside the run's own config
     assert stage_record["stage"] == "transfer" and stage_record["config"]["init"]["train"]["source"] == "primitives-ps"
     assert json.loads((results[0].path / "config.json").read_text())["source"] == str(tmp_path / "target.zip")
-    again = runs.run_jobs(jobs, workers=2, progress=False)
+    again = scheduler.run_jobs(jobs, workers=2, progress=False)
     assert all(r.cached for r in again) and [r.value for r in again] == [r.value for r in results]
 
 
@@ -88,19 +88,20 @@ def test_a_job_starts_once_its_needs_end_and_before_unrelated_queued_ones(tmp_pa
     """The natural-selected runs of notebook 07 wait for their pretraining, not for every other run."""
     from scheduled_stage import After, Sleep, follow, step
 
-    from primps_core.study import runs
-    from primps_core.study.pipeline import Context
+    from primps_core.study import scheduler
+    from primps_core.study.pipeline import Context, Job
     need = Sleep("pretraining", 0.5)
-    jobs = [runs.Job(follow, After("dependent", 0.2, need), "smoke"),
-            runs.Job(step, Sleep("long", 3.0), "smoke"), runs.Job(step, Sleep("queued", 0.2), "smoke")]
-    dependent, long, queued = (r.value for r in runs.run_jobs(jobs, workers=2, progress=False,
-                                                              context=Context(tmp_path / "runs")))
+    jobs = [Job(follow, After("dependent", 0.2, need), "smoke"),
+            Job(step, Sleep("long", 3.0), "smoke"), Job(step, Sleep("queued", 0.2), "smoke")]
+    dependent, long, queued = (r.value for r in scheduler.run_jobs(jobs, workers=2, progress=False,
+                                                                   context=Context(tmp_path / "runs")))
     assert dependent["start"] >= dependent["need"]["end"]           # after what it needs
     assert dependent["end"] <= queued["start"] < long["end"]        # before the job queued earlier; not after all
+    assert [run["threads"] for run in (dependent["need"], dependent, long, queued)] == [1, 1, 1, 1]
 
 
 def test_balanced_workers_known_answers():
-    from primps_core.study.runs import balanced_workers
+    from primps_core.study.scheduler import balanced_workers
     assert [balanced_workers(n, 2) for n in (1, 2, 3, 4, 5, 36)] == [2, 2, 3, 2, 3, 2]
     assert balanced_workers(40, 16) == 16
 

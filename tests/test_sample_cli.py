@@ -9,7 +9,7 @@ from PIL import Image
 from primps_core.__main__ import main
 from primps_core.data import sources
 from primps_core.data.images import tile
-from primps_core.gan import training
+from primps_core.gan import sampling, training
 from primps_core.gan.models import ModelConfig
 from primps_core.study import runs
 
@@ -28,26 +28,26 @@ def run_dir(tmp_path_factory):
 def test_samples_are_the_ema_generator_at_the_seed_and_truncation(run_dir, tmp_path, capsys):
     assert main(["sample", "--run", str(run_dir), "--n", "6", "--seed", "4", "--out", str(tmp_path / "s.npz")]) == 0
     generator = runs.load_generator(run_dir)
-    np.testing.assert_array_equal(sources.load_images(tmp_path / "s.npz"), training.sample_images(generator, 6, 4))
+    np.testing.assert_array_equal(sources.load_images(tmp_path / "s.npz"), sampling.sample_images(generator, 6, 4))
     printed = json.loads(capsys.readouterr().out)
     assert printed["images"] == 6 and printed["resolution"] == 16 and printed["out"] == str(tmp_path / "s.npz")
     assert main(["sample", "--run", str(run_dir), "--n", "3", "--truncation", "0.5", "--out", str(tmp_path / "t")]) == 0
     latents = torch.randn(3, TINY.latent_dim, generator=torch.Generator().manual_seed(0)) * 0.5
     with torch.no_grad():
-        expected = training.to_images(generator(latents))
+        expected = sampling.to_images(generator(latents))
     np.testing.assert_array_equal(sources.load_images(tmp_path / "t"), expected)
 
 
 def test_an_interpolation_grid_walks_between_two_latents(run_dir, tmp_path, capsys):
     out = tmp_path / "grid.png"
     assert main(["sample", "--run", str(run_dir), "--interpolate", "2", "--steps", "5", "--out", str(out)]) == 0
-    grid = training.interpolation_images(runs.load_generator(run_dir), 2, 5, seed=0)
+    grid = sampling.interpolation_images(runs.load_generator(run_dir), 2, 5, seed=0)
     assert grid.shape == (2, 5, 16, 16, 3)
     np.testing.assert_array_equal(np.asarray(Image.open(out)), tile(grid))
     assert tile(grid)[16:32, 32:48].tolist() == grid[1, 2].tolist()           # row 1, step 2
     ends = torch.randn(2, 2, TINY.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        first = training.to_images(runs.load_generator(run_dir)(ends[0]))
+        first = sampling.to_images(runs.load_generator(run_dir)(ends[0]))
     assert np.abs(grid[:, 0].astype(int) - first).max() <= 1                   # each row starts at its first latent
     assert json.loads(capsys.readouterr().out)["images"] == 10
 

@@ -9,7 +9,7 @@ from primps_core.study.pipeline import Context
 
 def test_stage_compares_every_variant_the_geometry_and_every_option(tmp_path):
     config = fidelity.FidelityConfig(images=8, code_digest=synth.code_digest())
-    result = fidelity.measure(config, preset="smoke", context=Context(tmp_path, progress=False))
+    result = fidelity.synth_fidelity_stage(config, preset="smoke", context=Context(tmp_path, progress=False))
     rows = tables.csv_rows(result.path / "fidelity.csv")
     comparisons = list(dict.fromkeys(row["comparison"] for row in rows))
     assert comparisons == (list(fidelity.COUNTERPARTS) + ["salient object alone", "100 shapes, each alone"]

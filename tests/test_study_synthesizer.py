@@ -17,7 +17,7 @@ def test_flat_fraction_known_answers():
 def test_stage_measures_every_setting_and_the_summary_covers_them(tmp_path):
     config = study_synthesizer.SynthStudyConfig(resolutions=(32, 48), images_per_setting=3, coverage_images=20,
                                           stats_digest=study_synthesizer.stats_digest())
-    result = study_synthesizer.measure(config, preset="smoke", context=Context(tmp_path))
+    result = study_synthesizer.synthesizer_stage(config, preset="smoke", context=Context(tmp_path))
     images = read_csv(result.path / "images.csv")
     coverage = read_csv(result.path / "coverage.csv")
     assert len(images["alpha"]) == len(study_synthesizer.SETTINGS) * 2 * 3

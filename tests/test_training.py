@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from primps_core.data import images as image_files, sources
-from primps_core.gan import training
+from primps_core.gan import sampling, training
 from primps_core.gan.models import ModelConfig
 
 TINY = ModelConfig(resolution=16, base_channels=8, max_channels=16, latent_dim=16)
@@ -134,7 +134,7 @@ def test_channels_last_is_the_same_maths_up_to_float_reordering():
     convolutions = [p for p in fast.D.parameters() if p.dim() == 4 and p.shape[2] > 1]
     assert convolutions and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                                 for p in convolutions)
-    reals = training.to_tensor(sources.image_stream(plain.config.source, 32, 0)(0, 8))
+    reals = sampling.to_tensor(sources.image_stream(plain.config.source, 32, 0)(0, 8))
     gradients = []
     for trainer in (plain, fast):
         x = reals.contiguous(memory_format=torch.channels_last) if trainer.config.channels_last else reals
@@ -152,6 +152,20 @@ def test_channels_last_is_the_same_maths_up_to_float_reordering():
 
 # The synthesizer's defaults before they became the official code's: the study's own reading, kept as
 # options, which draws the same images, byte for byte, as the synthesizer of commit ccdbe3a.
+# Six tiny steps' weights with the code of the canonical figures, by CPU vendor (/proc/cpuinfo): AMD EPYC
+# (recorded at 68effa0), Intel Xeon with AVX-512 (HEAD of 2026-12-07, whose default path is that code's).
+CANONICAL_STEP_DIGESTS = {"AuthenticAMD": "bcfc499a7fba8170", "GenuineIntel": "758a937492e90f34"}
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor_id from /proc/cpuinfo ("unknown" where there is none)."""
+    try:
+        lines = open("/proc/cpuinfo").read().splitlines()
+    except OSError:
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("vendor_id")), "unknown")
+
+
 EARLIER_SYNTHESIZER = {"geometry": "continuous", "antialias": True, "normalisation": "per-channel",
                        "zero_frequency": "none"}
 
@@ -162,7 +176,10 @@ def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_w
     once made every step feed D contiguous NCHW reals instead of the NHWC view it had, which changed
     every pretraining run of the canonical preset (this digest changed with it). The images are the
     earlier synthesizer's, drawn with today's options: the same digest also shows that those options
-    reproduce it byte for byte."""
+    reproduce it byte for byte.
+
+    The digest depends on the CPU's float kernels (torch's and MKL's code paths differ by vendor),
+    so it is recorded per vendor: each one is what the code of the canonical figures gives there."""
     import hashlib
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -177,4 +194,8 @@ def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_w
     finally:
         torch.set_num_threads(threads)
     digest = hashlib.sha256(weights(trainer).numpy().tobytes()).hexdigest()[:16]
-    assert digest == "bcfc499a7fba8170"
+    vendor = cpu_vendor()
+    assert vendor in CANONICAL_STEP_DIGESTS, (
+        f"no digest recorded for a {vendor} CPU ({torch.backends.cpu.get_cpu_capability()}): record the one the "
+        f"code of the canonical figures gives here ({digest} with this code, if it still leaves the default path alone)")
+    assert digest == CANONICAL_STEP_DIGESTS[vendor]

@@ -330,6 +330,11 @@ def to_grey(images: np.ndarray) -> np.ndarray:
     return np.round(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).clip(0, 255).astype(np.uint8)
 
 
+def grey_to_rgb(images: np.ndarray) -> np.ndarray:
+    """Grey (N, H, W) as three equal channels (N, H, W, 3), for the Inception network and the attacks."""
+    return np.repeat(np.asarray(images)[..., None], 3, axis=-1)
+
+
 def tile(images: np.ndarray) -> np.ndarray:
     """(R, C, H, W, 3) images as one (R*H, C*W, 3) image, row by row."""
     rows, columns, height, width, channels = images.shape

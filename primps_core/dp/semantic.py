@@ -30,7 +30,7 @@ import numpy as np
 from .. import checks, synth
 from ..data.images import to_grey
 from ..data.photos import natural_patches, photo_split
-from . import classifier
+from ..eval import classifier
 
 QUERY_SIGMA, TOP_K, PER_LABEL = 50.0, 1, 1          # DPImageBench's Fashion-MNIST settings
 ALPHA_BINS = ((0.5, 1.5), (1.5, 2.5), (2.5, 3.5))

@@ -5,7 +5,7 @@ returns ``AttackScores`` for a known member set and a known non-member set; the 
 only (labels, scores), so every attack is scored the same way.
 
 - Black-box attacks see only generated images. ``samples`` is either a uint8 image array or a
-  generator module, sampled with ``gan.training.sample_images(G, n_samples, seed)``:
+  generator module, sampled with ``gan.sampling.sample_images(G, n_samples, seed)``:
   ``gan_leaks`` and ``gan_leaks_calibrated`` (Chen et al., CCS 2020) use the distance to the
   nearest sample, ``monte_carlo`` (Hilprecht et al., PoPETs 2019) the share of samples near the query.
 - The white-box attack ``logan`` (Hayes et al., PoPETs 2019) reads the discriminator's logit.
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .. import checks
-from ..gan.training import sample_images, to_tensor
+from ..gan.sampling import sample_images, to_tensor
 
 DEFAULT_SAMPLES = 10_000         # images drawn from a generator passed as ``samples``
 DEFAULT_PERCENTILE = 0.1         # Monte-Carlo epsilon: this percentile of all query-to-sample distances

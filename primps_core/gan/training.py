@@ -18,8 +18,8 @@ their global index, so a run's state is just its weights, EMA, optimiser moments
 uninterrupted run.
 
 A run folder holds ``config.json``, ``log.jsonl`` (losses, images/s, and whatever ``evaluate``
-returns at its interval), ``samples/<iteration>.png`` grids of the EMA generator, and
-``checkpoint.pt`` (written atomically).
+returns at its interval), ``samples/<iteration>.png`` grids of the EMA generator
+(``gan.sampling``), and ``checkpoint.pt`` (written atomically).
 """
 from __future__ import annotations
 
@@ -35,16 +35,15 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import checks
-from ..data.images import tile
 from ..data.sources import DataRef, image_stream, labelled_stream
 from ..paths import atomic_write
 from .augment import diff_augment, parse_policy
 from .ctf import CONDITIONAL_PARTS, ClassNormGenerator, RotationDiscriminator, rotation_loss
 from .models import Discriminator, Generator, ModelConfig, freeze_discriminator
+from .sampling import save_grid, to_images, to_tensor
 
 _LATENTS_D, _LATENTS_G, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G, _SAMPLE_GRID = range(6)
 _LABELS_OFFSET = 100                   # fake classes of latent purpose p are drawn for purpose p + 100
@@ -152,47 +151,6 @@ def generator_for(seed: int, iteration: int, purpose: int, rank: int = 0) -> tor
     return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
-def to_images(x: torch.Tensor) -> np.ndarray:
-    """float NCHW in [-1, 1] -> uint8 NHWC."""
-    return ((x.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def sample_images(generator: torch.nn.Module, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
-    """``n`` images of ``generator`` from latents seeded by ``seed`` (uint8 NHWC). ``truncation``
-    psi in (0, 1] scales the latents toward their mean (zero): lower psi, typical images, less
-    variety (the truncation trick, in the input latent space: these generators have no mapping
-    network); psi 1 is the generator's own distribution."""
-    latents = torch.randn(n, generator.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return _render(generator, latents * _truncation(truncation))
-
-
-def interpolation_images(generator: torch.nn.Module, rows: int, steps: int, seed: int,
-                         truncation: float = 1.0) -> np.ndarray:
-    """(rows, steps, H, W, 3) uint8: each row walks from one seeded latent to another along the
-    great circle between them (spherical interpolation keeps the latent's norm typical)."""
-    rows, steps = checks.integer(rows, "rows", 1), checks.integer(steps, "steps", 2)
-    ends = torch.randn(2, rows, generator.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-    start, end = ends[0], ends[1]
-    cosine = (start * end).sum(1, keepdim=True) / (start.norm(dim=1, keepdim=True) * end.norm(dim=1, keepdim=True))
-    angle = torch.arccos(cosine.clamp(-1, 1))
-    fractions = torch.linspace(0, 1, steps)
-    path = torch.stack([(torch.sin((1 - t) * angle) * start + torch.sin(t * angle) * end) / torch.sin(angle)
-                        for t in fractions], dim=1)
-    images = _render(generator, path.reshape(rows * steps, -1) * _truncation(truncation))
-    return images.reshape(rows, steps, *images.shape[1:])
-
-
-def _truncation(psi: float) -> float:
-    if not 0 < float(psi) <= 1:
-        raise ValueError(f"truncation must be in (0, 1], got {psi}")
-    return float(psi)
-
-
 def generator_network(config: TrainConfig) -> Generator:
     """A new generator of ``config``: class-conditional when ``config.classes`` > 0."""
     return ClassNormGenerator(config.model, config.classes) if config.classes else Generator(config.model)
@@ -217,12 +175,6 @@ def load_weights(network: torch.nn.Module, state: dict, name: str) -> None:
     if mismatched:
         raise ValueError(f"the {name} weights do not fit this run's {name}: "
                          f"{', '.join(mismatched[:4])}{' ...' if len(mismatched) > 4 else ''} differ")
-
-
-def _render(generator: torch.nn.Module, latents: torch.Tensor) -> np.ndarray:
-    device = next(generator.parameters()).device
-    with torch.no_grad():
-        return to_images(torch.cat([generator(chunk.to(device)) for chunk in latents.split(256)]))
 
 
 class Trainer:
@@ -425,15 +377,6 @@ def load_checkpoint(path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:           # torch raises many types for a corrupt file
         raise ValueError(f"{path} is not a readable checkpoint: {error}") from None
-
-
-def save_grid(images: np.ndarray, path: Path, columns: int = 8) -> None:
-    """uint8 NHWC images tiled row by row into one PNG (an incomplete last row padded white), written atomically."""
-    rows = -(-len(images) // columns)
-    padded = np.full((rows * columns, *images.shape[1:]), 255, np.uint8)
-    padded[:len(images)] = images
-    grid = tile(padded.reshape(rows, columns, *images.shape[1:]))
-    atomic_write(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
 
 
 def _read_log(path: Path, upto: int) -> list[str]:

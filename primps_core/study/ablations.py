@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..eval import decision
+from ..eval import claims as engine
 from ..presets import get_preset
 from . import decisive, runs, tables
-from .pipeline import Context, StageResult
-from .runs import SCRATCH, Job
+from .pipeline import Context, Job, StageResult
+from .runs import SCRATCH
 
 TARGET = decisive.PRIMARY_TARGETS[0]
 ABLATION_EVALS = 1                 # new runs: one evaluation, at the end
@@ -71,6 +71,7 @@ COMPONENTS = (
     Setting("primitives-ps", "primitives-ps"),
     Setting("natural-patches", "natural-patches"),
 )
+DESIGN = decisive.DESIGN             # claim 3 of figures/design.json
 LADDER = ("ps-noise", "primitives", "primitives-s", "primitives-ps")    # claim 3's rungs, in order
 KNOBS = (                          # the default, then the knobs; a preset runs its first ``knobs`` of them
     Setting("primitives-ps", "primitives-ps"),
@@ -137,9 +138,10 @@ def ladder_pretrain_rows(preset: str, context: Context | None = None) -> list[di
     return decisive.curve_rows([labels for labels, _ in planned], [job.run(context) for _, job in planned])
 
 
-def claim_rows(rows_: list[dict], pretrain_rows: list[dict]) -> list[dict]:
+def claims(rows_: list[dict], pretrain_rows: list[dict]) -> list[dict]:
     """Claim 3's rows of ``figures/claims.csv`` from the ablation's rows (scratch's curve gives the
-    convergence gate) and the ladder's pretraining curves."""
+    convergence gate) and the ladder's pretraining curves, decided through the claims engine
+    (``decisive.ladder_claims``)."""
     curves = [{"target": r["target"], "arm": r["setting"], "unit": r["unit"], "iteration": r["iters"],
                "kid_mean": r["kid_mean"]} for r in rows_]
     return decisive.ladder_claims(curves, pretrain_rows, LADDER, TARGET)
@@ -152,9 +154,9 @@ def comparisons(rows_: list[dict], baseline: str, names) -> list[dict]:
     kids = {name: [r["kid_mean"] for r in finals if r["setting"] == name] for name in [baseline, *names]}
     out = []
     for name in names:
-        difference, low, high = decision.welch_interval(kids[name], kids[baseline])
-        out.append({"setting": name, "units": len(kids[name]), "kid_difference": difference, "low": low, "high": high,
-                    "p": decision.permutation_test(kids[name], kids[baseline])})
+        row = engine.compare("", TARGET, name, baseline, "final KID", kids[name], kids[baseline], engine.DESCRIPTIVE)
+        out.append({"setting": name, "units": len(kids[name]), "kid_difference": row["effect"], "low": row["low"],
+                    "high": row["high"], "p": row["p"]})
     return out
 
 

@@ -8,32 +8,31 @@ is a fresh GAN with seed ``u``. The preset's ``decisive_units`` says how many un
 
 ``transfer_plan`` and ``pretrain_plan`` list the runs; ``curve_rows`` turns finished runs into
 rows (every evaluation of every run); ``claims`` applies the registered design to those rows: the
-primary outcome (final KID), the gates and the verdict rule of ``eval.decision``, one row per
-claim and target plus one per claim over all primary targets. ``run`` does all of it and writes
-the CSVs (``viz.plots.decisive_figures`` draws its figures).
+primary outcome (final KID), the gates and the verdict rule of the claims engine
+(``eval.claims``), one row per claim and target plus one per claim over all primary targets.
+``run`` does all of it and writes the CSVs (``viz.plots.decisive_figures`` draws its figures).
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from ..data import sources
-from ..eval import decision
-from ..gan.training import sample_images
+from ..eval import claims as engine
+from ..gan.sampling import sample_images
 from ..paths import write_csv
 from ..presets import get_preset
-from . import design, runs, tables
-from .pipeline import Context, StageResult
+from . import design, runs, scheduler, tables
+from .pipeline import Context, Job, StageResult
 
 PRIMARY_TARGETS = ("landscapes", "galaxies")
 PS, NATURAL, SCRATCH = "primitives-ps", sources.NATURAL, runs.SCRATCH
 ARMS = (PS, NATURAL, SCRATCH)
-CLAIM_COLUMNS = ("claim", "target", "treatment", "control", "kind", "units_treatment", "units_control",
-                 "treatment_kid", "control_kid", "effect", "low", "high", "p", "p_adjusted", "margin",
-                 "pretraining_gate", "convergence_gate", "verdict")
 ALL_TARGETS = "all primary targets"
+OUTCOME = "final KID"
+MARGIN_FRACTION = 0.1           # claim 2's non-inferiority margin: this share of the control's mean outcome
+DESIGN = design.DESIGN
 
 
 def units(preset: str) -> dict[str, int]:
@@ -41,7 +40,7 @@ def units(preset: str) -> dict[str, int]:
     return dict(zip(ARMS, get_preset(preset).decisive_units))
 
 
-def transfer_plan(preset: str) -> list[tuple[dict, runs.Job]]:
+def transfer_plan(preset: str) -> list[tuple[dict, Job]]:
     """Every (labels, job) of the comparison: one fine-tuning run per (target, arm, unit)."""
     counts = units(preset)
     return [({"target": target, "arm": arm, "unit": unit},
@@ -49,7 +48,7 @@ def transfer_plan(preset: str) -> list[tuple[dict, runs.Job]]:
             for target in PRIMARY_TARGETS for arm in ARMS for unit in range(counts[arm])]
 
 
-def pretrain_plan(preset: str) -> list[tuple[dict, runs.Job]]:
+def pretrain_plan(preset: str) -> list[tuple[dict, Job]]:
     """Every (labels, job) of the pretraining runs the pretrained arms start from."""
     counts = units(preset)
     return [({"arm": arm, "unit": unit}, runs.pretrain_job(arm, preset, seed=unit))
@@ -77,75 +76,56 @@ def final_kids(rows: list[dict], target: str, arm: str) -> list[float]:
     return [points[-1]["kid_mean"] for points in _curves(rows, target=target, arm=arm).values()]
 
 
-def pretraining_gate(pretrain_rows: list[dict], arms) -> bool:
-    """Every pretraining run of ``arms`` has learned its source (``decision.pretraining_gate``)."""
-    curves = [points for arm in arms for points in _curves(pretrain_rows, arm=arm).values()]
-    return bool(curves) and all(decision.pretraining_gate([p["iteration"] for p in points],
-                                                          [p["kid_mean"] for p in points]) for points in curves)
+def pretraining_gate(pretrain_rows: list[dict], arms) -> engine.Gate:
+    """Every pretraining run of ``arms`` has learned its source (``engine.learned_gate``)."""
+    curves = [([p["iteration"] for p in points], [p["kid_mean"] for p in points])
+              for arm in arms for points in _curves(pretrain_rows, arm=arm).values()]
+    return engine.learned_gate("pretraining", curves)
 
 
-def convergence_gate(transfer_rows: list[dict], target: str) -> bool:
-    """Scratch has plateaued on ``target``: ``decision.convergence_gate`` on its mean KID curve over units."""
+def convergence_gate(transfer_rows: list[dict], target: str) -> engine.Gate:
+    """Scratch has plateaued on ``target``: ``engine.plateau_gate`` on its mean KID curve over units."""
     curves = list(_curves(transfer_rows, target=target, arm=SCRATCH).values())
     iterations = [p["iteration"] for p in curves[0]]
     if any([p["iteration"] for p in points] != iterations for points in curves):
         raise ValueError(f"scratch runs on {target} were not evaluated at the same iterations")
     mean = [sum(points[k]["kid_mean"] for points in curves) / len(curves) for k in range(len(iterations))]
-    return decision.convergence_gate(iterations, mean)
+    return engine.plateau_gate("convergence", iterations, mean)
 
 
 def _registered(claim_id: int) -> dict:
-    return next(claim for claim in design.current()["claims"] if claim["id"] == claim_id)
+    return next(claim for claim in DESIGN.current()["claims"] if claim["id"] == claim_id)
 
 
-def _comparison(claim_id: int, kind: str, target: str, treatment: str, control: str, rows: list[dict], gates: dict,
+def _comparison(claim_id: int, kind: str, target: str, treatment: str, control: str, rows: list[dict], gates: list,
                 adjusted_p: float | None = None) -> dict:
-    """One row of ``CLAIM_COLUMNS``: ``treatment`` against ``control`` on ``target`` by final KID
-    over their units, decided by the registered test of ``kind`` under ``gates``."""
+    """``treatment`` against ``control`` on ``target`` by final KID over their units, decided by
+    the registered rule of ``kind`` under ``gates`` (claim 2's margin: ``MARGIN_FRACTION`` of the
+    control's mean)."""
     treated, baseline = final_kids(rows, target, treatment), final_kids(rows, target, control)
-    passed = all(gates.values())
-    if kind == "superiority":
-        result = decision.superiority_verdict(treated, baseline, passed, adjusted_p)
-    else:
-        margin = decision.MARGIN_FRACTION * sum(baseline) / len(baseline)
-        result = decision.non_inferiority_verdict(treated, baseline, margin, passed)
-    return {"claim": claim_id, "target": target, "treatment": treatment, "control": control, "kind": kind,
-            "units_treatment": len(treated), "units_control": len(baseline),
-            "treatment_kid": sum(treated) / len(treated), "control_kid": sum(baseline) / len(baseline),
-            **result, **gates}
-
-
-def _overall(claim_id: int, target: str, treatment: str, control: str, kind: str, rows: list[dict]) -> dict:
-    """The row of a claim over its comparisons (``decision.overall_verdict``)."""
-    return {"claim": claim_id, "target": target, "treatment": treatment, "control": control, "kind": kind,
-            "pretraining_gate": all(row["pretraining_gate"] for row in rows),
-            "convergence_gate": all(row["convergence_gate"] for row in rows),
-            "verdict": decision.overall_verdict(row["verdict"] for row in rows)}
-
-
-def _columns(rows: list[dict]) -> list[dict]:
-    return [{key: row.get(key, "") for key in CLAIM_COLUMNS} for row in rows]
+    margin = MARGIN_FRACTION * sum(baseline) / len(baseline) if kind == engine.NON_INFERIORITY else None
+    return engine.compare(claim_id, target, treatment, control, OUTCOME, treated, baseline, kind, gates,
+                          adjusted_p=adjusted_p, margin=margin)
 
 
 def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY_TARGETS) -> list[dict]:
     """Claims 1 (Primitives-PS beats scratch) and 2 (it matches or beats natural-image pretraining)
-    per target and over all of them (``CLAIM_COLUMNS``), by the registered design: superiority by
-    the exact permutation test, Holm-adjusted over the targets; non-inferiority by the Welch
-    interval against a margin of ``decision.MARGIN_FRACTION`` of the control's mean final KID; each
-    verdict untested unless both gates pass."""
+    per target and over all of them, in the claims format (``engine.COLUMNS``), by the registered
+    design: superiority by the exact permutation test, Holm-adjusted over the targets;
+    non-inferiority by the Welch interval against a margin of ``MARGIN_FRACTION`` of the control's
+    mean final KID; each verdict untested unless both gates pass."""
     out = []
     for claim_id, control in ((1, SCRATCH), (2, NATURAL)):
         kind = _registered(claim_id)["kind"]
         pretrained = pretraining_gate(pretrain_rows, [PS] + ([NATURAL] if control == NATURAL else []))
-        adjusted = decision.holm([decision.permutation_test(final_kids(transfer_rows, target, PS),
-                                                            final_kids(transfer_rows, target, control))
-                                  for target in targets])
+        adjusted = engine.adjusted_p([(final_kids(transfer_rows, target, PS), final_kids(transfer_rows, target, control))
+                                      for target in targets])
         rows = [_comparison(claim_id, kind, target, PS, control, transfer_rows,
-                            {"pretraining_gate": pretrained, "convergence_gate": convergence_gate(transfer_rows, target)},
-                            p_adjusted)
+                            [pretrained, convergence_gate(transfer_rows, target)],
+                            p_adjusted if kind == engine.SUPERIORITY else None)
                 for target, p_adjusted in zip(targets, adjusted)]
-        out += rows + [_overall(claim_id, ALL_TARGETS, PS, control, kind, rows)]
-    return _columns(out)
+        out += rows + [engine.overall(claim_id, ALL_TARGETS, PS, control, rows)]
+    return out
 
 
 def ladder_claims(transfer_rows: list[dict], pretrain_rows: list[dict], ladder, target: str) -> list[dict]:
@@ -153,19 +133,10 @@ def ladder_claims(transfer_rows: list[dict], pretrain_rows: list[dict], ladder, 
     it by the exact permutation test at the registered level, unadjusted (the claim holds only if
     every rung holds, an intersection-union test), then the claim over all rungs. Gates: every
     rung's pretraining runs learned their source; scratch converged on ``target``."""
-    gates = {"pretraining_gate": pretraining_gate(pretrain_rows, ladder),
-             "convergence_gate": convergence_gate(transfer_rows, target)}
-    rows = [_comparison(3, "superiority", target, rung, before, transfer_rows, gates)
+    gates = [pretraining_gate(pretrain_rows, ladder), convergence_gate(transfer_rows, target)]
+    rows = [_comparison(3, engine.SUPERIORITY, target, rung, before, transfer_rows, gates)
             for before, rung in zip(ladder, ladder[1:])]
-    return _columns(rows + [_overall(3, target, "each rung", "the rung before it", "superiority", rows)])
-
-
-def update_claims(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` into the claims file at ``path``, replacing the rows of the claims they decide
-    and keeping the others (notebook 04 decides claims 1-2, notebook 05 claim 3, in either order)."""
-    decided = {int(row["claim"]) for row in rows}
-    kept = [row for row in _read_claims(path) if int(row["claim"]) not in decided] if Path(path).exists() else []
-    write_csv(path, sorted(kept + rows, key=lambda row: int(row["claim"])))
+    return rows + [engine.overall(3, target, "each rung", "the rung before it", rows)]
 
 
 def claim_table(rows: list[dict]) -> tables.Table:
@@ -175,36 +146,28 @@ def claim_table(rows: list[dict]) -> tables.Table:
     def present(value) -> bool:
         return value not in ("", None)
 
-    def gate(value) -> str:
-        return "passes" if str(value) == "True" else "fails"
-
     out = []
     for row in rows:
         compared = present(row.get("units_treatment"))
-        out.append({"claim": int(row["claim"]), "target": row["target"],
+        gates = engine.gate_states(row["gates"])
+        out.append({"claim": int(row["claim"]), "target": row["where"],
                     "comparison": f"{row['treatment']} vs {row['control']}",
                     "units": f"{int(float(row['units_treatment']))} / {int(float(row['units_control']))}" if compared else "",
-                    "KID": (f"{tables.number(row['treatment_kid'], 3)} vs {tables.number(row['control_kid'], 3)}"
+                    "KID": (f"{tables.number(row['treatment_mean'], 3)} vs {tables.number(row['control_mean'], 3)}"
                             if compared else ""),
                     "effect [95%]": tables.interval(row["effect"], row["low"], row["high"], 3) if compared else "",
                     "p": tables.p_value(row["p_adjusted"] if present(row.get("p_adjusted")) else row["p"])
                     if compared else "",
                     "margin": tables.number(row["margin"], 3) if present(row.get("margin")) else "",
-                    "pretraining gate": gate(row["pretraining_gate"]),
-                    "convergence gate": gate(row["convergence_gate"]), "verdict": row["verdict"]})
+                    **{f"{name} gate": "passes" if passes else "fails" for name, passes in gates.items()},
+                    "verdict": row["verdict"]})
     return out
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
     """The claims table of ``claims.csv`` (notebook 04 writes claims 1-2, notebook 05 claim 3)."""
     return {"The claims, decided by the registered design (figures/design.json)":
-            claim_table(_read_claims(Path(figures_dir) / FILES["claims"]))}
-
-
-def _read_claims(path: Path) -> list[dict]:
-    """The rows of a claims file as written (text, so kept rows are rewritten unchanged)."""
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+            claim_table(engine.read(Path(figures_dir) / FILES["claims"]))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,17 +185,17 @@ def run(preset: str, out_dir: Path, context: Context | None = None) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     planned = pretrain_plan(preset)
-    pretrain = curve_rows([labels for labels, _ in planned], runs.run_jobs([job for _, job in planned], context=context))
+    pretrain = curve_rows([labels for labels, _ in planned], scheduler.run_jobs([job for _, job in planned], context=context))
     write_csv(out_dir / FILES["pretrain"], pretrain)
     transfer, finished = [], {}
     for target in PRIMARY_TARGETS:
         planned = [(labels, job) for labels, job in transfer_plan(preset) if labels["target"] == target]
-        results = runs.run_jobs([job for _, job in planned], context=context)
+        results = scheduler.run_jobs([job for _, job in planned], context=context)
         transfer += curve_rows([labels for labels, _ in planned], results)
         finished.update((job, result) for (_, job), result in zip(planned, results))
         write_csv(out_dir / FILES["transfer"], transfer)
     rows = claims(transfer, pretrain)
-    update_claims(out_dir / FILES["claims"], rows)
+    engine.update(out_dir / FILES["claims"], rows)
     return {"pretrain": pretrain, "transfer": transfer, "claims": rows, "samples": samples(preset, finished)}
 
 

@@ -3,21 +3,16 @@
 Written before any run of the experiment is scored. It is changed only by appending a new, dated
 version that says why; earlier versions stay in the file as they were (a test pins version 1).
 The numbers it names (seeds per arm, the margin, the gate thresholds, the level) are the ones
-``eval.decision`` applies; ``check_matches_code`` ties the two together.
+the claims engine (``eval.claims``) and ``study.decisive`` apply; ``check_matches_code`` ties them
+together. Notebooks 03-05 share it.
 
     python -m primps_core.study.design      # rewrites figures/design.json from VERSIONS
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
-from ..eval import decision
-from ..paths import FIGURES_DIR, atomic_write
+from ..eval import claims
+from ..paths import FIGURES_DIR
 from ..presets import get_preset
-
-PATH = FIGURES_DIR / "design.json"
 
 VERSION_1 = {
     "version": 1,
@@ -101,26 +96,16 @@ VERSION_3 = {
 VERSIONS = (VERSION_1, VERSION_2, VERSION_3)
 
 
-def digest(version: dict) -> str:
-    """16 hex digits of the SHA-256 of a version's canonical JSON (sorted keys)."""
-    return hashlib.sha256(json.dumps(version, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def current() -> dict:
-    """The design in force: the last version."""
-    return VERSIONS[-1]
-
-
 def check_matches_code(version: dict) -> None:
-    """The constants a version states are the ones ``eval.decision`` applies."""
-    if decision.ALPHA != 0.05 or decision.PLATEAU_FRACTION != 0.1 or decision.MARGIN_FRACTION != 0.1:
-        raise ValueError("eval.decision's level, plateau fraction or margin differs from the registered design")
+    """The numbers ``version`` states are the ones the code applies: the engine's level and plateau
+    fraction, notebook 04's margin, and at least as many units per arm in every preset that gives
+    verdicts (cpu, gpu)."""
+    from .decisive import MARGIN_FRACTION
+    if claims.ALPHA != 0.05 or claims.PLATEAU_FRACTION != 0.1 or MARGIN_FRACTION != 0.1:
+        raise ValueError("the engine's level or plateau fraction, or notebook 04's margin, differs from the "
+                         "registered design")
     if version["replication"]["primitives-ps"] < 4 or version["replication"]["scratch"] < 4:
         raise ValueError("the central comparison needs at least 4 units per arm")
-
-
-def check_presets_follow(version: dict) -> None:
-    """The presets that give verdicts (cpu, gpu) replicate each arm as often as ``version`` says."""
     wanted = tuple(version["replication"][arm] for arm in ("primitives-ps", "natural-patches", "scratch"))
     for preset in ("cpu", "gpu"):
         sizes = get_preset(preset)
@@ -132,20 +117,8 @@ def check_presets_follow(version: dict) -> None:
                              f"than the design's {version['replication']['ablation rungs']}")
 
 
-def document() -> dict:
-    """figures/design.json: every version, each with its digest, and which one is in force."""
-    for version in VERSIONS:
-        check_matches_code(version)
-    check_presets_follow(current())
-    return {"in_force": current()["version"],
-            "versions": [{**version, "digest": digest(version)} for version in VERSIONS]}
-
-
-def write() -> None:
-    text = json.dumps(document(), indent=2) + "\n"
-    atomic_write(PATH, lambda temporary: Path(temporary).write_text(text))
+DESIGN = claims.Registry("design.json", VERSIONS, check_matches_code)
 
 
 if __name__ == "__main__":
-    write()
-    print(f"wrote {PATH}")
+    print(f"wrote {DESIGN.write(FIGURES_DIR)}")

@@ -67,7 +67,7 @@ def _rows(comparison: str, against: str, results: list[dict], n: int) -> list[di
 
 
 @stage("synth_fidelity", version=1)
-def measure(config: FidelityConfig, out_dir: Path, context: Context) -> dict:
+def synth_fidelity_stage(config: FidelityConfig, out_dir: Path, context: Context) -> dict:
     """Write fidelity.csv: one row per (comparison, statistic) with both means, the KS distance and p."""
     n, size, seed = config.images, config.resolution, config.seed
     rows = []

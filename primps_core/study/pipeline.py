@@ -12,8 +12,8 @@ its version (bump it when the code changes what it writes) and the config. The f
 (the function's JSON-serialisable return value). The function writes into a temporary folder that
 is renamed into place only when it returns, so a crash or interrupt never leaves a half-written
 stage behind and a rerun recomputes it. How a stage runs (the runs folder, the torch device,
-progress bars) is a ``Context`` argument, never part of its identity: a notebook and a worker
-process configure a run the same way, by passing it.
+progress bars, the Dask cluster its jobs go to) is a ``Context`` argument, never part of its
+identity: a notebook and a worker process configure a run the same way, by passing it.
 
 A ``resumable`` stage (training runs) names the file that holds its progress (its checkpoint) and
 instead keeps its working folder, ``<hash>.partial``, when it fails or is interrupted (Ctrl-C,
@@ -24,7 +24,9 @@ removed, so failures leave no litter.
 
 Concurrent runs are safe: a process holds an exclusive lock (``fcntl.flock`` on
 ``.<hash>.lock`` beside the folder) while it computes a stage, so a second process asking for the
-same stage waits, then loads the first one's result instead of computing it again. Temporary
+same stage waits, then loads the first one's result instead of computing it again. Across the
+machines of a cluster this holds where the shared runs folder's filesystem makes ``flock`` locks
+seen by all its clients (Linux NFS does; Lustre when mounted with ``-o flock``). Temporary
 folders of processes killed outright are swept at the next run of the same stage. Under torch.distributed a resumable stage is collective: every process runs the
 function on the shared folder, and only rank 0 writes the stage's own files and renames the
 folder. Other stages run on rank 0 alone. Either way every process then waits for rank 0 and
@@ -65,14 +67,20 @@ def _lead_process() -> bool:
 @dataclass(frozen=True)
 class Context:
     """Where and how stages run, never what they compute: the runs folder (None: ``paths.RUNS_DIR``
-    at call time), the torch device, and whether loops show progress bars."""
+    at call time), the torch device, whether loops show progress bars, and the Dask scheduler
+    that ``scheduler.run_jobs`` sends its jobs to (an address such as ``"tcp://host:8786"``;
+    None: worker processes on this machine)."""
 
     runs_dir: Path | None = None
     device: str = "cpu"
     progress: bool = True
+    cluster: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "device", checks.device(self.device))      # "auto" becomes the device it picks
+        if self.cluster is not None and not (isinstance(self.cluster, str) and self.cluster.strip()):
+            raise ValueError(f"cluster must be the address of a Dask scheduler, such as 'tcp://host:8786', "
+                             f"or None; got {self.cluster!r}")
 
     @property
     def root(self) -> Path:
@@ -219,3 +227,24 @@ def stage(name: str, version: int = 1, resumable: str | None = None,
     def wrap(function: Callable) -> Stage:
         return Stage(name, version, function, resumable, needs)
     return wrap
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stage run: the stage, its config and the preset it belongs to."""
+    stage: Stage
+    config: object
+    preset: str
+
+    def path(self, root: Path | None = None) -> Path:
+        return self.stage.path_for(self.config, self.preset, root)
+
+    def done(self, root: Path | None = None) -> bool:
+        return (self.path(root) / "result.json").exists()
+
+    def run(self, context: Context | None = None) -> StageResult:
+        return self.stage(self.config, preset=self.preset, context=context)
+
+    def needs(self) -> list[Job]:
+        """The jobs whose results this one reads (computed first by ``scheduler.run_jobs``)."""
+        return [Job(stage, config, self.preset) for stage, config in self.stage.needs(self.config)]

@@ -1,9 +1,11 @@
 """The runs behind notebook 03: one GAN pretrained on each source, scored against its own source.
 
 Every pretraining source (the four synthesizer variants and natural patches) gets one run of the
-preset's size (``runs.pretrain_job``); ``table`` condenses the finished runs into the rows of
-``pretrain.csv``, ``curve_table`` lists every evaluation (``pretrain_curves.csv``), and
-``source_and_samples`` gives the images notebook 03 shows side by side.
+preset's size (``plan``: ``runs.pretrain_job``); ``rows`` lists every evaluation of every run
+(``pretrain_curves.csv``), ``table`` condenses the finished runs into the rows of
+``pretrain.csv``, and ``source_and_samples`` gives the images notebook 03 shows side by side.
+Notebook 03 registers no claims: the pretraining gate it reports belongs to the decisive
+experiment's design (``study.design``), decided in notebooks 04-05.
 """
 from __future__ import annotations
 
@@ -12,24 +14,29 @@ from pathlib import Path
 import numpy as np
 
 from ..data import sources
-from ..gan.training import sample_images
+from ..eval import claims
+from ..gan.sampling import sample_images
 from ..presets import get_preset
-from ..eval import decision
-from . import runs, tables
-from .pipeline import Context, StageResult
+from . import runs, scheduler, tables
+from .pipeline import Context, Job, StageResult
 
 SOURCES = runs.PRETRAIN_SOURCES
 COLUMNS = ("source", "iterations", "images", "wall_s", "eval_s", "images_per_s", "fid", "kid_mean", "kid_std")
 
 
-def jobs(preset: str) -> list[runs.Job]:
+DESIGN = None      # notebook 03 registers no claims
+
+
+def plan(preset: str) -> list[tuple[dict, Job]]:
     """The pretraining run of every source at ``preset``, in ``SOURCES`` order."""
-    return [runs.pretrain_job(source, preset) for source in SOURCES]
+    return [({"source": source}, runs.pretrain_job(source, preset)) for source in SOURCES]
 
 
 def train(preset: str, context: Context | None = None) -> dict[str, StageResult]:
     """Train (or load) every source's run: source -> result."""
-    return dict(zip(SOURCES, runs.run_jobs(jobs(preset), context=context)))
+    planned = plan(preset)
+    results = scheduler.run_jobs([job for _, job in planned], context=context)
+    return {labels["source"]: result for (labels, _), result in zip(planned, results)}
 
 
 def table(results: dict[str, StageResult], preset: str) -> list[dict]:
@@ -51,10 +58,10 @@ def source_and_samples(results: dict[str, StageResult], preset: str, n: int = 10
     return rows
 
 
-def curve_table(results: dict[str, StageResult]) -> list[dict]:
+def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict]:
     """Every evaluation of every source's run: the rows of ``pretrain_curves.csv``."""
-    return [{"source": source, "iteration": point["iteration"], "fid": point["fid"], "kid_mean": point["kid_mean"]}
-            for source, run in results.items() for point in run.value["curve"]]
+    return [{"source": labels["source"], "iteration": point["iteration"], "fid": point["fid"],
+             "kid_mean": point["kid_mean"]} for (labels, _), run in zip(plan_, results) for point in run.value["curve"]]
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
@@ -71,6 +78,6 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                      "images/s (scoring included)": tables.number(run["images_per_s"], 0),
                      "FID at each evaluation": " → ".join(tables.number(p["fid"], 0) for p in curve),
                      "KID at each evaluation": " → ".join(tables.number(p["kid_mean"], 3) for p in curve),
-                     "pretraining gate": "passes" if decision.pretraining_gate(
+                     "pretraining gate": "passes" if claims.pretraining_gate(
                          [p["iteration"] for p in curve], [p["kid_mean"] for p in curve]) else "fails"})
     return {"Pretraining runs, scored against held-out images of their own source": rows}

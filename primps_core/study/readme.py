@@ -9,10 +9,17 @@ written by hand and stays qualitative. NAME is one of:
 
 - ``notebook-01`` .. ``notebook-08``: that notebook's key tables (``key_tables`` of its study
   module, read from ``figures/``), the same tables the notebook prints in its last cell;
+- ``claims``: the claims table of ``figures/claims.csv``, and a line naming each claim of the
+  design in force (``figures/design.json``) that has no row there yet;
+- ``notebooks``: every notebook of ``notebooks/`` (so their number is counted, never typed), its
+  title (the notebook's first heading) and its section of ``docs/results.md``, for the front page;
 - ``timings``: the wall time of each notebook from ``figures/reproduce.json``, whether its run
   started from an empty ``runs/``, with the CPU and the matmul and FFT rates measured in the same run;
+  their total only when every notebook of ``notebooks/`` has a from-empty time, and a line naming
+  the notebooks with no canonical run recorded;
 - ``presets``: the sizes of every preset, from ``presets.py``;
-- ``include benchmarks/results/FILE.md``: a benchmark's result file, without its title.
+- ``include benchmarks/results/FILE.md``: a benchmark's result file, without its title; while the
+  file is missing, a line naming the benchmark (``benchmarks/FILE.py``) that writes it.
 
 ``tests/test_readme.py`` fails when a block differs from what the files give.
 
@@ -24,6 +31,9 @@ runs every recipe as written at the smoke values and ``benchmarks/recipes.py`` t
 """
 from __future__ import annotations
 
+import csv
+import importlib
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -31,20 +41,20 @@ from pathlib import Path
 
 from .. import paths
 from ..presets import PRESETS
-from . import (ablations, ctf, decisive, dp_synthesis, pretraining, privacy, spectrum_analysis, synthesizer,
-               tables, transfer)
+from . import decisive, dp_stages, reproduce, tables
 
-NOTEBOOKS = {"01": spectrum_analysis, "02": synthesizer, "03": pretraining, "04": transfer, "05": ablations,
-             "06": privacy, "07": dp_synthesis, "08": ctf}
+# Each notebook NN_<name>.ipynb has its study module study/<name>.py (tests/test_study_shape.py).
+NOTEBOOKS = {notebook.stem[:2]: notebook.stem[3:] for notebook in reproduce.find_notebooks(paths.NOTEBOOKS_DIR)}
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
 README = "README.md"
-DOCUMENTS = (README, "docs/results.md", "docs/reference.md", "docs/data.md")
+DOCUMENTS = (README, *sorted(f"docs/{page.name}" for page in (paths.ROOT / "docs").glob("*.md")))
 RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+) -->\n```bash\n(?P<code>.*?)```", re.S)
 
 
 def notebook_block(number: str, figures_dir: Path) -> str:
     """The key tables of notebook ``number`` as captioned markdown tables."""
-    return key_tables_block(NOTEBOOKS[number].key_tables, figures_dir)
+    module = importlib.import_module(f"{__package__}.{NOTEBOOKS[number]}")
+    return key_tables_block(module.key_tables, figures_dir)
 
 
 def key_tables_block(key_tables, figures_dir: Path) -> str:
@@ -58,19 +68,88 @@ def key_tables_block(key_tables, figures_dir: Path) -> str:
     return "\n\n".join(f"*{caption}*\n\n{tables.markdown(rows)}" for caption, rows in found.items())
 
 
-def timings_block(figures_dir: Path) -> str:
-    """One row per notebook of the canonical run's ``reproduce.json``, and their total."""
+def claims_block(figures_dir: Path) -> str:
+    """The claims table (``decisive.key_tables``), then a line naming each claim of the design in
+    force (``design.json`` beside ``claims.csv``) that ``claims.csv`` has no row for."""
+    text = key_tables_block(decisive.key_tables, figures_dir)
+    design_path, claims_path = Path(figures_dir) / "design.json", Path(figures_dir) / decisive.FILES["claims"]
+    if not design_path.is_file() or not claims_path.is_file():
+        return text
+    design = tables.read_json(design_path)
+    (in_force,) = [version for version in design["versions"] if version["version"] == design["in_force"]]
+    with open(claims_path, newline="") as handle:
+        decided = {row["claim"] for row in csv.DictReader(handle)}
+    undecided = [claim for claim in in_force["claims"] if str(claim["id"]) not in decided]
+    if undecided:
+        names = "; ".join(f"claim {claim['id']} ({claim['claim']}, notebook {claim['notebook']})"
+                          for claim in undecided)
+        text += f"\n\n*No verdict in `figures/claims.csv` yet for {names}.*"
+    return text
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading: lower case, punctuation other than - and _ dropped,
+    spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def notebook_title(path: Path) -> str:
+    """A notebook's title: its first ``# `` heading, without the ``NN · `` that numbers it."""
+    for cell in json.loads(Path(path).read_text())["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return re.sub(r"^\d+\s*·\s*", "", line[2:].strip())
+    raise ValueError(f"notebook {Path(path).name} has no '# ' title in a markdown cell")
+
+
+def results_sections(results: Path) -> dict[str, str]:
+    """The anchor of the section of ``results`` (docs/results.md) that shows each notebook, by its
+    number: a level-2 heading "Notebook 01 — ..." or "Notebooks 03 and 04 — ..." names them before its dash."""
+    found = {}
+    for heading in re.findall(r"^## (Notebooks? .+)$", Path(results).read_text(), flags=re.M):
+        for number in re.findall(r"\b\d\d\b", heading.split("—")[0]):
+            found.setdefault(number, anchor(heading))
+    return found
+
+
+def notebooks_block(root: Path) -> str:
+    """Every notebook of ``root/notebooks`` in the order ``make reproduce`` runs them: its title and
+    a link (from the front page) to its section of ``docs/results.md``."""
+    notebooks = reproduce.find_notebooks(Path(root) / "notebooks")
+    sections = results_sections(Path(root) / "docs" / "results.md")
+    rows = [{"notebook": f"`{path.stem}`", "subject": notebook_title(path),
+             "figures and tables": (f"[results](docs/results.md#{sections[path.name[:2]]})"
+                                    if path.name[:2] in sections else "in the notebook")} for path in notebooks]
+    return (f"*The {len(rows)} notebooks of `notebooks/`, in the order `make reproduce` runs them; each title "
+            f"is the notebook's own*\n\n{tables.markdown(rows)}")
+
+
+def timings_block(figures_dir: Path, notebooks_dir: Path | None = None) -> str:
+    """One row per notebook of the canonical run's ``reproduce.json``; their total only when every
+    notebook of ``notebooks_dir`` (default ``notebooks/``) has a from-empty time, and a line naming
+    the notebooks with no row."""
     record = tables.read_json(Path(figures_dir) / "reproduce.json")
+    expected = [path.stem for path in reproduce.find_notebooks(Path(notebooks_dir or paths.NOTEBOOKS_DIR))]
     rows = [{"notebook": name, "wall time": duration(entry["seconds"]), "recorded": entry["date"],
              "from an empty runs/": "yes" if entry.get("from_empty", True) else "no: resumed, stages loaded",
              "CPU": f"{entry['cpu']}, {entry['cores']} cores, {entry['torch_threads']} torch threads",
              "matmul GFLOP/s": tables.number(entry["matmul_gflops"], 0),
              "256 px FFTs/s": tables.number(entry["fft_per_s"], 0)}
             for name, entry in record["notebooks"].items()]
-    fresh = [entry["seconds"] for entry in record["notebooks"].values() if entry.get("from_empty", True)]
-    rows.append({"notebook": "all from an empty runs/", "wall time": duration(sum(fresh)), "recorded": "",
-                 "from an empty runs/": "", "CPU": "", "matmul GFLOP/s": "", "256 px FFTs/s": ""})
-    return f"*Preset `{record['preset']}`, from `figures/reproduce.json`*\n\n{tables.markdown(rows)}"
+    fresh = {name: entry["seconds"] for name, entry in record["notebooks"].items() if entry.get("from_empty", True)}
+    notes = []
+    if all(name in fresh for name in expected):
+        total = sum(fresh[name] for name in expected)
+        rows.append({"notebook": "all from an empty runs/", "wall time": duration(total), "recorded": "",
+                     "from an empty runs/": "", "CPU": "", "matmul GFLOP/s": "", "256 px FFTs/s": ""})
+    else:
+        notes.append("No total: not every notebook of `notebooks/` has a time from an empty runs/.")
+    missing = [name for name in expected if name not in record["notebooks"]]
+    if missing:
+        notes.append(f"No canonical run recorded for {', '.join(missing)}.")
+    text = f"*Preset `{record['preset']}`, from `figures/reproduce.json`*\n\n{tables.markdown(rows)}"
+    return text + (f"\n\n*{' '.join(notes)}*" if notes else "")
 
 
 def duration(seconds: float) -> str:
@@ -98,7 +177,7 @@ def presets_block() -> str:
                  "decisive units (Primitives-PS / natural / scratch)": " / ".join(map(str, p.decisive_units)),
                  "units per ladder rung / knob (knobs)": f"{p.ladder_units} / {p.knob_units} ({p.knobs})"}
                 for p in PRESETS.values()]
-    private = [{"preset": f"`{p.name}`", "diffusion sources": f"{len(p.dp_sources)} of {len(dp_synthesis.SOURCES)}",
+    private = [{"preset": f"`{p.name}`", "diffusion sources": f"{len(p.dp_sources)} of {len(dp_stages.SOURCES)}",
                 "UNet width": p.dp_channels, "pool images": tables.number(p.dp_pool_size, 0),
                 "pretraining steps": tables.number(p.dp_pretrain_steps, 0), "batch": p.dp_batch_size,
                 "DP-SGD steps": tables.number(p.dp_steps, 0), "epsilons (delta)": f"{', '.join(f'{e:g}' for e in p.dp_epsilons)} "
@@ -108,11 +187,11 @@ def presets_block() -> str:
                 "classifier epochs": p.dp_classifier_epochs, "membership queries": f"{p.dp_mia_queries:,} + {p.dp_mia_queries:,}",
                 "GAN: DP steps (epsilons)": f"{p.dp_gan_steps:,} ({', '.join(f'{e:g}' for e in p.dp_gan_epsilons)})"}
                for p in PRESETS.values()]
-    many = [{"preset": f"`{p.name}`", "classes": tables.number(p.ctf_classes, 0), "HQ images per class": p.ctf_per_class,
-             "iterations (evaluations)": f"{p.ctf_iterations:,} ({p.ctf_evals})",
-             "transfer steps": tables.number(p.ctf_transfer_steps, 0), "seeds": p.ctf_seeds,
-             "FID samples": tables.number(p.ctf_fid_samples, 0),
-             "intra-class FID": f"{p.ctf_intra_classes} classes x {p.ctf_intra_samples}"} for p in PRESETS.values()]
+    many = [{"preset": f"`{p.name}`", "classes": tables.number(p.many_classes_classes, 0), "HQ images per class": p.many_classes_per_class,
+             "iterations (evaluations)": f"{p.many_classes_iterations:,} ({p.many_classes_evals})",
+             "transfer steps": tables.number(p.many_classes_transfer_steps, 0), "seeds": p.many_classes_seeds,
+             "FID samples": tables.number(p.many_classes_fid_samples, 0),
+             "intra-class FID": f"{p.many_classes_intra_classes} classes x {p.many_classes_intra_samples}"} for p in PRESETS.values()]
     return "\n\n".join(tables.markdown(rows) for rows in (measuring, training, private, many))
 
 
@@ -121,6 +200,8 @@ def include_block(relative: str, root: Path) -> str:
     path = (root / relative).resolve()
     if path.parent != (root / "benchmarks" / "results").resolve() or path.suffix != ".md":
         raise ValueError(f"README blocks include only benchmarks/results/*.md, not {relative}")
+    if not path.is_file() and (root / "benchmarks" / f"{path.stem}.py").is_file():
+        return f"*Not run yet: `benchmarks/{path.stem}.py` writes `{relative}`.*"
     lines = path.read_text().strip().splitlines()
     return "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines).strip()
 
@@ -130,15 +211,17 @@ def block(name: str, figures_dir: Path, root: Path) -> str:
     if name.startswith("notebook-") and name[len("notebook-"):] in NOTEBOOKS:
         return notebook_block(name[len("notebook-"):], figures_dir)
     if name == "claims":
-        return key_tables_block(decisive.key_tables, figures_dir)
+        return claims_block(figures_dir)
+    if name == "notebooks":
+        return notebooks_block(root)
     if name == "timings":
-        return timings_block(figures_dir)
+        return timings_block(figures_dir, root / "notebooks")
     if name == "presets":
         return presets_block()
     if name.startswith("include "):
         return include_block(name[len("include "):], root)
-    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-08, claims, timings, presets "
-                     f"or 'include benchmarks/results/FILE.md'")
+    raise ValueError(f"unknown generated block {name!r}: expected notebook-01 .. notebook-08, claims, notebooks, "
+                     f"timings, presets or 'include benchmarks/results/FILE.md'")
 
 
 def render(text: str, figures_dir: Path | None = None, root: Path | None = None) -> str:

@@ -140,12 +140,14 @@ def format_table(runs: list[NotebookRun]) -> str:
 
 def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | None = None,
               output_dir: Path | None = None, kernel: str | None = None,
-              times_path: Path | None = None, device: str | None = None) -> list[NotebookRun]:
+              times_path: Path | None = None, device: str | None = None,
+              cluster: str | None = None) -> list[NotebookRun]:
     """Execute the notebooks in order (progress on stderr) and record each one's time as it finishes
     (``times_path``, default ``reproduce.json`` in the preset's figures folder); return their runs
     (``format_table`` prints them); raise ``NotebookFailed`` on the first failure, after printing
     the table so far on stderr. ``device`` (default: each notebook's own, ``auto``) is where the
-    training notebooks train."""
+    training notebooks train; ``cluster``, a Dask scheduler address, sends their training jobs to
+    that cluster (``scheduler.run_jobs``; the runs folder must be on a filesystem its workers share)."""
     import papermill
 
     settings = get_preset(preset)
@@ -163,7 +165,8 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
         try:
             papermill.execute_notebook(
                 str(notebook), str(output_dir / notebook.name),
-                parameters={"preset": preset, **({"device": device} if device else {})},
+                parameters={"preset": preset, **({"device": device} if device else {}),
+                            **({"cluster": cluster} if cluster else {})},
                 kernel_name=kernel, cwd=str(notebooks_dir), execution_timeout=settings.notebook_timeout_s,
                 start_timeout=120, progress_bar=False)
         except Exception as error:   # papermill raises its own error types for cell failures

@@ -9,41 +9,33 @@ resumes from its checkpoint, and every transfer from a source reuses that source
 pretraining run (seed ``PRETRAIN_SEED``: the fine-tuning seeds vary the transfer, as in the paper,
 where one pretrained model is fine-tuned).
 
-``run_jobs`` runs many such stages in worker processes (one thread each: two single-threaded
-trainings on 2 cores do about 15% more images/s than one two-threaded one), each job as soon as the
-jobs it needs (a transfer's pretraining run) have finished.
+A ``Job`` is one such stage run; ``scheduler.run_jobs`` runs many of them at once (in worker
+processes, or on a Dask cluster), each as soon as the jobs it needs have finished.
 """
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
-import multiprocessing
-import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .. import checks, synth
 from ..data import sources
 from ..data.sources import DataRef
 from ..eval import metrics
-from ..gan import training
+from ..gan import sampling, training
 from ..gan.models import Discriminator, Generator, ModelConfig
 from ..presets import get_preset
-from .pipeline import Context, Stage, StageResult, stage
+from .pipeline import Context, Job, StageResult, stage
 
 SCRATCH = "scratch"
 PRETRAIN_SOURCES = synth.VARIANTS + (sources.NATURAL,)
 PRETRAIN_SEED = 0
 REFERENCE_START = 10**9        # index of the first held-out source image (training uses far fewer)
 SCORES = ("fid", "kid_mean", "kid_std")
-RUN_THREADS = 1                # torch threads per run in run_jobs (a run's numbers depend on it)
 
 
 def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
@@ -87,7 +79,7 @@ def _scorer(real: np.ndarray, n: int, seed: int, context: Context):
     """``score(G) -> {fid, kid_mean, kid_std, eval_s}`` of ``n`` samples of G against ``real``."""
     def score(generator: torch.nn.Module) -> dict:
         started = time.perf_counter()
-        result = metrics.evaluate(real, training.sample_images(generator, n, seed), ["fid", "kid"], progress=False,
+        result = metrics.evaluate(real, sampling.sample_images(generator, n, seed), ["fid", "kid"], progress=False,
                                   device=context.device, cache_dir=feature_cache(context))
         return {**{key: result[key] for key in SCORES}, "eval_s": time.perf_counter() - started}
     return score
@@ -204,28 +196,7 @@ def transfer(target, init: str, preset: str, seed: int = 0, freeze_d: int = 0, i
 
 
 # ---------------------------------------------------------------------------------------------
-# Many runs at once.
-
-@dataclass(frozen=True)
-class Job:
-    """One stage run: the stage, its config and the preset it belongs to."""
-    stage: Stage
-    config: object
-    preset: str
-
-    def path(self, root: Path | None = None) -> Path:
-        return self.stage.path_for(self.config, self.preset, root)
-
-    def done(self, root: Path | None = None) -> bool:
-        return (self.path(root) / "result.json").exists()
-
-    def run(self, context: Context | None = None) -> StageResult:
-        return self.stage(self.config, preset=self.preset, context=context)
-
-    def needs(self) -> list[Job]:
-        """The jobs whose results this one reads (computed first by ``run_jobs``)."""
-        return [Job(stage, config, self.preset) for stage, config in self.stage.needs(self.config)]
-
+# Jobs of this module's stages (``pipeline.Job``), to schedule many at once (``scheduler.run_jobs``).
 
 def pretrain_job(source: str, preset: str, **options) -> Job:
     return Job(pretrain_stage, pretrain_config(source, preset, **options), preset)
@@ -233,111 +204,6 @@ def pretrain_job(source: str, preset: str, **options) -> Job:
 
 def transfer_job(target: str, init: str, preset: str, **options) -> Job:
     return Job(transfer_stage, transfer_config(target, init, preset, **options), preset)
-
-
-@contextlib.contextmanager
-def _threads(count: int):
-    """Run the block with ``count`` torch threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _start_worker(threads: int) -> None:
-    torch.set_num_threads(threads)
-
-
-def balanced_workers(jobs: int, cores: int) -> int:
-    """One worker per core, or one more when that finishes equal jobs sooner: 5 jobs on 2 cores
-    take 3 rounds with 2 workers but 2.5 round-times with 3 (3 sharing 2 cores, then 2)."""
-    def makespan(workers: int) -> float:
-        full, rest = divmod(jobs, workers)
-        return full * max(1.0, workers / cores) + (max(1.0, rest / cores) if rest else 0.0)
-    return min((cores, cores + 1), key=lambda workers: (makespan(workers), workers))
-
-
-def _embed_targets(jobs: list[Job], context: Context) -> None:
-    """Cache the Inception features of every transfer target once, here, before workers need them."""
-    for target, resolution in dict.fromkeys((job.config.train.source, job.config.train.model.resolution)
-                                            for job in jobs if job.stage is transfer_stage):
-        metrics.features(sources.load_images(target, resolution), progress=False, device=context.device,
-                         cache_dir=feature_cache(context))
-
-
-def _with_needs(jobs: list[Job]) -> list[Job]:
-    """``jobs`` and everything they need, recursively, each once and after the jobs it needs."""
-    order: dict[Job, None] = {}
-
-    def visit(job: Job) -> None:
-        if job not in order:
-            for need in job.needs():
-                visit(need)
-            order[job] = None
-    for job in jobs:
-        visit(job)
-    return list(order)
-
-
-def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
-             context: Context | None = None) -> list[StageResult]:
-    """Run (or load) every job, in parallel worker processes; results in the order of ``jobs``.
-
-    A job starts as soon as the jobs it needs (a transfer's pretraining run, recursively) have
-    finished, so no two workers ever compute the same stage and no worker waits for unrelated runs
-    to end. Of the jobs ready to start, one that others wait for goes first, then the order of
-    ``jobs`` (put the longest first: fewer workers idle at the end). The targets' features are
-    computed once before the transfers start.
-    ``workers`` defaults to ``balanced_workers``; with one worker (or one run left to compute) the
-    runs go in this process. Every run trains on one thread wherever it runs: float sums depend on
-    the thread count, so this keeps a run's numbers independent of how many others were pending.
-    ``context`` says where the runs live and on which device they train; ``progress`` shows a bar
-    over the runs (and, for runs in this process, over their iterations).
-    """
-    context = dataclasses.replace(context or Context(), progress=progress)
-    quiet = dataclasses.replace(context, runs_dir=context.root, progress=False)    # the workers' context
-    order = _with_needs(jobs)
-    pending = [job for job in order if not job.done(context.root)]
-    count = min(workers or balanced_workers(len(pending), os.cpu_count() or 1), len(pending))
-    results: dict[Job, StageResult] = {}
-    if count > 1:
-        _embed_targets(pending, context)
-        results = _run_in_workers(pending, count, quiet, progress)
-    with _threads(RUN_THREADS):
-        results.update((job, job.run(context)) for job in order if job not in results)
-    return [results[job] for job in jobs]
-
-
-def _run_in_workers(pending: list[Job], count: int, context: Context, progress: bool) -> dict[Job, StageResult]:
-    """Compute ``pending`` (each after the jobs of ``pending`` it needs) in ``count`` worker
-    processes, at most ``count`` at a time so that a job that becomes ready can go before the
-    queued ones."""
-    computing = set(pending)
-    blocking = {job: computing.intersection(job.needs()) for job in pending}
-    wanted = {need for needs in blocking.values() for need in needs}
-    rank = {job: (job not in wanted, k) for k, job in enumerate(pending)}
-    results, running = {}, {}
-    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                               initargs=(RUN_THREADS,))
-    try:
-        with tqdm(total=len(pending), desc="runs", unit="run", disable=not progress) as bar:
-            while blocking or running:
-                ready = sorted((job for job, needs in blocking.items() if not needs), key=rank.get)
-                for job in ready[:count - len(running)]:
-                    del blocking[job]
-                    running[pool.submit(job.run, context)] = job
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    job = running.pop(future)
-                    results[job] = future.result()
-                    for needs in blocking.values():
-                        needs.discard(job)
-                    bar.update()
-    finally:                 # on an error, do not wait for the others
-        pool.shutdown(cancel_futures=True)
-    return results
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from .. import paths
 from ..data.photos import load_photos, random_patches
 from ..eval import spectrum
 from ..paths import read_csv, write_csv
-from ..presets import Preset
+from ..presets import Preset, get_preset
 from . import tables
-from .pipeline import Context, stage
+from .pipeline import Context, Job, StageResult, stage
 
 CHANNELS = ("r", "g", "b")
 SPECTRUM_GRID = np.geomspace(0.01, 0.49, 40)   # common frequencies for averaging photo spectra
@@ -90,7 +90,7 @@ def mean_log_spectrum(images, window: str | None = "hann") -> np.ndarray:
 
 
 @stage("spectrum_analysis", version=2)
-def measure(config: SpectrumStudyConfig, out_dir: Path, context: Context) -> dict:
+def spectrum_analysis_stage(config: SpectrumStudyConfig, out_dir: Path, context: Context) -> dict:
     """Measure photos, crops and reference noise; write photos.csv, patches.csv, references.csv,
     angular.csv and spectra.csv into ``out_dir``; return the natural statistics."""
     photos, records = load_photos()
@@ -130,6 +130,21 @@ def measure(config: SpectrumStudyConfig, out_dir: Path, context: Context) -> dic
     write_csv(out_dir / "spectra.csv", [{"freq": f, **{k: v[i] for k, v in curves.items()}}
                                          for i, f in enumerate(SPECTRUM_GRID)])
     return natural_statistics(read_csv(out_dir / "photos.csv"), read_csv(out_dir / "patches.csv"), config)
+
+
+DESIGN = None      # notebook 01 measures; it registers no claims
+
+
+def plan(preset: str) -> list[tuple[dict, Job]]:
+    """Notebook 01's one job: the photo study at ``preset``'s sizes."""
+    return [({"study": "spectrum_analysis"}, Job(spectrum_analysis_stage, config_for(get_preset(preset)), preset))]
+
+
+def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict]:
+    """One row per photo: every measure of ``photos.csv`` (the rows of ``figures/spectrum_alpha.csv``)."""
+    (result,) = results
+    columns = read_csv(result.path / "photos.csv")
+    return [{key: values[i].item() for key, values in columns.items()} for i in range(len(columns["alpha"]))]
 
 
 def _summary(values: np.ndarray) -> dict:

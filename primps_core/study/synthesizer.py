@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 
 from .. import synth
 from ..eval import spectrum
-from ..paths import FIGURES_DIR, write_csv
-from ..presets import Preset
-from . import spectrum_analysis, tables
-from .pipeline import Context, stage
+from ..paths import FIGURES_DIR, read_csv, write_csv
+from ..presets import Preset, get_preset
+from . import fidelity, spectrum_analysis, tables
+from .pipeline import Context, Job, StageResult, stage
 
 HIGH_FREQUENCY = 0.35    # cycles/pixel: the band where hard edges and aliasing add power (Nyquist 0.5)
 ANCHOR = 0.1             # cycles/pixel: spectra are compared after shifting them to meet here
@@ -79,7 +79,7 @@ def generate_setting(setting: tuple, n: int, resolution: int, seed: int = 0) -> 
 
 
 @stage("synthesizer", version=1)
-def measure(config: SynthStudyConfig, out_dir: Path, context: Context) -> dict:
+def synthesizer_stage(config: SynthStudyConfig, out_dir: Path, context: Context) -> dict:
     """Write images.csv (per-image measures), spectra.csv (mean radial spectra) and coverage.csv."""
     rows, curves = [], {}
     for setting in tqdm(config.settings, desc="settings", disable=not context.progress):
@@ -146,6 +146,27 @@ def summary_table(images: dict[str, np.ndarray], coverage: dict[str, np.ndarray]
             excess = high_frequency_excess(spectra[f"{label} @{resolution}"], photo_spectra["photos"], spectra["freq"])
             rows.append(row(label, int(resolution), images, mask, cover, excess))
     return rows
+
+
+DESIGN = None      # notebook 02 measures; it registers no claims
+
+
+def plan(preset: str) -> list[tuple[dict, Job]]:
+    """Notebook 02's jobs: the synthesizer's statistics, its fidelity to the official code, and
+    notebook 01's photo study it compares them with."""
+    sizes = get_preset(preset)
+    return [({"study": "synthesizer"}, Job(synthesizer_stage, config_for(sizes), preset)),
+            ({"study": "fidelity"}, Job(fidelity.synth_fidelity_stage, fidelity.config_for(sizes), preset)),
+            *spectrum_analysis.plan(preset)]
+
+
+def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict]:
+    """``summary_table`` from the finished jobs of ``plan``: the rows of ``figures/synth_stats.csv``."""
+    found = {labels["study"]: result.path for (labels, _), result in zip(plan_, results)}
+    synth_tables = {name: read_csv(found["synthesizer"] / f"{name}.csv") for name in ("images", "coverage", "spectra")}
+    photo_tables = {name: read_csv(found["spectrum_analysis"] / f"{name}.csv") for name in ("photos", "spectra", "patches")}
+    return summary_table(synth_tables["images"], synth_tables["coverage"], photo_tables["photos"], synth_tables["spectra"],
+                         photo_tables["spectra"], photo_tables["patches"])
 
 
 def write_summary(rows: list[dict], path: Path) -> None:

@@ -1,6 +1,11 @@
-"""The runs behind notebook 04: every target fine-tuned from scratch, natural patches and
-Primitives-PS, over the preset's fine-tuning seeds (``plan``), and their scores as the rows of
-``transfer.csv`` (``rows``; the tables over them are ``eval.transfer_tables``)."""
+"""Notebook 04, low-shot transfer: the decisive experiment (``study.decisive``: claims 1 and 2 of
+``figures/design.json``) and the secondary grid beside it.
+
+``plan`` lists both: the decisive experiment's pretraining and transfer runs, then every secondary
+target fine-tuned from scratch, natural patches and Primitives-PS over the preset's fine-tuning
+seeds (``secondary_plan``); ``rows`` gives every evaluation of every run with its labels;
+``claims`` decides claims 1 and 2 from those rows through the claims engine. The secondary grid's
+tables (``transfer.csv``: ``secondary_rows``; ``eval.transfer_tables``) are descriptive."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,10 +14,10 @@ import numpy as np
 
 from ..data import sources
 from ..eval import transfer_tables
-from ..gan.training import sample_images
+from ..gan.sampling import sample_images
 from ..presets import get_preset
-from . import runs, tables
-from .pipeline import Context, StageResult
+from . import decisive, runs, scheduler, tables
+from .pipeline import Context, Job, StageResult
 
 # The targets notebook 04 transfers to (the colour photo targets, landscapes and galaxies, join them
 # with the decisive experiment's recipe).
@@ -20,21 +25,45 @@ TARGETS = ("faces-100", "emoji-animals", "emoji-food", "sneakers-100")
 INITS = (runs.SCRATCH, sources.NATURAL, "primitives-ps")
 
 
-def plan(preset: str) -> list[tuple[dict, runs.Job]]:
-    """Every (labels, job): one per (target, init, seed)."""
+DESIGN = decisive.DESIGN
+DECISIVE_PRETRAINING, DECISIVE, SECONDARY = "decisive pretraining", "decisive", "secondary"
+
+
+def secondary_plan(preset: str) -> list[tuple[dict, Job]]:
+    """Every (labels, job) of the secondary grid: one per (target, init, seed)."""
     seeds = range(get_preset(preset).transfer_seeds)
     return [({"target": target, "init": init, "seed": seed}, runs.transfer_job(target, init, preset, seed=seed))
             for target in TARGETS for init in INITS for seed in seeds]
 
 
+def plan(preset: str) -> list[tuple[dict, Job]]:
+    """Every run of notebook 04, each labelled with its ``part``: the decisive experiment's
+    pretraining runs and transfers, then the secondary grid."""
+    parts = ((DECISIVE_PRETRAINING, decisive.pretrain_plan(preset)), (DECISIVE, decisive.transfer_plan(preset)),
+             (SECONDARY, secondary_plan(preset)))
+    return [({"part": part, **labels}, job) for part, planned in parts for labels, job in planned]
+
+
+def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict]:
+    """Every evaluation of every run of ``plan_``: its labels, iteration, FID and KID."""
+    return decisive.curve_rows([labels for labels, _ in plan_], results)
+
+
+def claims(rows_: list[dict]) -> list[dict]:
+    """Claims 1 and 2 (``decisive.claims``) from ``rows`` of the decisive parts of the plan."""
+    def part(name: str) -> list[dict]:
+        return [{key: value for key, value in row.items() if key != "part"} for row in rows_ if row["part"] == name]
+    return decisive.claims(part(DECISIVE), part(DECISIVE_PRETRAINING))
+
+
 def train(preset: str, context: Context | None = None) -> tuple[list[dict], list[StageResult]]:
-    """Train (or load) every run of ``plan``: its labels and results, in order."""
-    planned = plan(preset)
-    return [labels for labels, _ in planned], runs.run_jobs([job for _, job in planned], context=context)
+    """Train (or load) every run of the secondary grid: its labels and results, in order."""
+    planned = secondary_plan(preset)
+    return [labels for labels, _ in planned], scheduler.run_jobs([job for _, job in planned], context=context)
 
 
-def rows(labels: list[dict], results: list[StageResult]) -> list[dict]:
-    """One row per run and evaluation (``transfer_tables.COLUMNS``)."""
+def secondary_rows(labels: list[dict], results: list[StageResult]) -> list[dict]:
+    """One row per run of the secondary grid and evaluation (``transfer_tables.COLUMNS``)."""
     return transfer_tables.curve_rows([(label, result.value) for label, result in zip(labels, results)])
 
 

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..data.fashion import CLASSES
+from ..data.images import grey_to_rgb
 from ..dp import semantic
 from ..study import dp_synthesis
 from .plots import labelled_rows
@@ -96,7 +97,7 @@ def samples_figure(outcome: dict, real: np.ndarray, per_class: int = 2):
     for model, source, epsilon in dict.fromkeys((row["model"], row["source"], row["epsilon"]) for row in outcome["rows"]):
         grey[f"{model}: {source}, {_label(epsilon)}"] = dp_synthesis.samples(outcome["runs"][model, source, epsilon, 0],
                                                                              per_class)
-    return labelled_rows({label: dp_synthesis.rgb(images) for label, images in grey.items()}, size=0.6)
+    return labelled_rows({label: grey_to_rgb(images) for label, images in grey.items()}, size=0.6)
 
 
 def selection_figure(queries: dict):

@@ -1,5 +1,6 @@
-"""CTF-GAN's parts (gan.ctf): class-conditional normalisation that starts as the unconditional
-generator, SS-GAN's rotation head, and the LQ -> HQ transfer, each trained briefly on real glyphs."""
+"""CTF-GAN's parts (gan.ctf), the model family of notebook 08 (many classes): class-conditional
+normalisation that starts as the unconditional generator, SS-GAN's rotation head, and the LQ -> HQ
+transfer, each trained briefly on real glyphs."""
 import math
 
 import numpy as np

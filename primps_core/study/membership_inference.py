@@ -1,4 +1,4 @@
-"""The runs and data behind notebook 06: who can be recognised as training data, and from what.
+"""Notebook 06, membership inference: who can be recognised as training data, and from what.
 
 Three experiments, each a model, its members (what it trained on), non-members (held out from the
 same distribution) and a reference model (trained the same way on a third, disjoint part: the
@@ -28,9 +28,9 @@ from ..data import sources
 from ..data.photos import membership_split, natural_patches
 from ..eval import membership
 from ..presets import get_preset
-from . import decisive, runs, tables
-from .pipeline import Context
-from .runs import SCRATCH, Job
+from . import decisive, runs, scheduler, tables
+from .pipeline import Context, Job
+from .runs import SCRATCH
 
 TARGET = decisive.PRIMARY_TARGETS[0]      # a colour photo target
 INITS = (SCRATCH, "natural-patches", "primitives-ps")
@@ -41,6 +41,8 @@ QUERIES = 500                    # photo crops (and synthetic images) per side
 SAMPLES = 10_000                 # generated images the black-box attacks search
 ATTACKS = ("gan-leaks", "gan-leaks calibrated", "monte-carlo", "logan")
 COLUMNS = ("experiment", "init", "unit", "attack", "auc", "auc_lo", "auc_hi", "tpr_at_1fpr", "tpr_at_10fpr")
+FILE = "membership_inference.csv"
+DESIGN = None      # withdrawn at design version 3 of figures/design.json: no registered claims until it is re-registered
 
 
 def photo_reference_job(preset: str) -> Job:
@@ -56,10 +58,12 @@ def transfer_jobs(preset: str, part: str, unit: int) -> dict[str, Job]:
             for init in INITS}
 
 
-def jobs(preset: str) -> list[Job]:
-    """Every run the study trains (the pretraining runs it attacks come from notebooks 03-04)."""
-    return [photo_reference_job(preset), *(job for unit in range(UNITS) for part in ("members", "reference")
-                                           for job in transfer_jobs(preset, part, unit).values())]
+def plan(preset: str) -> list[tuple[dict, Job]]:
+    """Every run the study trains, with its labels (the pretraining runs it attacks come from
+    notebooks 03-04)."""
+    return [({"model": "photo reference"}, photo_reference_job(preset)),
+            *(({"model": "fine-tuned", "part": part, "init": init, "unit": unit}, job) for unit in range(UNITS)
+              for part in ("members", "reference") for init, job in transfer_jobs(preset, part, unit).items())]
 
 
 def photo_queries(preset: str, n: int) -> dict[str, np.ndarray]:
@@ -99,11 +103,12 @@ def attack(generator, discriminator, queries: dict[str, np.ndarray], reference=N
     return scores
 
 
-def rows(experiment: str, init: str, unit: int, scores: dict[str, membership.AttackScores]) -> list[dict]:
-    """Rows with ``COLUMNS`` (plus the set sizes): AUC with its bootstrap interval, TPR at 1% and 10% FPR."""
+def rows(attacked: dict[tuple[str, str, int], dict[str, membership.AttackScores]]) -> list[dict]:
+    """One row per (query set, model, unit, attack) of ``attack_models``' result, with ``COLUMNS``
+    (plus the set sizes): AUC with its bootstrap interval, TPR at 1% and 10% FPR."""
     return [{"experiment": experiment, "init": init, "unit": unit, "attack": name,
              **{key: round(value, 4) for key, value in membership.summary(result).items()}}
-            for name, result in scores.items()]
+            for (experiment, init, unit), scores in attacked.items() for name, result in scores.items()]
 
 
 def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str, str, int], dict[str, membership.AttackScores]]:
@@ -111,7 +116,7 @@ def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str
 
     Keys are (query set, model's init, unit): photos and synthetic images against the pretraining
     runs, ``TARGET``'s members against each fine-tuned model; values map attack names to scores."""
-    runs.run_jobs(jobs(preset), context=context)
+    scheduler.run_jobs([job for _, job in plan(preset)], context=context)
     generator, discriminator = runs.load_generator, runs.load_discriminator
     photo_reference = generator(photo_reference_job(preset).run(context))
     photos, shots = photo_queries(preset, QUERIES), target_queries(preset)
@@ -134,9 +139,9 @@ def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
-    """Notebook 06's numbers, from ``privacy.csv``: AUC with its 95% bootstrap interval and TPR at
-    1% and 10% FPR, per (queries, model) and attack."""
-    rows = tables.csv_rows(Path(figures_dir) / "privacy.csv")
+    """Notebook 06's numbers, from ``FILE``: AUC with its 95% bootstrap interval and TPR at 1% and
+    10% FPR, per (queries, model) and attack."""
+    rows = tables.csv_rows(Path(figures_dir) / FILE)
     order = list(dict.fromkeys((row["experiment"], row["init"]) for row in rows))
     models = sorted({(row["experiment"], row["init"], int(row["unit"])) for row in rows},
                     key=lambda model: (order.index(model[:2]), model[2]))

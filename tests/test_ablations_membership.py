@@ -5,7 +5,7 @@ import pytest
 from primps_core.data import photos as photo_data, sources
 from primps_core.presets import get_preset
 from primps_core.study import ablations, decisive, runs
-from primps_core.study import privacy as privacy_study
+from primps_core.study import membership_inference
 
 
 def test_ablation_plan_replicates_over_pretraining_seeds_and_reuses_the_decisive_runs():
@@ -53,24 +53,24 @@ def test_ablation_rows_count_a_shared_run_once_and_families_select_their_setting
 
 
 def test_privacy_queries_come_from_disjoint_sources():
-    crops = privacy_study.photo_queries("smoke", 6)
+    crops = membership_inference.photo_queries("smoke", 6)
     assert crops["members"].shape == crops["nonmembers"].shape == (6, 16, 16, 3)
     np.testing.assert_array_equal(crops["nonmembers"], photo_data.natural_patches(
-        6, resolution=16, seed=privacy_study.SEED, start=privacy_study.QUERY_START, split="heldout"))
-    shots = privacy_study.target_queries("smoke")
-    assert privacy_study.TARGET == "landscapes"                     # a colour photo target (issue: 06 on one)
+        6, resolution=16, seed=membership_inference.SEED, start=membership_inference.QUERY_START, split="heldout"))
+    shots = membership_inference.target_queries("smoke")
+    assert membership_inference.TARGET == "landscapes"                     # a colour photo target (issue: 06 on one)
     assert (len(shots["members"]), len(shots["nonmembers"])) == (110, 55)
     member_bytes = {image.tobytes() for image in shots["members"]}
     assert not member_bytes & {image.tobytes() for image in shots["nonmembers"]}
-    own = privacy_study.synthetic_queries("smoke", n=4)
+    own = membership_inference.synthetic_queries("smoke", n=4)
     train = runs.pretrain_config("primitives-ps", "smoke").train
     np.testing.assert_array_equal(own["members"], sources.image_stream(train.source, 16, train.seed)(0, 4))
     assert not np.array_equal(own["members"], own["nonmembers"])
-    jobs = privacy_study.jobs("smoke")
+    jobs = [job for _, job in membership_inference.plan("smoke")]
     transfers = [job.config for job in jobs if job.stage is runs.transfer_stage]
     parts = [dict(config.train.source.options).get("part") for config in transfers]
-    assert sorted(parts) == ["members"] * 3 * privacy_study.UNITS + ["reference"] * 3 * privacy_study.UNITS
-    assert privacy_study.UNITS >= 2                                 # each model replicated over pretraining seeds
+    assert sorted(parts) == ["members"] * 3 * membership_inference.UNITS + ["reference"] * 3 * membership_inference.UNITS
+    assert membership_inference.UNITS >= 2                                 # each model replicated over pretraining seeds
     for config in transfers:                                         # unit u: pretraining run u, fine-tuning seed u
         assert config.init is None or config.init.train.seed == config.train.seed
     assert dict(jobs[0].config.train.source.options) == {"split": "reference"}
