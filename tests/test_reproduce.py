@@ -148,3 +148,50 @@ def test_a_run_starts_empty_only_without_cached_stages_or_features(tmp_path, mon
     (tmp_path / "runs" / "cache" / "features").mkdir(parents=True)
     (tmp_path / "runs" / "cache" / "features" / "f.npy").write_text("")
     assert not reproduce.starts_empty("cpu")
+
+
+def test_each_finished_notebook_records_the_code_its_kernel_loaded(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "01_loads.ipynb", "from primps_core import presets\nprint(presets.get_preset(preset).name)")
+    runs = reproduce.reproduce("smoke", notebooks_dir=folder, output_dir=tmp_path / "out",
+                               times_path=tmp_path / "reproduce.json")
+    assert runs[0].status == "ok" and not (tmp_path / "out" / ".01_loads.ipynb").exists()
+    entry = json.loads((tmp_path / "reproduce.json").read_text())["notebooks"]["01_loads"]
+    root = reproduce.paths.ROOT
+    assert {"primps_core/__init__.py", "primps_core/presets.py", "notebooks/01_loads.ipynb#code"} <= set(entry["code"])
+    assert "primps_core/study/runs.py" not in entry["code"]                 # only what the kernel loaded
+    assert entry["code"]["primps_core/presets.py"] == reproduce.file_digest(root / "primps_core" / "presets.py")
+    assert entry["commit"] == reproduce.git_commit()
+
+
+def git(root, *arguments):
+    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
+                   check=True, capture_output=True)
+
+
+def test_a_notebook_is_current_until_a_file_it_loaded_changes(tmp_path):
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "a.py").write_text("x = 1\n")
+    (root / "b.py").write_text("y = 1\n")
+    write_notebook(root / "notebooks" / "01_n.ipynb", "import a")
+    assert reproduce.currency({"seconds": 1.0}, root) == "not recorded"
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    entry = {"code": reproduce.code_map(root / "notebooks" / "01_n.ipynb", ["a.py"], root),
+             "commit": reproduce.git_commit(root)}
+    assert reproduce.currency(entry, root) == "current"
+    (root / "b.py").write_text("y = 2\n")                                     # not loaded: still current
+    write_notebook(root / "notebooks" / "01_n.ipynb", "import a")            # same code cells, new file
+    assert reproduce.currency(entry, root) == "current"
+    (root / "a.py").write_text("x = 2\n")
+    assert reproduce.currency(entry, root) == "stale: a.py changed"          # not committed yet
+    git(root, "commit", "-qam", "change a")
+    changed_in = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+    assert reproduce.currency(entry, root) == f"stale since {changed_in}"
+    write_notebook(root / "notebooks" / "01_n.ipynb", "import a\nprint(a.x)")
+    (root / "a.py").write_text("x = 1\n")
+    assert reproduce.changed_files(entry["code"], root) == ["notebooks/01_n.ipynb"]      # its code cells changed

@@ -126,23 +126,24 @@ def notebooks_block(root: Path) -> str:
 
 
 def timings_block(figures_dir: Path, notebooks_dir: Path | None = None) -> str:
-    """One row per notebook of the canonical run's ``reproduce.json``; their total only when every
-    notebook of ``notebooks_dir`` (default ``notebooks/``) has a from-empty time, and a line naming
-    the notebooks with no row."""
+    """One row per notebook of the canonical run's ``reproduce.json``, with whether its figures are
+    current (``reproduce.currency``: every file its kernel loaded unchanged); their total only when
+    every notebook of ``notebooks_dir`` (default ``notebooks/``) has a from-empty time, and a line
+    naming the notebooks with no row."""
     record = tables.read_json(Path(figures_dir) / "reproduce.json")
     expected = [path.stem for path in reproduce.find_notebooks(Path(notebooks_dir or paths.NOTEBOOKS_DIR))]
     rows = [{"notebook": name, "wall time": duration(entry["seconds"]), "recorded": entry["date"],
              "from an empty runs/": "yes" if entry.get("from_empty", True) else "no: resumed, stages loaded",
              "CPU": f"{entry['cpu']}, {entry['cores']} cores, {entry['torch_threads']} torch threads",
              "matmul GFLOP/s": tables.number(entry["matmul_gflops"], 0),
-             "256 px FFTs/s": tables.number(entry["fft_per_s"], 0)}
+             "256 px FFTs/s": tables.number(entry["fft_per_s"], 0), "code": reproduce.currency(entry)}
             for name, entry in record["notebooks"].items()]
     fresh = {name: entry["seconds"] for name, entry in record["notebooks"].items() if entry.get("from_empty", True)}
     notes = []
     if all(name in fresh for name in expected):
         total = sum(fresh[name] for name in expected)
         rows.append({"notebook": "all from an empty runs/", "wall time": duration(total), "recorded": "",
-                     "from an empty runs/": "", "CPU": "", "matmul GFLOP/s": "", "256 px FFTs/s": ""})
+                     "from an empty runs/": "", "CPU": "", "matmul GFLOP/s": "", "256 px FFTs/s": "", "code": ""})
     else:
         notes.append("No total: not every notebook of `notebooks/` has a time from an empty runs/.")
     missing = [name for name in expected if name not in record["notebooks"]]

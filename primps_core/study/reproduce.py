@@ -12,18 +12,28 @@ Each notebook that finishes is recorded in ``reproduce.json`` beside its figures
 the date, and this machine's speed measured at the start (``machine_speed``: a float32 matmul and a
 batch of 2-D FFTs), because machines of one kind differ by 2-3x and a time means little without
 the rate it was measured at. The README's timing table is generated from that file.
+
+Figures know their code: each entry also records the commit and a ``code`` map, the SHA-256 of
+every file of the package that the notebook's kernel had loaded when it ended (read by a cell
+appended to the executed copy, ``LOADED_MODULES``) and of the notebook's own code cells
+(``notebooks/<name>.ipynb#code``). ``currency`` compares that map with the files as they are now:
+a notebook is current while every recorded file is unchanged, otherwise stale since the first
+commit that changed one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import scipy.fft
 import torch
@@ -32,6 +42,15 @@ from .. import paths
 from ..presets import get_preset
 
 KERNEL_NAME = "primps"
+CODE_SUFFIX = "#code"        # the key of a notebook's code cells in a code map: notebooks/<name>.ipynb#code
+# Appended to the executed copy of each notebook: prints, as its last output, the package files the
+# kernel has loaded, relative to the repository root.
+LOADED_MODULES = """import json as _json, sys as _sys
+from pathlib import Path as _Path
+_package = _Path(_sys.modules["primps_core"].__file__).resolve().parent if "primps_core" in _sys.modules else None
+print(_json.dumps(sorted(_Path(_m.__file__).resolve().relative_to(_package.parent).as_posix()
+                         for _m in list(_sys.modules.values()) if _package and getattr(_m, "__file__", None)
+                         and _Path(_m.__file__).resolve().is_relative_to(_package))))"""
 
 
 class NotebookFailed(RuntimeError):
@@ -43,6 +62,8 @@ class NotebookRun:
     name: str
     status: str
     seconds: float
+    code: dict | None = None        # its code map (``code_map``) once it has run
+    commit: str | None = None
 
 
 def find_notebooks(directory: Path, only: list[str] | None = None) -> list[Path]:
@@ -92,6 +113,86 @@ def machine_speed() -> dict:
             "matmul_gflops": round(2 * 1024**3 / matmul_s / 1e9, 1), "fft_per_s": round(len(fields) / fft_s, 1)}
 
 
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def code_cells_digest(notebook: Path) -> str:
+    """SHA-256 of a notebook's code cells (their sources, in order): what it computes, not its prose
+    or outputs."""
+    cells = nbformat.read(str(notebook), as_version=4).cells
+    return hashlib.sha256("\n\0".join(c.source for c in cells if c.cell_type == "code").encode()).hexdigest()
+
+
+def with_loaded_modules_cell(notebook: Path, copy: Path) -> Path:
+    """Write ``notebook`` with ``LOADED_MODULES`` appended as a last code cell to ``copy``."""
+    content = nbformat.read(str(notebook), as_version=4)
+    content.cells.append(nbformat.v4.new_code_cell(LOADED_MODULES))
+    nbformat.write(content, str(copy))
+    return copy
+
+
+def loaded_modules(executed: Path) -> list[str]:
+    """The package files the kernel had loaded: the JSON list the last cell of ``executed`` printed."""
+    cell = nbformat.read(str(executed), as_version=4).cells[-1]
+    text = "".join(output.get("text", "") for output in cell.get("outputs", []) if output.get("name") == "stdout")
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def code_map(notebook: Path, loaded: list[str], root: Path = paths.ROOT) -> dict[str, str]:
+    """{path relative to ``root``: SHA-256} of every loaded package file, and of the notebook's code
+    cells under ``notebooks/<name>.ipynb#code``."""
+    digests = {name: file_digest(root / name) for name in loaded if (root / name).is_file()}
+    return {**digests, f"notebooks/{Path(notebook).name}{CODE_SUFFIX}": code_cells_digest(notebook)}
+
+
+def git_commit(root: Path = paths.ROOT) -> str | None:
+    """The commit checked out at ``root`` (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def changed_files(code: dict[str, str], root: Path = paths.ROOT) -> list[str]:
+    """The files of a code map whose content now differs from the recorded digest (or that are gone)."""
+    changed = []
+    for key, digest in code.items():
+        if key.endswith(CODE_SUFFIX):
+            path = root / key[:-len(CODE_SUFFIX)]
+            now = code_cells_digest(path) if path.is_file() else None
+        else:
+            path = root / key
+            now = file_digest(path) if path.is_file() else None
+        if now != digest:
+            changed.append(key.removesuffix(CODE_SUFFIX))
+    return changed
+
+
+def currency(entry: dict, root: Path = paths.ROOT) -> str:
+    """Whether a ``reproduce.json`` entry's figures are current: "current" when every file of its
+    code map is unchanged, "stale since <commit>" naming the first commit after the recorded one
+    that changed one of them (or "stale: <files> changed" when git cannot say), "not recorded" for
+    an entry made before code maps."""
+    code = entry.get("code")
+    if not code:
+        return "not recorded"
+    changed = changed_files(code, root)
+    if not changed:
+        return "current"
+    if entry.get("commit"):
+        try:
+            log = subprocess.run(["git", "-C", str(root), "log", "--reverse", "--format=%h",
+                                  f"{entry['commit']}..HEAD", "--", *changed], capture_output=True, text=True, check=True)
+            first = log.stdout.split()
+            if first:
+                return f"stale since {first[0]}"
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return f"stale: {', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''} changed"
+
+
 def record_times(path: Path, runs: list[NotebookRun], preset: str, machine: dict, from_empty: bool = True) -> None:
     """Add the finished notebooks of this run to ``path`` (``reproduce.json``), keeping the entries of
     notebooks this run did not execute. ``from_empty`` says whether the run started with no cached
@@ -104,7 +205,7 @@ def record_times(path: Path, runs: list[NotebookRun], preset: str, machine: dict
         earlier = record["notebooks"].get(run.name, {})
         if run.status == "ok" and (from_empty or not earlier or not earlier.get("from_empty", True)):
             record["notebooks"][run.name] = {"seconds": round(run.seconds, 1), "date": date, "from_empty": from_empty,
-                                             **machine}
+                                             **machine, **({"commit": run.commit, "code": run.code} if run.code else {})}
     record["notebooks"] = dict(sorted(record["notebooks"].items()))
     paths.atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2) + "\n"))
 
@@ -162,9 +263,10 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
     for notebook, run in zip(notebooks, runs):
         print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
+        executed, source = output_dir / notebook.name, output_dir / f".{notebook.name}"
         try:
             papermill.execute_notebook(
-                str(notebook), str(output_dir / notebook.name),
+                str(with_loaded_modules_cell(notebook, source)), str(executed),
                 parameters={"preset": preset, **({"device": device} if device else {}),
                             **({"cluster": cluster} if cluster else {})},
                 kernel_name=kernel, cwd=str(notebooks_dir), execution_timeout=settings.notebook_timeout_s,
@@ -175,6 +277,9 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
             record_times(times_path, runs, preset, machine, from_empty)
             raise NotebookFailed(f"notebook {notebook.name} failed at {_failure(error)} "
                                  f"(executed copy: {output_dir / notebook.name})") from None
+        finally:
+            source.unlink(missing_ok=True)
         run.status, run.seconds = "ok", time.perf_counter() - start
+        run.code, run.commit = code_map(notebook, loaded_modules(executed)), git_commit()
         record_times(times_path, runs, preset, machine, from_empty)     # each notebook as it finishes: a stopped run keeps them
     return runs
