@@ -68,3 +68,18 @@ def test_bad_names_and_options_give_one_clear_error(tmp_path):
         sources.load_images("ps-noise")
     with pytest.raises(ValueError, match="target must be an image set"):
         runs.transfer_config("ps-noise", "scratch", "smoke")
+
+
+def test_held_out_images_are_ones_no_run_trains_on():
+    from primps_core.data import photos
+    natural = sources.resolve(sources.NATURAL)
+    held_out = sources.held_out_images(natural, 16, 3, 5)
+    np.testing.assert_array_equal(held_out, photos.natural_patches(5, resolution=16, seed=3, split="heldout",
+                                                                   start=sources.HELD_OUT_START))
+    split = photos.photo_split()
+    assert split["heldout"] and not set(split["heldout"]) & set(split["pretrain"])          # never a photo the natural source trains on
+    synthetic = sources.resolve("primitives-ps")
+    np.testing.assert_array_equal(sources.held_out_images(synthetic, 16, 3, 2),
+                                  sources.image_stream(synthetic, 16, 3)(sources.HELD_OUT_START, 2))
+    with pytest.raises(ValueError, match="finite image set"):
+        sources.held_out_images(sources.resolve("landscapes"), 16, 0, 2)

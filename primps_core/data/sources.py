@@ -132,6 +132,22 @@ def image_stream(ref: DataRef, resolution: int, seed: int) -> Callable[[int, int
     return lambda start, n: images[_visit(len(images), seed, start, n)]
 
 
+HELD_OUT_START = 10**9      # index of the first held-out image of an endless source (runs train on far fewer)
+
+
+def held_out_images(ref: DataRef, resolution: int, seed: int, n: int) -> np.ndarray:
+    """``n`` images of an endless source that no run trains on, to score how well a run learned it:
+    synthetic images from index ``HELD_OUT_START`` on; for natural patches, crops of the held-out
+    photos (``photo_split``'s "heldout"), never of the photos the runs train on, so the score asks
+    whether a model learned photographs rather than its own training photos."""
+    if ref.finite:
+        raise ValueError(f"{ref.label} is a finite image set: it has no held-out images of its own")
+    if ref.kind == "natural":
+        options = {**dict(ref.options), "split": "heldout"}
+        return natural_patches(n, resolution=resolution, seed=seed, start=HELD_OUT_START, **options)
+    return image_stream(ref, resolution, seed)(HELD_OUT_START, n)
+
+
 def labelled_stream(ref: DataRef, resolution: int, seed: int,
                     classes: int | None = None) -> Callable[[int, int], tuple[np.ndarray, np.ndarray]]:
     """``batch(start, n)``: (images, classes) ``start .. start + n - 1`` of a labelled finite set

@@ -1,7 +1,8 @@
 """Pretraining and transfer as cached, resumable pipeline stages (the runs behind notebooks 03-04).
 
 ``pretrain(source, preset, seed)`` trains a GAN on a synthetic variant or on natural patches and
-scores it at intervals against held-out images of its own source; ``transfer(target, init,
+scores it at intervals against held-out images of its own source (``sources.held_out_images``:
+for natural patches, crops of photos no run trains on); ``transfer(target, init,
 preset, seed)`` fine-tunes it (or a fresh GAN: ``init="scratch"``) on a low-shot target and scores
 the EMA generator at intervals against all the target's images with FID and KID. Both are
 pipeline stages keyed by their full config, so a finished run is loaded, an interrupted one
@@ -34,7 +35,6 @@ from .pipeline import Context, Job, StageResult, stage
 SCRATCH = "scratch"
 PRETRAIN_SOURCES = synth.VARIANTS + (sources.NATURAL,)
 PRETRAIN_SEED = 0
-REFERENCE_START = 10**9        # index of the first held-out source image (training uses far fewer)
 SCORES = ("fid", "kid_mean", "kid_std")
 
 
@@ -112,11 +112,12 @@ def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray,
             "images_per_s": float(np.mean(rates)), "wall_s": time.perf_counter() - started}
 
 
-@stage("pretrain", version=2, resumable=training.CHECKPOINT)
+# version 3: natural patches are scored against crops of the held-out photos (new crops of the training
+# photos before); the training is unchanged
+@stage("pretrain", version=3, resumable=training.CHECKPOINT)
 def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> dict:
     train = config.train
-    reference = sources.image_stream(train.source, train.model.resolution, train.seed)(REFERENCE_START,
-                                                                                       config.fid_samples)
+    reference = sources.held_out_images(train.source, train.model.resolution, train.seed, config.fid_samples)
     return _train_and_score(train, config.evals, reference, config.fid_samples, out_dir, context)
 
 
