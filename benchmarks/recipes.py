@@ -110,7 +110,7 @@ def main() -> None:
         for size in args.sizes:
             if name == FIGURES and size != "smoke":
                 continue
-            script = ("set -euo pipefail\nprimps reproduce --preset smoke --json" if name == FIGURES
+            script = ("set -euo pipefail\nprimps reproduce --preset smoke" if name == FIGURES
                       else recipes[name].script(smoke=size == "smoke"))
             rows.append(measure(name, script, size))
             print(json.dumps(rows[-1]), flush=True)

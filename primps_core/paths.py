@@ -7,6 +7,10 @@ current working directory, so notebooks run from any folder read the right files
 from __future__ import annotations
 
 import csv
+import ctypes
+import ctypes.util
+import errno
+import functools
 import glob
 import os
 import re
@@ -103,15 +107,19 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def atomic_write(path, write: Callable[[str], None]) -> Path:
+def atomic_write(path, write: Callable[[str], None], *, replace: bool = True) -> Path:
     """Create ``path`` all at once: ``write(temporary)`` fills a temporary file beside it (see
     ``temporary``), which is then renamed to ``path``; on any error or interrupt the temporary is
-    removed and ``path`` is left as it was."""
+    removed and ``path`` is left as it was. With ``replace=False`` (a command's output without
+    ``--force``) a ``path`` that another writer created meanwhile is kept and this write fails."""
     path = Path(path)
     staging = temporary(path)
     try:
         write(str(staging))
-        os.replace(staging, path)
+        replace_atomically(staging, path, replace=replace)
+    except FileExistsError:
+        staging.unlink(missing_ok=True)
+        raise
     except OSError as error:
         staging.unlink(missing_ok=True)
         raise write_error(error, path) from None
@@ -136,11 +144,19 @@ def check_output(path, *, force: bool, ours: Callable[[Path], bool], what: str) 
     return path
 
 
-def replace_atomically(staging: Path, path: Path) -> None:
+def replace_atomically(staging: Path, path: Path, *, replace: bool = True) -> None:
     """Move the finished ``staging`` (a temporary file or folder beside ``path``) to ``path``. A file
     is replaced in one rename; an earlier folder is first renamed aside (into a temporary that a
     later sweep removes if this process dies here), then removed, so ``path`` always holds either
-    the old output or the new one, whole."""
+    the old output or the new one, whole.
+
+    With ``replace=False`` nothing at ``path`` is ever replaced: the rename itself refuses to
+    overwrite (``renameat2``'s RENAME_NOREPLACE), so of two commands writing the same output at
+    once without ``--force``, both having checked that it was free, exactly one succeeds and the
+    other fails with ``FileExistsError``, its own result discarded by the caller."""
+    if not replace:
+        _rename_without_replacing(staging, path)
+        return
     if not path.is_dir():
         os.replace(staging, path)
         return
@@ -148,6 +164,43 @@ def replace_atomically(staging: Path, path: Path) -> None:
     os.replace(path, aside / path.name)
     os.replace(staging, path)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+_RENAME_NOREPLACE, _AT_FDCWD = 1, -100
+
+
+def _rename_without_replacing(staging: Path, path: Path) -> None:
+    """Rename ``staging`` to ``path`` in one step that fails if ``path`` exists (Linux ``renameat2``;
+    elsewhere a hard link for files, or ``os.rename``, which refuses a non-empty folder)."""
+    taken = FileExistsError(f"{path} was created by another process while this one was writing it: "
+                                          f"left as it is; choose another output, or pass --force to replace it")
+    rename = getattr(_libc(), "renameat2", None)
+    if rename is not None:
+        if rename(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(path), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise taken
+        if code not in (errno.ENOSYS, errno.EINVAL):       # a filesystem without the flag falls through
+            raise OSError(code, os.strerror(code), str(path))
+    if path.exists() or path.is_symlink():
+        raise taken
+    if staging.is_dir():
+        os.rename(staging, path)
+        return
+    try:
+        os.link(staging, path)
+    except FileExistsError:
+        raise taken from None
+    staging.unlink()
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
 
 
 def figures_dir(preset: str) -> Path:

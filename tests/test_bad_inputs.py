@@ -78,6 +78,8 @@ def build_workspace(root: Path) -> None:
                         "big_header": {"a.png": good[0], "b.png": png_claiming(10000, 10000)},
                         "zero_pixels": {"a.png": good[0], "b.png": png_claiming(0, 5)},
                         "one_image": {"a.png": good[0]},
+                        "three_corrupt": {"a.png": good[0], "b.png": os.urandom(200), "c.jpg": b"text",
+                                          "d.png": good[1][:100], "e.png": os.urandom(90)},
                         "hidden_only": {".a.png": good[0]}}.items():
         (root / name).mkdir()
         for file, data in files.items():
@@ -153,17 +155,17 @@ HOSTILE_SETS = {
     "bomb_header": r"b\.png claims more than 178,956,970 pixels \(a decompression bomb\?\), above the limit",
     "zero_pixels": r"b\.png (has no pixels|is not a readable image)",
     "huge_file": r"big\.png is 268,435,457 bytes, above the limit",
-    "bad_crc.zip": r"bad_crc\.zip:00000/img00000000\.png (cannot be read from the zip|is not a readable image)",
-    "bad_crc_stored.zip": r"bad_crc_stored\.zip:00000/img0000000\d\.png cannot be read from the zip: Bad CRC-32",
+    "bad_crc.zip": r"bad_crc\.zip cannot be read: 00000/img00000000\.png (cannot be read from the zip|is not a readable image)",
+    "bad_crc_stored.zip": r"bad_crc_stored\.zip cannot be read: 00000/img0000000\d\.png cannot be read from the zip: Bad CRC-32",
     "truncated.zip": "is not a folder, a zip or an .npz file",
     "not_a_zip.zip": "is not a folder, a zip or an .npz file",
     "no_members.zip": "holds no images",
     "text_members.zip": "holds no images",
-    "corrupt_member.zip": r"corrupt_member\.zip:b\.png is not a readable image",
-    "bomb_member.zip": r"bomb_member\.zip:b\.png claims more than 178,956,970 pixels",
+    "corrupt_member.zip": r"corrupt_member\.zip cannot be read: b\.png is not a readable image",
+    "bomb_member.zip": r"bomb_member\.zip cannot be read: b\.png claims more than 178,956,970 pixels",
     "big_header": r"b\.png is 10000 x 10000 pixels, above the limit of 50,000,000 pixels per image",
     "bomb.png": "is not a folder, a zip or an .npz file",
-    "huge_member.zip": r"huge_member\.zip:a\.png is 1,500,000,000 bytes, above the limit",
+    "huge_member.zip": r"no image of .*huge_member\.zip can be read: a\.png is 1,500,000,000 bytes, above the limit",
     "one_rgb_image.npz": r"a 3-D array \(16, 16, 3\) looks like one colour image",
     "one_rgba_image.npz": r"a 3-D array \(16, 16, 4\) looks like one colour image",
     "float.npz": "expected uint8 images",
@@ -203,6 +205,22 @@ def cases():
                  "one_corrupt", "empty_dir", "float.npz"):
         yield f"transfer-target-{name}", TRANSFER + ["--target", name], 1, HOSTILE_SETS[name]
     yield "fid-one-image", ["fid", "one_image", "good"], 1, "holds 1 image: .* need at least 2"
+    every_bad = (r"^(?!.*BytesIO)error: 4 of the 5 images of .*three_corrupt cannot be read: b\.png is not a readable "
+                 r"image.*; c\.jpg .*; d\.png .*; e\.png .*; leave them out with --skip-bad")
+    yield "fid-every-corrupt-file-at-once", ["fid", "three_corrupt", "good", "--resolution", "16"], 1, every_bad
+    yield "transfer-every-corrupt-file-at-once", TRANSFER + ["--target", "three_corrupt"], 1, every_bad
+    yield "transfer-resolution-48-no-note-first", TRANSFER + ["--target", "mixed_sizes", "--resolution", "48"], 1, \
+        "resolution must be one of 16, 32, 64, 128, 256; got 48"
+    yield "transfer-outdir", TRANSFER + TARGET + ["--outdir", "elsewhere"], 2, "--outdir is now --runs"
+    yield "synth-json", SYNTH + ["--out", "new.zip", "--json"], 2, "--json is no longer needed"
+    yield "sample-n-to-png", ["sample", "--run", "good", "--n", "3", "--out", "grid.png"], 1, \
+        "--n writes a dataset .* a .png is written by --interpolate ROWS"
+    for command in (TRANSFER + TARGET, SYNTH + ["--out", "new.zip"], ["fid", "good", "good"]):
+        for value, status, message in (("0", 1, "must be a whole number, at least 1; got 0"),
+                                       ("-2", 1, "got -2"), ("two", 2, "invalid int value: 'two'")):
+            yield f"{command[0]}-threads-{value}", command + ["--threads", value], status, message
+    yield "dp-train-device-foo", ["dp-train", "--epsilon", "1", "--device", "foo"], 1, DEVICES["foo"]
+    yield "many-classes-train-device-foo", ["many-classes-train", "--device", "foo"], 1, DEVICES["foo"]
     yield "fid-mixed-sizes-no-resolution", ["fid", "mixed_sizes", "good"], 1, "different sizes"
     for value, message in (("0", "resolution must be an integer in 1..4096, got 0"), ("-3", "got -3"),
                            ("100000", "got 100000")):
@@ -238,8 +256,8 @@ def cases():
             ("user_dir", False, "user_dir already exists"), ("user_dir", True, "is not an image folder of this format"),
             (".", False, "already exists"), (".", True, "is not an image folder of this format"),
             ("an_image_set", True, "is not an image folder of this format"), ("good.zip", False, "already exists"),
-            ("user.zip", True, "user.zip exists and is not a zip file"),
-            ("user.npz", True, "user.npz exists and is not an .npz file"),
+            ("user.zip", True, "user.zip exists and is not a dataset zip of this format"),
+            ("user.npz", True, "user.npz exists and is not an .npz of images"),
             ("good", True, "is not an image folder"), ("notes.txt/x.zip", False, "cannot write"),
             ("/sys/new.zip", False, "cannot write /sys/new.zip"), ("/proc/new.zip", False, "cannot write /proc/new.zip")):
         yield f"synth-out-{out}{'-force' if force else ''}", SYNTH + ["--out", out] + ["--force"] * force, 1, message
@@ -268,7 +286,7 @@ def cases():
         argv = ["pretrain", "--source", "ps-noise", "--preset", "smoke", key, value]
         yield f"pretrain{key}={value}", argv, status, message
     for only, message in (("", "names no notebook"), (",", "names no notebook"), (" , ", "names no notebook"),
-                          ("99", "'99' names 0 notebooks"), ("0", "'0' names \d+ notebooks in .*, not one"), ("01,7", "'7' names 0")):
+                          ("99", "'99' names 0 notebooks"), ("0", r"'0' names \d+ notebooks in .*, not one"), ("01,7", "'7' names 0")):
         yield f"reproduce-only-{only!r}", ["reproduce", "--preset", "smoke", "--only", only], 1, message
     yield "reproduce-preset", ["reproduce", "--preset", "paper"], 2, "invalid choice: 'paper'"
     yield "no-command", [], 2, "required: command"

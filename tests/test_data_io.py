@@ -1,11 +1,15 @@
 """Image sets in and out: formats, colour modes, crops, atomic writes, targets, low-shot subsets, errors."""
 import csv
+import datetime
+import io
 import json
+import os
 import zipfile
+from functools import partial
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, ImageFile
 
 from primps_core.data import images as image_files, photos as photo_data, sources
 
@@ -174,7 +178,7 @@ def test_bad_inputs_raise_one_clear_error_naming_what_was_wrong(tmp_path):
         sources.load_images(tmp_path / "empty.zip")
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as archive:
         archive.writestr("x/broken.png", b"\x89PNG\r\n\x1a\n garbage")
-    with pytest.raises(ValueError, match="bad.zip:x/broken.png is not a readable image"):
+    with pytest.raises(ValueError, match=r"no image of \S*bad\.zip can be read: x/broken\.png is not a readable image"):
         sources.load_images(tmp_path / "bad.zip")
     with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         sources.load_images(tmp_path / "nowhere")
@@ -218,3 +222,216 @@ def test_one_image_is_read_whole_and_a_large_jpeg_is_drafted_only_for_a_set(tmp_
     full = image_files.square(whole, 32)
     assert small.shape == (32, 32, 3) and np.abs(small.astype(int) - full).max() <= 3
     assert image_files.load_images(tmp_path / "set")[0].shape == (400, 400, 3)
+
+
+def save(image: Image.Image, path, **options):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **options)
+    return path
+
+
+def test_every_colour_mode_of_a_file_loads_as_rgb(tmp_path):
+    """Real files of each mode a user's photo folder may hold, read back to the colours they show,
+    then loaded together whatever their sizes."""
+    palette = Image.new("P", (2, 2))
+    palette.putpalette([255, 0, 0, 0, 0, 255, 0, 255, 0])
+    palette.putdata([0, 1, 2, 0])                                    # red, blue / green, red
+    grey = np.array([[0, 100], [200, 255]], np.uint8)
+    alpha = Image.fromarray(np.array([[255, 0], [255, 0]], np.uint8))
+    red, blue, green, white = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255)
+    cases = {   # file: (image, save options, its mode when read, the RGB it shows)
+        "grey.png": (Image.fromarray(grey), {}, "L", grey),
+        "one_bit.png": (Image.fromarray(grey).convert("1"), {}, "1", np.array([[0, 0], [255, 255]])),
+        "palette.png": (palette, {}, "P", [[red, blue], [green, red]]),
+        "palette_transparent.png": (palette, {"transparency": 1}, "P", [[red, white], [green, red]]),
+        "grey_alpha.png": (Image.merge("LA", [Image.fromarray(grey), alpha]), {}, "LA",
+                           np.array([[0, 255], [200, 255]])),
+        "colour_key.png": (Image.fromarray(np.array([[[1, 2, 3], [9, 9, 9]]], np.uint8)), {"transparency": (1, 2, 3)},
+                           "RGB", [[white, (9, 9, 9)]]),
+        "sixteen.png": (Image.fromarray(np.array([[0, 65535], [257 * 100, 257 * 200]], np.uint16)), {}, "I;16",
+                        np.array([[0, 255], [100, 200]])),
+    }
+    folder = tmp_path / "mixed"
+    for name, (image, options, mode, shown) in cases.items():
+        path = save(image, folder / name, **options)
+        shown = np.asarray(shown, np.uint8)
+        assert Image.open(path).mode == mode, name
+        np.testing.assert_array_equal(image_files.read_image(path), shown if shown.ndim == 3 else
+                                      np.repeat(shown[..., None], 3, axis=2), err_msg=name)
+    cmyk = save(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), folder / "cmyk.jpg", quality=95)    # red ink
+    assert Image.open(cmyk).mode == "CMYK"
+    assert np.abs(image_files.read_image(cmyk).astype(int) - red).max() <= 3
+    save(Image.new("RGB", (30, 12), (5, 6, 7)), folder / "sub" / "wide.webp", lossless=True)
+    loaded = image_files.load_images(folder, resolution=4)
+    assert loaded.shape == (len(cases) + 2, 4, 4, 3) and loaded.dtype == np.uint8
+    assert tuple(loaded[-1, 0, 0]) == (5, 6, 7)                         # sub/wide.webp, cropped and resized
+
+
+def sideways_jpeg(path, orientation: int = 6):
+    """A 32 x 16 JPEG, left half red and right half blue, whose EXIF says to turn it (6: 90 degrees
+    clockwise, so that red shows on top)."""
+    pixels = np.zeros((16, 32, 3), np.uint8)
+    pixels[:, :16], pixels[:, 16:] = (255, 0, 0), (0, 0, 255)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return save(Image.fromarray(pixels), path, exif=exif, quality=95)
+
+
+def test_exif_orientation_turns_a_photo_upright_before_the_centre_crop(tmp_path):
+    whole = image_files.read_image(sideways_jpeg(tmp_path / "set" / "phone.jpg"))
+    assert whole.shape == (32, 16, 3)                                   # turned: 16 wide, 32 tall
+    assert np.abs(whole[:14].astype(int) - [255, 0, 0]).max() <= 8       # red on top
+    assert np.abs(whole[18:].astype(int) - [0, 0, 255]).max() <= 8       # blue below
+    square = image_files.load_images(tmp_path / "set", resolution=8)[0]   # crop rows 8..24, then resize
+    assert square[0, :, 0].min() > 240 and square[-1, :, 2].min() > 240 and square[-1, :, 0].max() < 15
+    upside_down = image_files.read_image(sideways_jpeg(tmp_path / "flipped.jpg", orientation=3))
+    assert upside_down.shape == (16, 32, 3) and upside_down[8, 2, 2] > 240 and upside_down[8, -2, 0] > 240
+
+
+def test_image_sizes_are_read_from_headers_without_decoding(tmp_path, monkeypatch):
+    folder = tmp_path / "set"
+    for k in range(2):
+        save(Image.new("RGB", (20, 10)), folder / f"wide{k}.png")
+    save(Image.new("L", (16, 16)), folder / "sub" / "square.bmp")
+    sideways_jpeg(folder / "phone.jpg")                                  # stored 32 x 16, shown 16 x 32
+    whole = save(Image.fromarray(random_images(1, size=40)[0]), tmp_path / "whole.png").read_bytes()
+    (folder / "cut.png").write_bytes(whole[:len(whole) // 2])            # its header is whole, its pixels are not
+    (folder / "text.jpg").write_text("no header at all")
+    expected = {(20, 10): 2, (16, 16): 1, (16, 32): 1, (40, 40): 1}
+
+    def no_decoding(image):
+        raise AssertionError("image_sizes decoded pixels")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert image_files.image_sizes(folder) == expected
+    with zipfile.ZipFile(tmp_path / "set.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in folder.rglob("*.*"):
+            archive.write(file, file.relative_to(folder).as_posix())
+    assert image_files.image_sizes(tmp_path / "set.zip") == expected
+    np.savez(tmp_path / "set.npz", images=np.zeros((3, 6, 9, 3), np.uint8))
+    assert image_files.image_sizes(tmp_path / "set.npz") == {(9, 6): 3}
+    assert sources.image_sizes(sources.resolve(folder)) == expected
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+        image_files.image_sizes(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty holds no images"):
+        image_files.image_sizes(tmp_path / "empty")
+
+
+def bad_folder(root, good: int, bad: int):
+    """``good`` readable PNGs (``good{k}.png``, pixel value k) and ``bad`` unreadable files of
+    different kinds (``bad{k}.*``) in one folder; returns the good images in load order."""
+    images = np.broadcast_to(np.arange(good, dtype=np.uint8)[:, None, None, None], (good, 8, 8, 3))
+    for k, image in enumerate(images):
+        save(Image.fromarray(image), root / f"good{k}.png")
+    whole = save(Image.fromarray(random_images(1, size=16)[0]), root / "whole.tmp", format="PNG").read_bytes()
+    (root / "whole.tmp").unlink()
+    kinds = [(".png", whole[:len(whole) // 2]), (".jpg", b"not a picture"), (".png", b"")]
+    for k in range(bad):
+        suffix, data = kinds[k % len(kinds)]
+        (root / f"bad{k:02d}{suffix}").write_bytes(data)
+    return images
+
+
+def test_every_unreadable_file_of_a_folder_is_named_in_one_error(tmp_path):
+    good = bad_folder(tmp_path / "set", good=3, bad=3)
+    with pytest.raises(ValueError) as caught:
+        image_files.load_images(tmp_path / "set")
+    message = str(caught.value)
+    assert message.startswith(f"3 of the 6 images of {tmp_path / 'set'} cannot be read: ")
+    assert message.endswith(": bad00.png is not a readable image: image file is truncated; "
+                            "bad01.jpg is not a readable image: cannot identify image file; "
+                            "bad02.png is not a readable image: cannot identify image file; "
+                            "leave them out with --skip-bad (skip_bad=True)")
+    assert "<_io" not in message and "object at 0x" not in message and "\n" not in message
+    np.testing.assert_array_equal(image_files.load_images(tmp_path / "set", skip_bad=True), good)
+    assert image_files.unreadable_files(tmp_path / "set") == [
+        ("bad00.png", "is not a readable image: image file is truncated"),
+        ("bad01.jpg", "is not a readable image: cannot identify image file"),
+        ("bad02.png", "is not a readable image: cannot identify image file")]
+    with pytest.raises(TypeError, match="skip_bad must be True or False, got 'yes'"):
+        image_files.load_images(tmp_path / "set", skip_bad="yes")
+
+
+def test_many_unreadable_files_are_counted_and_an_all_bad_set_is_an_error(tmp_path):
+    bad_folder(tmp_path / "many", good=1, bad=13)
+    with pytest.raises(ValueError, match=r"^13 of the 14 images .*: bad00\.png .*; bad09\.png is not a readable "
+                                         r"image: image file is truncated; and 3 more; leave them out with --skip-bad"
+                       ) as caught:
+        image_files.load_images(tmp_path / "many")
+    assert "bad10" not in str(caught.value) and str(caught.value).count(" is not a readable image") == 10
+    assert len(image_files.unreadable_files(tmp_path / "many")) == 13
+    bad_folder(tmp_path / "none", good=0, bad=2)
+    for skip_bad in (False, True):
+        with pytest.raises(ValueError, match=r"^no image of \S*none can be read: bad00\.png is not a readable "
+                                             r"image: image file is truncated; bad01\.jpg is not a readable image"):
+            image_files.load_images(tmp_path / "none", 8, skip_bad=skip_bad)
+
+
+def test_files_over_the_limits_are_unreadable_files_named_with_their_reason(tmp_path, monkeypatch):
+    good = bad_folder(tmp_path / "set", good=2, bad=0)
+    save(Image.new("RGB", (30, 20)), tmp_path / "set" / "large.png")
+    with open(tmp_path / "set" / "huge.png", "wb") as handle:
+        handle.truncate(image_files.MAX_FILE_BYTES + 1)                     # sparse: no disk used
+    monkeypatch.setattr(image_files, "MAX_PIXELS", 500)                    # 30 x 20 = 600 pixels is over it
+    assert image_files.unreadable_files(tmp_path / "set") == [
+        ("huge.png", f"is {image_files.MAX_FILE_BYTES + 1:,} bytes, above the limit of {image_files.MAX_FILE_BYTES:,} "
+                     f"bytes per image file (images.MAX_FILE_BYTES): refusing to read it"),
+        ("large.png", "is 30 x 20 pixels, above the limit of 500 pixels per image (images.MAX_PIXELS): refusing to "
+                      "decode it")]
+    with pytest.raises(ValueError, match=r"^2 of the 4 images .*: huge\.png is 268,435,457 bytes, above the limit.*; "
+                                         r"large\.png is 30 x 20 pixels, above the limit of 500 pixels"):
+        image_files.load_images(tmp_path / "set")
+    np.testing.assert_array_equal(image_files.load_images(tmp_path / "set", skip_bad=True), good)
+
+
+def test_every_unreadable_member_of_a_zip_is_named_and_a_corrupt_archive_is_one_error(tmp_path):
+    good = random_images(3, size=8)
+    members = {f"00000/img0000000{k}.png": data for k, data in enumerate(encoded_pngs(good))}
+    members["00000/img00000003.png"] = b"\x89PNG\r\n\x1a\n garbage"
+    with zipfile.ZipFile(tmp_path / "set.zip", "w", zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    data = bytearray((tmp_path / "set.zip").read_bytes())
+    data[data.rindex(b"IEND") - 20] ^= 0xFF                                # the last good member: a bad CRC
+    (tmp_path / "set.zip").write_bytes(bytes(data))
+    with pytest.raises(ValueError) as caught:
+        image_files.load_images(tmp_path / "set.zip")
+    assert str(caught.value).startswith(f"2 of the 4 images of {tmp_path / 'set.zip'} cannot be read: "
+                                        f"00000/img00000002.png cannot be read from the zip: Bad CRC-32 for file "
+                                        f"'00000/img00000002.png'; 00000/img00000003.png is not a readable image: ")
+    np.testing.assert_array_equal(image_files.load_images(tmp_path / "set.zip", skip_bad=True), good[:2])
+    assert [name for name, _ in image_files.unreadable_files(tmp_path / "set.zip")] == [
+        "00000/img00000002.png", "00000/img00000003.png"]
+    data[data.index(b"PK\x01\x02") + 3] ^= 0xFF                            # the central directory, broken
+    (tmp_path / "broken.zip").write_bytes(bytes(data))
+    for call in (partial(image_files.load_images, skip_bad=True), image_files.unreadable_files):
+        with pytest.raises(ValueError, match=r"^\S*broken\.zip is not a readable zip file: Bad magic number"):
+            call(tmp_path / "broken.zip")
+
+
+def encoded_pngs(images):
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        yield buffer.getvalue()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_archive_members_extract_with_the_umask_mode(tmp_path, mask):
+    previous = os.umask(mask)
+    try:
+        assert image_files._umask() == mask and image_files._umask() == mask       # read, not changed
+        image_files.save_images(random_images(2, size=8), tmp_path / "set.zip")
+        image_files.save_images(random_images(2, size=8), tmp_path / "set.npz")
+    finally:
+        os.umask(previous)
+    for name in ("set.zip", "set.npz"):
+        with zipfile.ZipFile(tmp_path / name) as archive:
+            infos = archive.infolist()
+            archive.extractall(tmp_path / f"{name}-out")
+        assert sorted(info.filename for info in infos) == (
+            ["00000/img00000000.png", "00000/img00000001.png", "dataset.json"] if name == "set.zip" else ["images.npy"])
+        for info in infos:
+            assert info.external_attr >> 16 & 0o777 == 0o666 & ~mask, info.filename
+            assert abs(datetime.datetime(*info.date_time) - datetime.datetime.now()) < datetime.timedelta(minutes=5)
+    np.testing.assert_array_equal(np.load(tmp_path / "set.npz-out" / "images.npy").shape, (2, 8, 8, 3))

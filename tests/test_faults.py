@@ -41,10 +41,13 @@ def small_disk(tmp_path):
 
 
 def one_error_line(capsys) -> str:
+    """The one error line a failed command printed last; before it only progress lines (a command
+    that trained for more than ``progress.EVERY_S`` before failing reports that progress too)."""
     captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and captured.out == "", captured.err
-    return lines[0]
+    *before, last = captured.err.splitlines()
+    assert last.startswith("error: ") and captured.out == "", captured.err
+    assert all(re.match(r"[\w .-]+: [\d,]+/[\d,]+ \w+ \(\d+%\)", line) for line in before), captured.err
+    return last
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing(small_disk, tmp_path, monkeypatch, capsys):

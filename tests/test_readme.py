@@ -56,7 +56,9 @@ def test_blocks_render_from_their_files_and_unknown_ones_fail_clearly(tmp_path):
 
 def test_the_readme_command_checks_and_rewrites(tmp_path, capsys):
     from primps_core.__main__ import main
-    assert main(["readme", "--check"]) == 0 and "up to date" in capsys.readouterr().out
+    assert main(["readme", "--check"]) == 0
+    written = capsys.readouterr()
+    assert json.loads(written.out) == {"check": True, "stale": []} and "up to date" in written.err
 
 
 def test_number_formats():

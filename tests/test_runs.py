@@ -42,7 +42,7 @@ def test_own_images_at_a_chosen_resolution_with_runs_outside_the_repository(tmp_
     assert main(common) == 0
     written = capsys.readouterr()
     assert json.loads(written.out)["resolution"] == 16                     # the smoke preset's, said aloud
-    assert "are 64 px; training resizes them to 16 px" in written.err
+    assert "are 64 px; training centre-crops them to squares and resizes them to 16 px" in written.err
     assert main(common + ["--resolution", "32"]) == 0
     written = capsys.readouterr()
     result = json.loads(written.out)

@@ -1,6 +1,10 @@
 """Data named once: what a user names resolves to one DataRef, and a file set is keyed by its content."""
+import io
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from primps_core import synth
 from primps_core.data import images as image_files
@@ -83,3 +87,59 @@ def test_held_out_images_are_ones_no_run_trains_on():
                                   sources.image_stream(synthetic, 16, 3)(sources.HELD_OUT_START, 2))
     with pytest.raises(ValueError, match="finite image set"):
         sources.held_out_images(sources.resolve("landscapes"), 16, 0, 2)
+
+
+def set_with_bad_files(folder, good: int = 6):
+    """A folder of ``good`` readable 8 px PNGs (pixel value 10 k, named ``k.png``, each with class k
+    in dataset.json) and two unreadable files, ``bad.jpg`` and ``cut.png``; returns the good images."""
+    images = np.broadcast_to((10 * np.arange(good, dtype=np.uint8))[:, None, None, None], (good, 8, 8, 3))
+    folder.mkdir()
+    for k, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{k}.png")
+    (folder / "bad.jpg").write_text("not a picture")
+    noise = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(noise, format="PNG")
+    (folder / "cut.png").write_bytes(noise.getvalue()[:100])             # its header and part of its pixels
+    labels = [[f"{k}.png", k] for k in range(good)] + [["bad.jpg", 98], ["cut.png", 99]]
+    (folder / "dataset.json").write_text(json.dumps({"labels": labels}))
+    return images
+
+
+def test_skip_bad_is_a_checked_option_of_a_file_set_only(tmp_path):
+    path = tiny_set(tmp_path / "set.zip", 7)
+    skipping = sources.resolve(path, {"skip_bad": True})
+    assert skipping.options == (("skip_bad", True),) and skipping.digest == sources.resolve(path).digest
+    assert sources.resolve(path, {"skip_bad": False}) == sources.resolve(path)            # the default: same key
+    assert sources.resolve(path, {"skip_bad": True, "part": "members"}) == sources.resolve(
+        path, {"part": "members", "skip_bad": np.True_})                                 # one order, plain bools
+    assert runs.transfer_config(skipping, "scratch", "smoke").train.record()["source_options"] == [["skip_bad", True]]
+    for value in ("yes", 1, None):
+        with pytest.raises(TypeError, match=f"skip_bad must be True or False, got {value!r}"):
+            sources.resolve(path, {"skip_bad": value})
+    with pytest.raises(ValueError, match="an option of faces-100 must be one of 'part'; got 'skip_bad'"):
+        sources.resolve("faces-100", {"skip_bad": True})
+    with pytest.raises(ValueError, match="an option of set.zip must be one of 'part', 'skip_bad'; got 'skip'"):
+        sources.resolve(path, {"skip": True})
+
+
+def test_a_skip_bad_file_set_loads_streams_and_counts_without_its_bad_files(tmp_path):
+    good = set_with_bad_files(tmp_path / "set")
+    strict, skipping = sources.resolve(tmp_path / "set"), sources.resolve(tmp_path / "set", {"skip_bad": True})
+    with pytest.raises(ValueError, match=r"^2 of the 8 images of \S*set cannot be read: bad\.jpg is not a readable "
+                                         r"image: cannot identify image file; cut\.png is not a readable image: .*; "
+                                         r"leave them out with --skip-bad"):
+        sources.load_images(strict)
+    np.testing.assert_array_equal(sources.load_images(skipping), good)
+    epoch = sources.image_stream(skipping, 8, seed=1)(0, len(good))        # one epoch: each good image once
+    assert sorted(int(image[0, 0, 0]) for image in epoch) == [10 * k for k in range(len(good))]
+    assert sources.skipped_files(skipping) == ["bad.jpg", "cut.png"]
+    assert sources.skipped_files(strict) == [] and sources.skipped_files("faces-100") == []
+    assert sources.image_sizes(skipping) == {(8, 8): 7}                 # cut.png's header is whole, bad.jpg has none
+
+
+def test_a_labelled_skip_bad_set_keeps_each_class_with_its_image(tmp_path):
+    set_with_bad_files(tmp_path / "set")
+    images, labels = sources.labelled_stream(sources.resolve(tmp_path / "set", {"skip_bad": True}), 8, seed=0)(0, 12)
+    assert sorted(labels) == sorted(2 * list(range(6))) and (images[:, 0, 0, 0] == 10 * labels).all()
+    with pytest.raises(ValueError, match="2 of the 8 images"):
+        sources.labelled_stream(sources.resolve(tmp_path / "set"), 8, seed=0)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from .. import __version__, synth
+from ..progress import bar as progress_bar
 from ..synth.render import check_counts
 from .images import ImageWriter
 
@@ -60,7 +60,7 @@ def write_dataset(path, n: int, *, variant: str = "primitives-ps", resolution: i
     metadata = {"primps": {"version": __version__, "variant": variant, "resolution": config.resolution, "seed": seed,
                            "first_index": start, "images": n, "options": {k: options[k] for k in sorted(options)}}}
     with ImageWriter(path, n=n, format=format, first_index=start, overwrite=overwrite, metadata=metadata) as writer, \
-            tqdm(total=n, unit="img", desc=f"{variant} {config.resolution}px", disable=not progress) as bar:
+            progress_bar(total=n, unit="img", desc=f"{variant} {config.resolution}px", disable=not progress) as bar:
         for low in range(0, n, chunk):
             size = min(chunk, n - low)
             writer.write(synth.generate(size, variant=variant, resolution=resolution, seed=seed, start=start + low,

@@ -1,29 +1,41 @@
 """Image sets in and out: folders, zips (StyleGAN2-ADA's dataset format) and ``.npz`` files.
 
 ``load_images`` reads a folder, a zip or an ``.npz`` into one uint8 array (N, R, R, 3);
-``save_images`` and ``ImageWriter`` write them atomically (a temporary name, then rename), the
-latter in chunks so a million images never sit in memory. Embedded datasets are named through
-``data.sources``.
+``image_sizes`` counts a set's image sizes from the file headers alone, and ``unreadable_files``
+names the files of a set that cannot be read. ``save_images`` and ``ImageWriter`` write sets
+atomically (a temporary name, then rename), the latter in chunks so a million images never sit in
+memory. Embedded datasets are named through ``data.sources``.
 
-Conventions for every image read: RGBA (and palette or LA images with transparency) is composited
-on white, greyscale and palette become RGB, 16-bit greyscale is scaled to 8 bits, non-square
-images are centre-cropped to a square, and resizing uses Lanczos (``RESAMPLE``), the filter
-StyleGAN2-ADA's dataset tool and clean-fid recommend for downscaling without aliasing.
+Conventions for every image read: the EXIF orientation is applied first (a phone photo stored
+sideways is turned upright); transparency (RGBA, LA, PA, palette images with transparency, a
+colour key) is composited on white; greyscale (L), 1-bit, palette and CMYK images become RGB;
+16-bit greyscale is scaled to 8 bits; non-square images are centre-cropped to a square, and
+resizing uses Lanczos (``RESAMPLE``), the filter StyleGAN2-ADA's dataset tool and clean-fid
+recommend for downscaling without aliasing. Images are decoded one at a time, each bounded by
+``MAX_FILE_BYTES`` and ``MAX_PIXELS``. A file that cannot be read (corrupt, truncated, over a
+limit) does not stop a set's load: every one is found in the same pass and all are named in one
+error, or left out with ``skip_bad=True``; a corrupt archive as a whole is one immediate error.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
+import os
 import re
 import shutil
+import stat
+import time
 import warnings
 import zipfile
 import zlib
+from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
 from .. import checks, paths
 
@@ -34,14 +46,16 @@ DATASET_GROUP, DATASET_FILE = re.compile(r"\d{5}"), re.compile(r"img\d{8}\.png")
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:
-    """A PIL image as uint8 RGB: transparency composited on white, 16-bit scaled to 8 bits."""
+    """A PIL image as uint8 RGB: transparency (an alpha channel, a palette's or a colour key)
+    composited on white, 16-bit greyscale scaled to 8 bits, any other mode (L, 1, P, CMYK, ...)
+    converted by Pillow."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         wide = np.asarray(image, dtype=np.float64)
         scale = 65535.0 if image.mode.startswith("I;16") or wide.max() > 255 else 255.0
         image = Image.fromarray(np.round(np.clip(wide, 0, scale) * (255.0 / scale)).astype(np.uint8))
     elif image.mode == "F":
         raise ValueError("floating-point images have no defined 0..255 range")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.has_transparency_data:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
@@ -51,11 +65,30 @@ def to_rgb(image: Image.Image) -> np.ndarray:
 MAX_PIXELS = 50_000_000            # per image: a 50-megapixel photo; more is refused before decoding
 MAX_FILE_BYTES = 256 << 20         # per image file or zip member: larger is refused before reading
 MAX_RESOLUTION = 4096              # largest side an image set is resized to
+SHOWN_UNREADABLE = 10              # unreadable files a set's error names one by one; the rest are counted
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)     # what Pillow raises for a bad file
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError)
+OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")      # "<_io.BytesIO object at 0x7f...>"
+
+
+class UnreadableImage(ValueError):
+    """An image file or zip member that cannot be read: the message is its label (its path, or
+    ``archive.zip:member``) and ``reason``, why. A set's load catches it per file, so that one pass
+    finds every bad file and names each within the set; anything else wrong is the whole set's error."""
+
+    def __init__(self, label: str, reason: str):
+        super().__init__(f"{label} {reason}")
+        self.reason = reason
+
+
+def _detail(error: BaseException) -> str:
+    """What a decoder's or archive's exception says, without the object reprs Pillow puts in."""
+    return OBJECT_REPR.sub("", str(error)).strip() or type(error).__name__
 
 
 def decode_image(data: bytes, name: str, resolution: int | None = None) -> np.ndarray:
-    """Encoded image bytes as uint8 RGB (H, W, 3), whole (not cropped); ``name`` labels the file in
-    the error.
+    """Encoded image bytes as uint8 RGB (H, W, 3), whole (not cropped) and turned upright by its
+    EXIF orientation; ``name`` labels the file in the error (``UnreadableImage``).
 
     Memory stays bounded whatever the file claims: its size is read from the header and an image
     above ``MAX_PIXELS`` is refused before decoding (Pillow's own decompression-bomb check is
@@ -64,46 +97,59 @@ def decode_image(data: bytes, name: str, resolution: int | None = None) -> np.nd
     its shorter side at least twice the resolution for the Lanczos resize); without it every image
     is decoded at full size."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                _check_pixels(image.width, image.height, name)
-                if resolution is not None and image.format == "JPEG":
-                    scale = 2 * resolution / min(image.size)
-                    image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-                image.load()
-                return to_rgb(image)
+        with _quiet_pillow(), Image.open(io.BytesIO(data)) as image:
+            _check_pixels(image.width, image.height, name)
+            if resolution is not None and image.format == "JPEG":
+                scale = 2 * resolution / min(image.size)
+                image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+            ImageOps.exif_transpose(image, in_place=True)          # loads the pixels, then turns them
+            return to_rgb(image)
     except Image.DecompressionBombError:
-        raise ValueError(f"{name} claims more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?), above "
-                         f"the limit of {MAX_PIXELS:,} pixels per image (images.MAX_PIXELS): refusing to decode it") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        if str(error).startswith(name):
-            raise
-        raise ValueError(f"{name} is not a readable image: {error}") from None
+        raise UnreadableImage(name, f"claims more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?), "
+                                    f"above the limit of {MAX_PIXELS:,} pixels per image (images.MAX_PIXELS): "
+                                    f"refusing to decode it") from None
+    except UnreadableImage:
+        raise
+    except DECODE_ERRORS as error:
+        raise UnreadableImage(name, f"is not a readable image: {_detail(error)}") from None
+
+
+@contextlib.contextmanager
+def _quiet_pillow():
+    """Silence Pillow's warnings about files that are read anyway: a decompression-bomb size
+    (``MAX_PIXELS`` decides) and corrupt EXIF data (the image then keeps its stored orientation)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        yield
 
 
 def _check_pixels(width: int, height: int, name: str) -> None:
     if width * height > MAX_PIXELS:
-        raise ValueError(f"{name} is {width} x {height} pixels, above the limit of {MAX_PIXELS:,} pixels per "
-                         f"image (images.MAX_PIXELS): refusing to decode it")
+        raise UnreadableImage(name, f"is {width} x {height} pixels, above the limit of {MAX_PIXELS:,} pixels per "
+                                    f"image (images.MAX_PIXELS): refusing to decode it")
     if width < 1 or height < 1:
-        raise ValueError(f"{name} has no pixels ({width} x {height})")
+        raise UnreadableImage(name, f"has no pixels ({width} x {height})")
 
 
 def _check_size(size: int, name: str) -> None:
     if size > MAX_FILE_BYTES:
-        raise ValueError(f"{name} is {size:,} bytes, above the limit of {MAX_FILE_BYTES:,} bytes per image file "
-                         f"(images.MAX_FILE_BYTES): refusing to read it")
+        raise UnreadableImage(name, f"is {size:,} bytes, above the limit of {MAX_FILE_BYTES:,} bytes per image file "
+                                    f"(images.MAX_FILE_BYTES): refusing to read it")
 
 
 def read_image(path: Path, resolution: int | None = None) -> np.ndarray:
     """One image file as uint8 RGB (H, W, 3), whole (see ``decode_image`` for ``resolution``); a
-    clear error for a missing, oversized or unreadable file."""
+    clear error for a missing file, and ``UnreadableImage`` for an oversized or unreadable one."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist")
     _check_size(path.stat().st_size, str(path))
-    return decode_image(path.read_bytes(), str(path), resolution)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UnreadableImage(str(path), f"cannot be read: {error.strerror or _detail(error)}") from None
+    return decode_image(data, str(path), resolution)
 
 
 def square(image: np.ndarray, resolution: int | None = None) -> np.ndarray:
@@ -121,59 +167,108 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS) and not Path(name).name.startswith(".")
 
 
-def _folder_images(folder: Path, resolution: int | None):
-    """Each image file under ``folder`` (recursively, by name), decoded one at a time."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
-    if not files:
-        raise ValueError(f"{folder} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
-    for file in files:
-        yield square(read_image(file, resolution), resolution)
+def _set_format(path: Path) -> str:
+    """"folder", "zip" or "npz": what the image set at ``path`` is; one clear error for anything else."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if path.is_dir():
+        return "folder"
+    if path.suffix.lower() == ".npz":
+        return "npz"
+    if zipfile.is_zipfile(path):
+        return "zip"
+    raise ValueError(f"{path} is not a folder, a zip or an .npz file")
 
 
-def _zip_images(path: Path, resolution: int | None):
-    """Each image member of the zip (by name), its declared size checked before it is read; a
-    corrupt archive or member (bad CRC, truncated, encrypted, unknown compression) is one error."""
+def _folder_files(folder: Path) -> list[Path]:
+    """The image files under ``folder``, recursively, in name order; an error if there are none."""
+    return _some(sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name)), folder)
+
+
+def _zip_members(archive: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
+    """The image members of the zip at ``path``, in name order; an error if there are none."""
+    return _some(sorted((info for info in archive.infolist() if not info.is_dir() and is_image_name(info.filename)),
+                        key=lambda info: info.filename), path)
+
+
+def _some(images: list, path: Path) -> list:
+    """``images`` (a set's files or members), or the error that the set at ``path`` holds none."""
+    if not images:
+        raise ValueError(f"{path} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
+    return images
+
+
+def _entries(path: Path, resolution: int | None):
+    """(name, load) for each image of the set at ``path``, in name order: its name within the set
+    (a folder's relative path, a zip's member name, an .npz's index) and a function that decodes it
+    whole (``decode_image``) or raises ``UnreadableImage``. What is wrong with the set as a whole
+    (no images, a corrupt archive or array) is raised by the iteration itself."""
+    return {"folder": _folder_entries, "zip": _zip_entries, "npz": _npz_entries}[_set_format(path)](path, resolution)
+
+
+def _folder_entries(folder: Path, resolution: int | None):
+    for file in _folder_files(folder):
+        yield file.relative_to(folder).as_posix(), partial(read_image, file, resolution)
+
+
+def _zip_entries(path: Path, resolution: int | None):
+    """A zip's image members; a corrupt member (bad CRC, truncated, encrypted, unknown compression)
+    is unreadable, a corrupt archive (bad central directory) one error."""
     try:
         with zipfile.ZipFile(path) as archive:
-            members = sorted((info for info in archive.infolist() if not info.is_dir() and is_image_name(info.filename)),
-                             key=lambda info: info.filename)
-            if not members:
-                raise ValueError(f"{path} holds no images ({'/'.join(IMAGE_EXTENSIONS)})")
-            for info in members:
-                name = f"{path}:{info.filename}"
-                _check_size(info.file_size, name)
-                yield square(decode_image(_read_member(archive, info, name), name, resolution), resolution)
+            for info in _zip_members(archive, path):
+                yield info.filename, partial(_decode_member, archive, info, f"{path}:{info.filename}", resolution)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
         raise ValueError(f"{path} is not a readable zip file: {error}") from None
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
+def _decode_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, resolution: int | None) -> np.ndarray:
+    """A zip member decoded whole, its declared size checked before it is read."""
+    _check_size(info.file_size, name)
     try:
-        return archive.read(info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
-        raise ValueError(f"{name} cannot be read from the zip: {error}") from None
+        data = archive.read(info)
+    except ZIP_ERRORS as error:
+        raise UnreadableImage(name, f"cannot be read from the zip: {_detail(error)}") from None
+    return decode_image(data, name, resolution)
 
 
 NPY_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def _npz_images(path: Path, resolution: int | None):
+def _npz_entries(path: Path, resolution: int | None):
     """Each image of the array stored in an ``.npz`` (key ``images``, or its only array), streamed
     from the archive one image at a time after its header is checked: uint8, (N, H, W) grey or
-    (N, H, W, 1|3|4), as many bytes as the header announces (no pickles: only raw arrays are read)."""
+    (N, H, W, 1|3|4), as many bytes as the header announces (no pickles: only raw arrays are read).
+    An .npz is one array: anything wrong with it is the whole set's error."""
     try:
         with zipfile.ZipFile(path) as archive:
-            arrays = [name for name in archive.namelist() if name.endswith(".npy")]
-            if "images.npy" not in arrays and len(arrays) != 1:
-                raise ValueError(f"{path} must hold an array named 'images' or exactly one array, "
-                                 f"has {[name[:-4] for name in arrays]}")
-            info = archive.getinfo("images.npy" if "images.npy" in arrays else arrays[0])
+            info = _npz_array(archive, path)
             with archive.open(info) as member:
                 shape, image_bytes = _npy_header(member, info.file_size, str(path))
-                for _ in range(shape[0]):
+                for index in range(shape[0]):
                     data = member.read(image_bytes)
-                    yield square(_npy_rgb(np.frombuffer(data, np.uint8).reshape(shape[1:])), resolution)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
+                    yield index, partial(_npy_rgb, np.frombuffer(data, np.uint8).reshape(shape[1:]))
+    except ZIP_ERRORS as error:
+        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+
+
+def _npz_array(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    """The member of an ``.npz`` holding its images: ``images.npy``, or its only array."""
+    arrays = [name for name in archive.namelist() if name.endswith(".npy")]
+    if "images.npy" not in arrays and len(arrays) != 1:
+        raise ValueError(f"{path} must hold an array named 'images' or exactly one array, "
+                         f"has {[name[:-4] for name in arrays]}")
+    return archive.getinfo("images.npy" if "images.npy" in arrays else arrays[0])
+
+
+def _npz_shape(path: Path) -> tuple:
+    """The shape of an ``.npz``'s image array, read from its header alone."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = _npz_array(archive, path)
+            with archive.open(info) as member:
+                return _npy_header(member, info.file_size, str(path))[0]
+    except ZIP_ERRORS as error:
         raise ValueError(f"{path} is not a readable .npz file: {error}") from None
 
 
@@ -209,7 +304,17 @@ def _npy_rgb(array: np.ndarray) -> np.ndarray:
     return to_rgb(Image.fromarray(array)) if array.shape[-1] == 4 else array
 
 
-def load_images(path, resolution: int | None = None) -> np.ndarray:
+def _decoded(path: Path, resolution: int | None):
+    """(name, image) for each image of the set, decoded whole one at a time; a bad file's image is
+    its ``UnreadableImage``, not raised, so that one pass finds every bad file."""
+    for name, load in _entries(path, resolution):
+        try:
+            yield name, load()
+        except UnreadableImage as error:
+            yield name, error
+
+
+def load_images(path, resolution: int | None = None, *, skip_bad: bool = False) -> np.ndarray:
     """An image set on disk as uint8 (N, R, R, 3), sorted by file name.
 
     ``path`` is a folder (searched recursively for png/jpg/jpeg/webp/bmp), a zip (StyleGAN2-ADA's
@@ -218,53 +323,115 @@ def load_images(path, resolution: int | None = None) -> np.ndarray:
     ``resolution`` (Lanczos) if given; without it all images must share one size. Images are
     decoded, cropped and resized one at a time, so memory holds the result and one image (itself
     bounded by ``MAX_PIXELS`` and ``MAX_FILE_BYTES``), whatever the files.
+
+    Files that cannot be read (corrupt, truncated, over a limit) are all found in one pass and
+    named in one error (by their names within the set, each with its reason), or, with
+    ``skip_bad``, left out (``unreadable_files`` names them); a set with no readable image is an
+    error either way.
     """
     if resolution is not None:
         resolution = checks.integer(resolution, "resolution", 1, MAX_RESOLUTION)
+    skip_bad = checks.boolean(skip_bad, "skip_bad")
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    if path.is_dir():
-        images = _folder_images(path, resolution)
-    elif path.suffix.lower() == ".npz":
-        images = _npz_images(path, resolution)
-    elif zipfile.is_zipfile(path):
-        images = _zip_images(path, resolution)
-    else:
-        raise ValueError(f"{path} is not a folder, a zip or an .npz file")
-    return _stack(images, str(path))
+    squares, bad = [], []
+    for name, image in _decoded(path, resolution):
+        if isinstance(image, UnreadableImage):
+            bad.append(f"{name} {image.reason}")
+        else:
+            squares.append(square(image, resolution))
+    if bad and not (skip_bad and squares):
+        raise _unreadable_error(path, bad, len(bad) + len(squares))
+    return _stack(squares, str(path))
 
 
-def load_labels(path) -> np.ndarray:
-    """The class of each image of a labelled set, in ``load_images``' order, as int64 (N,): an
+def _unreadable_error(path: Path, bad: list[str], total: int) -> ValueError:
+    """One error naming the first ``SHOWN_UNREADABLE`` of a set's ``bad`` files (each its name within
+    the set and its reason), counting the rest."""
+    listed = "; ".join(bad[:SHOWN_UNREADABLE])
+    if len(bad) > SHOWN_UNREADABLE:
+        listed += f"; and {len(bad) - SHOWN_UNREADABLE} more"
+    if len(bad) == total:
+        return ValueError(f"no image of {path} can be read: {listed}")
+    return ValueError(f"{len(bad)} of the {total} images of {path} cannot be read: {listed}; "
+                      f"leave them out with --skip-bad (skip_bad=True)")
+
+
+def unreadable_files(path) -> list[tuple[str, str]]:
+    """(name, reason) of each image of a folder or zip that ``load_images`` cannot read (names as
+    in the set: a folder's relative paths, a zip's member names; an .npz has none of its own), in
+    name order. Each image is decoded once (JPEGs at their smallest draft scale) and none is kept,
+    so memory holds one image; a set that is wrong as a whole raises as ``load_images`` does."""
+    return [(name, image.reason) for name, image in _decoded(Path(path), 1) if isinstance(image, UnreadableImage)]
+
+
+def image_sizes(path) -> Counter:
+    """How many images of each (width, height) the set at ``path`` holds, as shown (EXIF orientation
+    applied), read from the file headers alone without decoding a pixel: cheap enough for a note
+    before a long load. A file whose header cannot be read is left out (loading names it), so the
+    count may be empty; a set with no image files at all is an error, as for ``load_images``."""
+    path = Path(path)
+    form = _set_format(path)
+    if form == "npz":
+        shape = _npz_shape(path)
+        return Counter({(shape[2], shape[1]): shape[0]})
+    if form == "folder":
+        return _header_sizes(partial(open, file, "rb") for file in _folder_files(path))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _header_sizes(partial(archive.open, info) for info in _zip_members(archive, path))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
+        raise ValueError(f"{path} is not a readable zip file: {error}") from None
+
+
+def _header_sizes(openers) -> Counter:
+    """How many of the files ``openers`` open have each size their readable headers declare."""
+    return Counter(size for size in map(_header_size, openers) if size is not None)
+
+
+def _header_size(opener) -> tuple[int, int] | None:
+    """(width, height) of the image ``opener()`` opens, from its header, turned by its EXIF
+    orientation (read from the header's EXIF block, as JPEG and WebP hold it); None if unreadable."""
+    try:
+        with _quiet_pillow(), opener() as handle, Image.open(handle) as image:
+            exif = Image.Exif()
+            exif.load(image.info.get("exif", b""))
+            turned = exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
+            return image.size[::-1] if turned else image.size
+    except (Image.DecompressionBombError, *DECODE_ERRORS, *ZIP_ERRORS):
+        return None
+
+
+def load_labels(path, *, skip_bad: bool = False) -> np.ndarray:
+    """The class of each image ``load_images(path, skip_bad=skip_bad)`` returns, as int64 (N,): an
     ``.npz``'s ``labels`` array, or the ``"labels"`` of a zip's or folder's ``dataset.json``
-    (StyleGAN2-ADA's format: ``[[relative file name, class], ...]``). One clear error when the set
-    has no labels, or they are not non-negative integers, one per image."""
+    (StyleGAN2-ADA's format: ``[[relative file name, class], ...]``); with ``skip_bad`` the classes
+    of the unreadable files are left out with them. One clear error when the set has no labels, or
+    they are not non-negative integers, one per image."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    if path.suffix.lower() == ".npz":
+    if _set_format(path) == "npz":
         (labels,) = read_embedded_arrays(path, ("labels",), "an .npz with 'images' and 'labels' arrays")
     else:
         labels = _dataset_json_labels(path)
     labels = np.asarray(labels)
-    count = sum(1 for _ in _member_names(path))
-    if labels.ndim != 1 or len(labels) != count or labels.dtype.kind not in "iu" or (labels < 0).any():
-        raise ValueError(f"{path}: expected one non-negative integer class per image ({count}), "
+    names = list(_member_names(path))
+    if labels.ndim != 1 or len(labels) != len(names) or labels.dtype.kind not in "iu" or (labels < 0).any():
+        raise ValueError(f"{path}: expected one non-negative integer class per image ({len(names)}), "
                          f"got {labels.dtype} {labels.shape}")
+    if checks.boolean(skip_bad, "skip_bad"):
+        bad = {name for name, _ in unreadable_files(path)}
+        labels = labels[np.array([name not in bad for name in names], bool)]
     return labels.astype(np.int64)
 
 
 def _member_names(path: Path):
-    """The relative names of a set's images in ``load_images``' order (an .npz: their indices)."""
-    if path.suffix.lower() == ".npz":
-        with zipfile.ZipFile(path) as archive, archive.open("images.npy") as member:
-            shape, _ = _npy_header(member, archive.getinfo("images.npy").file_size, str(path))
-        return iter(range(shape[0]))
-    if path.is_dir():
-        return (p.relative_to(path).as_posix() for p in sorted(path.rglob("*")) if p.is_file() and is_image_name(p.name))
+    """The names of a set's images within it, in ``load_images``' order (an .npz: their indices)."""
+    form = _set_format(path)
+    if form == "npz":
+        return iter(range(_npz_shape(path)[0]))
+    if form == "folder":
+        return (file.relative_to(path).as_posix() for file in _folder_files(path))
     with zipfile.ZipFile(path) as archive:
-        return iter(sorted(info.filename for info in archive.infolist() if not info.is_dir() and is_image_name(info.filename)))
+        return iter([info.filename for info in _zip_members(archive, path)])
 
 
 def _dataset_json_labels(path: Path) -> list:
@@ -301,13 +468,24 @@ def read_embedded_arrays(path: Path, names: tuple[str, ...], rebuild: str) -> tu
         raise ValueError(f"{path} is not a readable .npz file: {error}") from None
 
 
-def _stack(images, label: str) -> np.ndarray:
-    """The squares ``images`` yields as one array; one clear error if their sizes differ."""
-    squares = list(images)
+def _stack(squares: list[np.ndarray], label: str) -> np.ndarray:
+    """The squares as one array; one clear error if their sizes differ."""
     sizes = sorted({s.shape[0] for s in squares})
     if len(sizes) > 1:
         raise ValueError(f"{label} holds images of different sizes {sizes[:5]}: pass a resolution")
     return np.stack(squares)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (/proc/self/status);
+    elsewhere set and restored at once, to owner-only in between so that a file another thread
+    creates meanwhile is never more open than it should be."""
+    try:
+        return int(re.search(r"^Umask:\s*([0-7]+)", Path("/proc/self/status").read_text(), re.MULTILINE)[1], 8)
+    except (OSError, TypeError):
+        previous = os.umask(0o077)
+        os.umask(previous)
+        return previous
 
 
 def _encode_png(image: np.ndarray) -> bytes:
@@ -348,7 +526,7 @@ def output_format(path) -> str:
     if suffix in ("", ".zip", ".npz"):
         return {".zip": "zip", ".npz": "npz"}.get(suffix, "folder")
     raise ValueError(f"output {str(path)!r} has the unknown suffix {suffix!r}: name a .zip, an .npz or a folder "
-                     f"(no suffix), or give the format explicitly")
+                     f"(no suffix)")
 
 
 class ImageWriter:
@@ -357,28 +535,34 @@ class ImageWriter:
     Files go to a temporary name beside ``path`` and are renamed into place only when the ``with``
     block ends without an error; an error removes them. Zips follow StyleGAN2-ADA's dataset
     format (``00000/img00000000.png`` ... plus ``dataset.json`` with ``"labels": null`` and any
-    ``metadata`` keys, which StyleGAN2-ADA ignores), so its official training code reads them. ``.npz`` needs the total count ``n`` up front because the
-    array is streamed into the archive without being held in memory. ``first_index`` numbers the
-    files of a shard by their place in the whole dataset, so the shards' files together are the
-    unsharded dataset's files.
+    ``metadata`` keys, which StyleGAN2-ADA ignores), so its official training code reads them.
+    ``.npz`` needs the total count ``n`` up front because the array is streamed into the archive
+    without being held in memory. Files, and the members of a zip or ``.npz`` once extracted, get
+    the mode a plain ``open`` gives (0o666 less the umask). ``first_index`` numbers the files of a
+    shard by their place in the whole dataset, so the shards' files together are the unsharded
+    dataset's files.
 
     An existing ``path`` is refused unless ``overwrite``, and even then replaced only if it is what
     this writer writes (a zip or ``.npz`` file; a folder holding nothing but ``NNNNN/imgNNNNNNNN.png``
-    files), so a folder of the user's other files is never deleted.
+    files), so a folder of the user's other files is never deleted. Without ``overwrite``, an output
+    another process made at ``path`` while this one wrote is never replaced either: this writer then
+    fails (``paths.replace_atomically``), so of two concurrent writers exactly one succeeds.
     """
 
     def __init__(self, path, *, n: int | None = None, format: str | None = None, first_index: int = 0,
                  overwrite: bool = False, metadata: dict | None = None):
         self.format = checks.choice(format or output_format(path), "format", FORMATS)
         self.path = paths.check_output(path, force=checks.boolean(overwrite, "overwrite"), ours=self._ours,
-                                       what={"folder": "an image folder of this format", "zip": "a zip file",
-                                             "npz": "an .npz file"}[self.format])
+                                       what={"folder": "an image folder of this format",
+                                             "zip": "a dataset zip of this format (NNNNN/imgNNNNNNNN.png and "
+                                                    "dataset.json)",
+                                             "npz": "an .npz of images (one images array)"}[self.format])
         if self.format == "npz" and n is None:
             raise ValueError("writing an .npz needs the total number of images n up front")
         if n is not None:
             checks.integer(n, "n", 1)
         self.n, self.count, self.shape, self.npy = n, 0, None, None
-        self.first_index = first_index
+        self.first_index, self.overwrite = first_index, overwrite
         self.metadata = dict(metadata or {})
 
     def _ours(self, path: Path) -> bool:
@@ -407,7 +591,15 @@ class ImageWriter:
         self.temporary = paths.temporary(self.path, folder=self.format == "folder")
         if self.format != "folder":
             self.archive = zipfile.ZipFile(self.temporary, "w", zipfile.ZIP_STORED, allowZip64=True)
+            self.member_mode = stat.S_IFREG | (0o666 & ~_umask())
         return self
+
+    def _member(self, name: str) -> zipfile.ZipInfo:
+        """A new member ``name``, dated now, that extracts with ``member_mode``: ``writestr`` given a
+        bare name would record 0o600."""
+        info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+        info.external_attr = self.member_mode << 16
+        return info
 
     def write(self, images) -> None:
         """Append a batch of uint8 (N, H, W, 3) images of the set's one size."""
@@ -423,7 +615,7 @@ class ImageWriter:
             index = self.first_index + self.count
             name = f"{index // 1000:05d}/img{index:08d}.png"
             if self.format == "zip":
-                self.archive.writestr(name, _encode_png(image))
+                self.archive.writestr(self._member(name), _encode_png(image))
             else:
                 (self.temporary / name).parent.mkdir(exist_ok=True)
                 (self.temporary / name).write_bytes(_encode_png(image))
@@ -437,7 +629,7 @@ class ImageWriter:
             header = io.BytesIO()
             np.lib.format.write_array_header_1_0(
                 header, {"descr": "|u1", "fortran_order": False, "shape": (self.n, *self.shape)})
-            self.npy = self.archive.open("images.npy", "w", force_zip64=True)
+            self.npy = self.archive.open(self._member("images.npy"), "w", force_zip64=True)
             self.npy.write(header.getvalue())
         self.npy.write(np.ascontiguousarray(images).tobytes())
         self.count += len(images)
@@ -450,6 +642,9 @@ class ImageWriter:
             return
         try:
             self._finish()
+        except FileExistsError:          # another writer's output appeared at the path: it says so itself
+            self._discard()
+            raise
         except OSError as failure:
             self._discard()
             raise paths.write_error(failure, self.path) from None
@@ -465,9 +660,9 @@ class ImageWriter:
                 raise ValueError(f"{self.count} images written to {self.path}, announced n={self.n}")
             self._close_archive()
         elif self.format == "zip":
-            self.archive.writestr("dataset.json", json.dumps({"labels": None, **self.metadata}))
+            self.archive.writestr(self._member("dataset.json"), json.dumps({"labels": None, **self.metadata}))
             self._close_archive()
-        paths.replace_atomically(self.temporary, self.path)
+        paths.replace_atomically(self.temporary, self.path, replace=self.overwrite)
 
     def _close_archive(self) -> None:
         if self.npy is not None:

@@ -9,12 +9,16 @@ lie: change the files and the same command trains anew.
 
 ``image_stream(ref, resolution, seed)`` gives training images by global index (synthetic and
 natural sources are index-addressable streams; a finite set is visited in a fresh seeded
-permutation each epoch) and ``load_images(ref, resolution)`` a finite set whole.
+permutation each epoch) and ``load_images(ref, resolution)`` a finite set whole. A file set read
+with the option ``skip_bad=True`` leaves out the files that cannot be read (``skipped_files``
+names them) instead of stopping at one error naming them all; ``image_sizes`` counts a set's image
+sizes from the file headers alone.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -27,14 +31,16 @@ from .photos import MEMBERSHIP_PARTS, PHOTO_SPLITS, membership_split, natural_pa
 NATURAL = "natural-patches"
 TARGETS = ("faces-100", "emoji-animals", "emoji-food", "sneakers-100", "landscapes", "galaxies")
 KINDS = ("synthetic", "natural", "target", "files")
-_OPTIONS = {"natural": ("split",), "target": ("part",), "files": ("part",)}   # synthetic: the synthesizer's
+_OPTIONS = {"natural": ("split",), "target": ("part",), "files": ("part", "skip_bad")}   # synthetic: the synthesizer's
+_VALUES = {"split": PHOTO_SPLITS, "part": MEMBERSHIP_PARTS}                  # skip_bad: True or False
 
 
 @dataclass(frozen=True)
 class DataRef:
     """Resolved data: ``kind`` (one of ``KINDS``), ``name`` (the variant, ``natural-patches``, the
     target's name or the file set's absolute path), ``options`` ((key, value) pairs: synthesizer
-    options, ``split`` for natural patches, ``part`` for a finite set) and ``digest``, its identity
+    options, ``split`` for natural patches, ``part`` for a finite set, ``skip_bad`` for a file set
+    whose unreadable files are left out) and ``digest``, its identity
     for caches: for a file set, 16 hex digits of the SHA-256 of its image files; for a synthetic
     stream, ``synth.code_digest()`` (the images change whenever the synthesizer's code does)."""
 
@@ -63,7 +69,9 @@ def target_dir(name: str) -> Path:
 def resolve(name, options=()) -> DataRef:
     """The ``DataRef`` of what ``name`` names (a ``DataRef`` is returned as it is); one clear error for
     a name that is none of a variant, ``natural-patches``, an embedded target or an existing path,
-    or for an option that kind of data does not take."""
+    or for an option that kind of data does not take. The options of data other than a synthesizer's
+    are sorted by key, and ``skip_bad=False`` (the default) is left out, so the same data always
+    gives the same reference, and so the same cached runs."""
     if isinstance(name, DataRef):
         return name
     options = tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in dict(options).items())
@@ -81,15 +89,24 @@ def resolve(name, options=()) -> DataRef:
         raise FileNotFoundError(
             f"{name} does not exist: it is neither a synthesizer variant ({', '.join(synth.VARIANTS)}), {NATURAL}, "
             f"an embedded dataset (known: {', '.join(TARGETS)}) nor an existing folder, zip or .npz file")
-    _check_options(ref)
-    return ref
+    return _checked_options(ref)
 
 
-def _check_options(ref: DataRef) -> None:
-    allowed = _OPTIONS[ref.kind]
+def _checked_options(ref: DataRef) -> DataRef:
+    """``ref`` with its options checked (one clear error for a key its kind does not take or a value
+    out of range) and canonical: sorted, ``skip_bad`` a plain bool and absent when False."""
+    options = []
     for key, value in ref.options:
-        checks.choice(key, f"an option of {ref.label}", allowed)
-        checks.choice(value, key, PHOTO_SPLITS if key == "split" else MEMBERSHIP_PARTS)
+        checks.choice(key, f"an option of {ref.label}", _OPTIONS[ref.kind])
+        if key != "skip_bad":
+            options.append((key, checks.choice(value, key, _VALUES[key])))
+        elif checks.boolean(value, key):
+            options.append((key, True))
+    return replace(ref, options=tuple(sorted(options)))
+
+
+def _skip_bad(ref: DataRef) -> bool:
+    return dict(ref.options).get("skip_bad", False)
 
 
 def content_digest(path: Path) -> str:
@@ -108,13 +125,34 @@ def content_digest(path: Path) -> str:
 
 
 def load_images(ref, resolution: int | None = None) -> np.ndarray:
-    """All images of a finite set (a target or files, whatever its ``part`` option) as uint8
-    (N, R, R, 3); see ``images.load_images``."""
+    """All images of a finite set (a target or files, whatever its ``part`` option; without the
+    unreadable files if its ``skip_bad`` option is set) as uint8 (N, R, R, 3); see
+    ``images.load_images``."""
+    ref = resolve(ref)
+    return image_files.load_images(_set_path(ref), resolution, skip_bad=_skip_bad(ref))
+
+
+def _set_path(ref) -> Path:
+    """Where the images of a finite set lie; one clear error for an endless stream."""
     ref = resolve(ref)
     if not ref.finite:
         raise ValueError(f"{ref.name} is an endless {ref.kind} stream, not an image set: "
                          f"write a sample with `python -m primps_core synth` first")
-    return image_files.load_images(target_dir(ref.name) if ref.kind == "target" else ref.name, resolution)
+    return target_dir(ref.name) if ref.kind == "target" else Path(ref.name)
+
+
+def image_sizes(ref) -> Counter:
+    """How many images of each (width, height) a finite set holds, from the file headers alone
+    (``images.image_sizes``): a note's worth, before the set is loaded."""
+    return image_files.image_sizes(_set_path(ref))
+
+
+def skipped_files(ref) -> list[str]:
+    """The names (within the set) of the files that reading ``ref`` leaves out: the unreadable files
+    of a file set with ``skip_bad``, found by decoding each image once (``images.unreadable_files``);
+    none for any other data, where a bad file is an error instead."""
+    ref = resolve(ref)
+    return [name for name, _ in image_files.unreadable_files(ref.name)] if _skip_bad(ref) else []
 
 
 def image_stream(ref: DataRef, resolution: int, seed: int) -> Callable[[int, int], np.ndarray]:
@@ -156,8 +194,12 @@ def labelled_stream(ref: DataRef, resolution: int, seed: int,
     if not ref.finite:
         raise ValueError(f"{ref.label} is an endless {ref.kind} stream without classes: a class-conditional run "
                          f"trains on a labelled image set")
-    path = target_dir(ref.name) if ref.kind == "target" else Path(ref.name)
-    images, labels = (_part(ref, array) for array in (load_images(ref, resolution), image_files.load_labels(path)))
+    images = load_images(ref, resolution)
+    labels = image_files.load_labels(_set_path(ref), skip_bad=_skip_bad(ref))
+    if len(labels) != len(images):
+        raise ValueError(f"{ref.label} gave {len(images)} images but {len(labels)} classes: did its files change "
+                         f"while it was read?")
+    images, labels = _part(ref, images), _part(ref, labels)
     if classes is not None and labels.max() >= classes:
         raise ValueError(f"{ref.label} has classes up to {labels.max()}, but the run has {classes} classes "
                          f"(0 .. {classes - 1})")

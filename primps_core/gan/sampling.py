@@ -60,10 +60,11 @@ def _render(generator: torch.nn.Module, latents: torch.Tensor) -> np.ndarray:
         return to_images(torch.cat([generator(chunk.to(device)) for chunk in latents.split(256)]))
 
 
-def save_grid(images: np.ndarray, path: Path, columns: int = 8) -> None:
-    """uint8 NHWC images tiled row by row into one PNG (an incomplete last row padded white), written atomically."""
+def save_grid(images: np.ndarray, path: Path, columns: int = 8, *, replace: bool = True) -> None:
+    """uint8 NHWC images tiled row by row into one PNG (an incomplete last row padded white), written
+    atomically (``replace=False``: never over a file another writer made meanwhile)."""
     rows = -(-len(images) // columns)
     padded = np.full((rows * columns, *images.shape[1:]), 255, np.uint8)
     padded[:len(images)] = images
     grid = tile(padded.reshape(rows, columns, *images.shape[1:]))
-    atomic_write(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
+    atomic_write(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"), replace=replace)

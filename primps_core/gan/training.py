@@ -27,6 +27,7 @@ import dataclasses
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +36,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .. import checks
 from ..data.sources import DataRef, image_stream, labelled_stream
 from ..paths import atomic_write
+from ..progress import bar as progress_bar
 from .augment import diff_augment, parse_policy
 from .ctf import CONDITIONAL_PARTS, ClassNormGenerator, RotationDiscriminator, rotation_loss
 from .models import Discriminator, Generator, ModelConfig, freeze_discriminator
@@ -440,8 +441,11 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
     log_path = run_dir / "log.jsonl"
     log_lines = _read_log(log_path, trainer.iteration)
     fixed_inputs = [x.to(trainer.device) for x in grid_inputs(config)]
-    bar = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"train {config.source.label}", unit="it",
-               disable=not (progress and lead))
+    if progress and lead and trainer.iteration:
+        print(f"resuming {run_dir} at iteration {trainer.iteration:,} of {config.iterations:,}", file=sys.stderr,
+              flush=True)
+    bar = progress_bar(total=config.iterations, initial=trainer.iteration, desc=f"train {config.source.label}",
+                       unit="it", disable=not (progress and lead))
     started, start_iteration = time.perf_counter(), trainer.iteration
     offset, count = trainer.local_slice()
     sums: dict[str, list[float]] = {}

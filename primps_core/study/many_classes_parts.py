@@ -105,16 +105,19 @@ def scale(preset: str, dataset: str = GlyphImages.name) -> Scale:
 
 
 def run_config(hq_fraction: float, lq: str, self_supervision: bool, init: str, seed: int, preset: str,
-               classes: int | None = None, dataset: str = GlyphImages.name) -> RunConfig:
+               classes: int | None = None, dataset: str = GlyphImages.name,
+               pretrain_seed: int | None = None) -> RunConfig:
     """One run at the preset's scale for ``dataset`` (``classes`` overrides the glyphs' class count);
-    ``init`` is ``scratch`` or ``primitives-ps`` (its pretraining run of seed ``seed`` in notebooks 03-04)."""
+    ``init`` is ``scratch`` or ``primitives-ps``, its pretraining run that of seed ``pretrain_seed``
+    (default: ``seed``, as notebook 08 pairs them)."""
     hq_fraction, lq = check_recipe(hq_fraction, lq)
     checks.choice(init, "init", INITS)
     the_scale = scale(preset, dataset)
     if classes is not None and dataset == GlyphImages.name:
         the_scale = dataclasses.replace(the_scale, classes=checks.integer(classes, "classes", 2,
                                                                           len(glyphs.gb2312_level1())))
-    pretrain = None if init == runs.SCRATCH else runs.pretrain_config(init, preset, seed=seed,
+    pretrain_seed = seed if pretrain_seed is None else checks.integer(pretrain_seed, "pretrain seed", 0)
+    pretrain = None if init == runs.SCRATCH else runs.pretrain_config(init, preset, seed=pretrain_seed,
                                                                       resolution=the_scale.model.resolution)
     return RunConfig(hq_fraction=hq_fraction, lq=lq, self_supervision=bool(self_supervision), init=pretrain,
                      seed=checks.integer(seed, "seed", 0), scale=the_scale, reference=ReferenceConfig(the_scale),

@@ -185,15 +185,19 @@ def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: in
 
 def transfer(target, init: str, preset: str, seed: int = 0, freeze_d: int = 0, iterations: int | None = None,
              pretrain_iterations: int | None = None, context: Context | None = None,
-             resolution: int | None = None) -> StageResult:
+             resolution: int | None = None, pretrain_seed: int = PRETRAIN_SEED) -> StageResult:
     """Fine-tune on ``target`` (a name or ``DataRef``) from the ``init`` pretraining source (or
-    ``"scratch"``): a ``StageResult``. ``resolution`` (default: the preset's) is the side the target's
-    images are resized to, and the pretraining run's. The target's images are read first, so an
-    unreadable set is one clear error before any pretraining or training starts."""
-    config = transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations,
-                             resolution=resolution)
+    ``"scratch"``; its run of seed ``pretrain_seed``): a ``StageResult``. ``resolution`` (default:
+    the preset's) is the side the target's images are resized to, and the pretraining run's."""
+    return run_transfer(transfer_config(target, init, preset, seed, freeze_d, iterations, pretrain_iterations,
+                                        resolution=resolution, pretrain_seed=pretrain_seed), context)
+
+
+def run_transfer(config: TransferConfig, context: Context | None = None) -> StageResult:
+    """The transfer run of ``config``. The target's images are read first, so an unreadable set is
+    one clear error before any pretraining or training starts."""
     sources.load_images(config.train.source, config.train.model.resolution)
-    return transfer_stage(config, preset=preset, context=context)
+    return transfer_stage(config, preset=config.preset, context=context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,11 +230,29 @@ def load_discriminator(result: StageResult | Path) -> torch.nn.Module:
     return _load_network(result, Discriminator, "D")
 
 
-def _load_network(result: StageResult | Path, network: type, key: str) -> torch.nn.Module:
-    folder = Path(result.path if isinstance(result, StageResult) else result)
+def unfinished(result: StageResult | Path) -> str | None:
+    """None for a finished run; for a run stopped before its end (a ``.partial`` folder, or a
+    checkpoint short of its iterations), a note saying where it stopped."""
+    state = _checkpoint(result)
+    done, total = state["iteration"], state["config"]["iterations"]
+    if done >= total:
+        return None
+    return f"{_folder(result)} is an unfinished run: its checkpoint is at iteration {done:,} of {total:,}"
+
+
+def _folder(result: StageResult | Path) -> Path:
+    return Path(result.path if isinstance(result, StageResult) else result)
+
+
+def _checkpoint(result: StageResult | Path) -> dict:
+    folder = _folder(result)
     if not (folder / training.CHECKPOINT).is_file():
         raise FileNotFoundError(f"{folder} is not a training run folder: it holds no {training.CHECKPOINT}")
-    state = training.load_checkpoint(folder / training.CHECKPOINT)
+    return training.load_checkpoint(folder / training.CHECKPOINT)
+
+
+def _load_network(result: StageResult | Path, network: type, key: str) -> torch.nn.Module:
+    state = _checkpoint(result)
     model = network(ModelConfig(**state["config"]["model"]))
     model.load_state_dict(state[key])
     return model.eval().requires_grad_(False)

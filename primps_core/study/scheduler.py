@@ -22,10 +22,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterator
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data import sources
 from ..eval import metrics
+from ..progress import bar as progress_bar
 from .pipeline import Context, Job, StageResult
 from .runs import feature_cache, transfer_stage
 
@@ -187,7 +187,7 @@ def _schedule(pending: list[Job], executor: _Executor, context: Context, progres
     wanted = {need for needs in blocking.values() for need in needs}
     rank = {job: (job not in wanted, k) for k, job in enumerate(pending)}
     results, running = {}, {}
-    with tqdm(total=len(pending), desc="runs", unit="run", disable=not progress) as bar:
+    with progress_bar(total=len(pending), desc="runs", unit="run", disable=not progress) as bar:
         while blocking or running:
             ready = sorted((job for job, needs in blocking.items() if not needs), key=rank.get)
             for job in ready[:max(0, executor.slots() - len(running))]:

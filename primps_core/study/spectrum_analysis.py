@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import paths
 from ..data.photos import load_photos, random_patches
 from ..eval import spectrum
 from ..paths import read_csv, write_csv
 from ..presets import Preset, get_preset
+from ..progress import bar as progress_bar
 from . import tables
 from .pipeline import Context, Job, StageResult, stage
 
@@ -95,12 +95,12 @@ def spectrum_analysis_stage(config: SpectrumStudyConfig, out_dir: Path, context:
     angular.csv and spectra.csv into ``out_dir``; return the natural statistics."""
     photos, records = load_photos()
     photo_rows = []
-    for photo, record in zip(tqdm(photos, desc="photos", disable=not context.progress), records):
+    for photo, record in zip(progress_bar(photos, desc="photos", disable=not context.progress), records):
         photo_rows.append({"file": record["file"], "mode": record["mode"], **image_measures(photo, config.band)})
     write_csv(out_dir / "photos.csv", photo_rows)
 
     patch_rows = []
-    for size in tqdm(config.patch_sizes, desc="patch sizes", disable=not context.progress):
+    for size in progress_bar(config.patch_sizes, desc="patch sizes", disable=not context.progress):
         patches = random_patches(photos, size, config.patches_per_size, seed=config.seed)
         alphas = spectrum.fit_alpha(patches, band=config.band)
         patch_rows += [{"size": size, "alpha": a} for a in alphas]
@@ -114,7 +114,7 @@ def spectrum_analysis_stage(config: SpectrumStudyConfig, out_dir: Path, context:
     }
     reference_rows = [{"source": name, **image_measures(image, config.band)}
                       for name, images in references.items()
-                      for image in tqdm(images, desc=name, disable=not context.progress)]
+                      for image in progress_bar(images, desc=name, disable=not context.progress)]
     write_csv(out_dir / "references.csv", reference_rows)
 
     profiles = {"photos": np.mean([spectrum.angular_power_profile(p[None], N_ANGLES, band=config.band)[1][0]
