@@ -8,12 +8,16 @@ from primps_core.study.pipeline import Context
 
 
 def test_stage_compares_every_variant_the_geometry_and_every_option(tmp_path):
-    config = fidelity.FidelityConfig(images=8, code_digest=synth.code_digest())
+    config = fidelity.FidelityConfig(images=8, code_digest=synth.code_digest(), small=16)
     result = fidelity.synth_fidelity_stage(config, preset="smoke", context=Context(tmp_path, progress=False))
     rows = tables.csv_rows(result.path / "fidelity.csv")
     comparisons = list(dict.fromkeys(row["comparison"] for row in rows))
-    assert comparisons == (list(fidelity.COUNTERPARTS) + ["salient object alone", "100 shapes, each alone"]
+    at_16 = [name for variant in fidelity.COUNTERPARTS for name in (f"{variant} at 16 px",
+                                                                    f"{variant} at 16 px, drawn at that size (designs 1-3)")]
+    assert comparisons == (list(fidelity.COUNTERPARTS) + at_16 + ["salient object alone", "100 shapes, each alone"]
                            + [f"option: {label}" for label, *_ in fidelity.OPTIONS])
+    assert [fidelity.is_counterpart(row) for row in rows if row["statistic"] == "mean red"] == \
+        [True] * 4 + [True, False] * 4 + [False] * len(fidelity.OPTIONS)
     assert all(row["n_per_side"] == 8 and 0 <= row["ks"] <= 1 and 0 <= row["p"] <= 1 for row in rows)
     markdown = fidelity.markdown_table(rows)
     assert markdown.count("| statistic |") == len(comparisons) and "**primitives-ps** against pink_leaves()" in markdown

@@ -31,7 +31,7 @@ def test_stage_measures_every_setting_and_the_summary_covers_them(tmp_path):
     assert len(rows) == 2 + len(study_synthesizer.SETTINGS) * 2               # photos, crops of 32 px, settings
     by_source = {(r["source"], r["resolution"]): r for r in rows}
     assert by_source["photo crops", 32]["n"] == 2 and by_source["photo crops", 32]["alpha_mean"] == 3.2
-    assert by_source["ps-noise", 48]["flat_fraction"] == 0.0 and by_source["primitives", 48]["salient_coverage_mean"] == 0.0
+    assert by_source["ps-noise", 48]["flat_fraction"] < 0.01 and by_source["primitives", 48]["salient_coverage_mean"] == 0.0
     assert by_source["primitives-s", 32]["salient_coverage_mean"] > 0.15
     assert by_source["primitives", 48]["high_frequency_excess"] == 0.0           # its own curve as the photos'
     assert by_source["primitives, anti-aliased", 48]["high_frequency_excess"] < 0    # soft edges: less fine detail

@@ -12,6 +12,7 @@ from primps_core.eval import spectrum
 from primps_core.synth import generate, salient_coverage, raster_tiles, shapes
 
 NATURAL = json.loads((paths.FIGURES_DIR / "natural_stats.json").read_text())
+NATIVE = "native"       # drawn at the asked size itself: the tests of what the rasterisers draw
 
 
 def flat_fraction(images: np.ndarray) -> np.ndarray:
@@ -43,10 +44,10 @@ def test_shape_dtype_and_variation(variant):
 
 
 def test_ps_noise_spans_the_full_range_over_the_channels_or_per_channel():
-    images = generate(8, variant="ps-noise", resolution=32)               # published: one min-max for all
+    images = generate(8, drawn_at=NATIVE, variant="ps-noise", resolution=32)               # published: one min-max for all
     assert np.all(images.min(axis=(1, 2, 3)) == 0) and np.all(images.max(axis=(1, 2, 3)) == 255)
     assert np.any(images.max(axis=(1, 2)) < 255)                          # the weaker channels do not reach it
-    per_channel = generate(8, variant="ps-noise", resolution=32, normalisation="per-channel")
+    per_channel = generate(8, drawn_at=NATIVE, variant="ps-noise", resolution=32, normalisation="per-channel")
     assert np.all(per_channel.min(axis=(1, 2)) == 0) and np.all(per_channel.max(axis=(1, 2)) == 255)
 
 
@@ -94,14 +95,14 @@ def test_images_are_identical_in_a_fresh_process():
 # ---------------------------------------------------------------------------------------------
 
 def test_ps_noise_has_no_flat_regions_and_primitives_has_large_ones():
-    assert flat_fraction(generate(8, variant="ps-noise", resolution=64)).max() < 0.05
-    assert flat_fraction(generate(8, variant="primitives", resolution=64)).min() > 0.2
+    assert flat_fraction(generate(8, drawn_at=NATIVE, variant="ps-noise", resolution=64)).max() < 0.05
+    assert flat_fraction(generate(8, drawn_at=NATIVE, variant="primitives", resolution=64)).min() > 0.2
 
 
 @pytest.mark.parametrize("options, rim", [({}, 0.01), ({"geometry": "continuous", "antialias": True}, 0.06)])
 def test_salient_object_is_painted_over_the_same_shapes_where_its_coverage_says(options, rim):
-    plain = generate(16, variant="primitives", resolution=64, **options)
-    salient = generate(16, variant="primitives-s", resolution=64, **options)
+    plain = generate(16, drawn_at=NATIVE, variant="primitives", resolution=64, **options)
+    salient = generate(16, drawn_at=NATIVE, variant="primitives-s", resolution=64, **options)
     changed = np.any(salient != plain, axis=-1)
     assert np.all(changed.mean(axis=(1, 2)) > 0.1)
     for image, mask in zip(salient, changed):                             # one flat colour inside
@@ -173,12 +174,25 @@ def test_salient_geometry_is_the_same_at_every_resolution():
     assert 0.27 < large.mean() < 0.35 and large.min() > 0.15 and large.max() < 0.5
 
 
+@pytest.mark.parametrize("variant", synth.VARIANTS)
+def test_a_small_image_is_the_image_drawn_at_four_times_its_side_then_lanczos(variant):
+    from PIL import Image
+    drawn = generate(5, variant=variant, resolution=128, seed=2, start=7, drawn_at=NATIVE)
+    expected = np.stack([np.asarray(Image.fromarray(image).resize((32, 32), Image.Resampling.LANCZOS))
+                         for image in drawn])
+    np.testing.assert_array_equal(generate(5, variant=variant, resolution=32, seed=2, start=7), expected)
+    assert synth.make_config(variant, 64).drawn_at == 256 and synth.make_config(variant, 512).drawn_at == 512
+    assert synth.make_config(variant, 32, drawn_at=256).drawn_at == 256
+    with pytest.raises(ValueError, match=r"drawn_at \(or 'native'\) must be an integer in 32\.\.4096, got 16"):
+        synth.make_config(variant, 32, drawn_at=16)
+
+
 @pytest.mark.parametrize("variant", ["primitives", "primitives-s"])
 def test_published_shapes_at_32_px_are_the_256_px_picture_point_sampled(variant):
     # Pixel (i, j) of a 32 px image is centred on grid pixel (8i, 8j) of the official 256 grid.
-    small, large = generate(16, variant=variant, resolution=32), generate(16, variant=variant, resolution=256)
+    small, large = generate(16, variant=variant, resolution=32, drawn_at=NATIVE), generate(16, variant=variant, resolution=256)
     assert np.mean(np.all(small == large[:, ::8, ::8], axis=-1)) > 0.995
-    assert np.mean(np.all(small == generate(16, variant=variant, resolution=32, seed=1), axis=-1)) < 0.2
+    assert np.mean(np.all(small == generate(16, variant=variant, resolution=32, seed=1, drawn_at=NATIVE), axis=-1)) < 0.2
 
 
 @pytest.mark.parametrize("variant", ["primitives", "primitives-s"])
@@ -204,7 +218,7 @@ def test_kind_frequencies_follow_the_published_weights():
 
 def test_antialiasing_blends_edges_and_can_be_switched_off():
     options = dict(variant="primitives", resolution=64, n_shapes=1, shape_kinds=("circle",), seed=1)
-    smooth, hard = generate(12, antialias=True, **options), generate(12, **options)
+    smooth, hard = generate(12, drawn_at=NATIVE, antialias=True, **options), generate(12, drawn_at=NATIVE, **options)
     colours = [len(np.unique(im.reshape(-1, 3), axis=0)) for im in (*smooth, *hard)]
     assert all(c <= 2 for c in colours[12:])
     assert sum(c > 2 for c in colours[:12]) >= 9
@@ -221,9 +235,9 @@ def test_rectangles_without_antialiasing_are_axis_aligned():
     # Hard-edged slanted edges step diagonally (checkerboard 2x2 blocks); axis-aligned rectangles
     # never do, unless two of them share a colour (probability ~2^-24).
     kinds = dict(variant="primitives", resolution=64, antialias=False)
-    assert checkerboards(generate(8, shape_kinds=["rectangle"], **kinds)) == 0
-    assert checkerboards(generate(8, shape_kinds=["ellipse"], **kinds)) > 0
-    assert checkerboards(generate(8, shape_kinds=["line"], **kinds)) > 0
+    assert checkerboards(generate(8, drawn_at=NATIVE, shape_kinds=["rectangle"], **kinds)) == 0
+    assert checkerboards(generate(8, drawn_at=NATIVE, shape_kinds=["ellipse"], **kinds)) > 0
+    assert checkerboards(generate(8, drawn_at=NATIVE, shape_kinds=["line"], **kinds)) > 0
 
 
 def ink(kind: str, **geometry) -> float:

@@ -54,6 +54,15 @@ the published behaviour; every other value is one of the study's own changes:
   as the official code does, so the axis lines and the mean get large finite weights; "none" puts
   the axis lines at exactly zero frequency (a pure power law along them) and drops the mean.
 
+- ``drawn_at`` (int >= the resolution, or "native"; default four times the resolution, at most
+  256): the side an image is drawn at before it is downsampled to the resolution with Lanczos
+  (``render.DOWNSAMPLE``), the filter that makes the targets and natural patches from photos, so
+  that a 32 px image is the official 256 px image as a 32 px photo of it would be (drawn at 128
+  px: indistinguishable from the official images drawn at 256 and downsampled, at a quarter of
+  the cost; see ``config._drawn_at``). "native" draws at the resolution itself, point-sampling the
+  official grid (the study's designs 1-3 trained on that; its high frequencies are not the
+  official images').
+
 ``study.fidelity`` tests every variant's default against the port on per-image statistics,
 the salient object alone and the areas of the shapes drawn alone (notebook 02's table).
 Frequencies are measured in cycles per image over 51.2 (the published ``fftfreq(256, d=0.2)`` unit

@@ -12,10 +12,12 @@ stay in cache. benchmarks/synth_speed.py compares with a per-image numpy + OpenC
 """
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from .. import checks
@@ -25,6 +27,7 @@ from .noise import ps_noise
 from .rng import BACKGROUND_COLOUR, BACKGROUND_NOISE, image_keys, uniforms
 from .shapes import colour_levels, salient_objects, shape_table
 
+DOWNSAMPLE = Image.Resampling.LANCZOS      # the filter of every photo, target and natural patch (data.images)
 PIXELS_PER_CHUNK = 1 << 21
 MAX_CHUNK = 1024
 RASTERISERS = ("fused", "tiles")
@@ -150,6 +153,10 @@ def generate(n: int, *, variant: str = "primitives-ps", resolution: int = 64, se
              device="cpu", batch_size: int | None = None, rasteriser: str | None = None, **options) -> np.ndarray:
     """Images ``start .. start + n - 1`` of the (variant, options, seed) stream: uint8 (n, S, S, 3).
 
+    Below the official 256 px each image is drawn larger (option ``drawn_at``: by default 4 S, at
+    most 256; "native" draws at S itself) and downsampled with Lanczos, as the photos of the targets
+    and natural patches are.
+
     ``batch_size`` (images per internal chunk, default from a fixed pixel budget) and
     ``rasteriser`` ("fused" or "tiles", see ``paint``) change speed and memory only, never the
     images. ``options`` are described in the module docstring.
@@ -158,10 +165,26 @@ def generate(n: int, *, variant: str = "primitives-ps", resolution: int = 64, se
     n, seed, start, batch_size = check_counts(n, seed, start, batch_size)
     device = torch.device(device)
     out = np.empty((n, config.resolution, config.resolution, 3), dtype=np.uint8)
-    chunks = _plan(n, start, batch_size, config.resolution, device)
-    _run_chunks(lambda chunk: render(config, seed, chunk[1], device, rasteriser,
-                                     out[chunk[0]:chunk[0] + len(chunk[1])]), chunks, device)
+    drawn = dataclasses.replace(config, resolution=config.drawn_at)
+    chunks = _plan(n, start, batch_size, drawn.resolution, device)
+
+    def work(chunk) -> None:
+        target = out[chunk[0]:chunk[0] + len(chunk[1])]
+        if drawn.resolution == config.resolution:
+            render(config, seed, chunk[1], device, rasteriser, target)
+            return
+        full = np.empty((len(chunk[1]), drawn.resolution, drawn.resolution, 3), dtype=np.uint8)
+        render(drawn, seed, chunk[1], device, rasteriser, full)
+        downsample(full, config.resolution, target)
+    _run_chunks(work, chunks, device)
     return out
+
+
+def downsample(images: np.ndarray, resolution: int, out: np.ndarray) -> None:
+    """uint8 (B, D, D, 3) images resized to ``resolution`` into ``out`` with ``DOWNSAMPLE`` (Lanczos),
+    one image at a time: how a photo becomes a target or a natural patch."""
+    for image, into in zip(images, out):
+        into[...] = np.asarray(Image.fromarray(image).resize((resolution, resolution), DOWNSAMPLE))
 
 
 def salient_coverage(n: int, *, variant: str = "primitives-ps", resolution: int = 64, seed: int = 0,
