@@ -73,3 +73,21 @@ def test_auto_device_is_the_best_one_this_machine_has():
     best = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     assert checks.device("auto") == Context(device="auto").device == best
     assert checks.device("cpu") == Context().device == "cpu"
+
+
+def test_sampling_an_unfinished_run_says_where_it_stopped(tmp_path, capsys, monkeypatch):
+    config = training.TrainConfig(source=sources.resolve("primitives-ps"), model=TINY, iterations=4, batch_size=8,
+                                  log_every=1, sample_every=4, checkpoint_every=2)
+    step = training.Trainer.step
+
+    def interrupted(trainer, *batch):
+        if trainer.iteration == 3:
+            raise KeyboardInterrupt
+        return step(trainer, *batch)
+    monkeypatch.setattr(training.Trainer, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(config, tmp_path / "run.partial", progress=False)
+    assert main(["sample", "--run", str(tmp_path / "run.partial"), "--n", "2", "--out", str(tmp_path / "s.npz")]) == 0
+    written = capsys.readouterr()
+    assert f"note: {tmp_path / 'run.partial'} is an unfinished run: its checkpoint is at iteration 2 of 4" in written.err
+    assert json.loads(written.out)["images"] == 2
