@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.primps-installed
 PRESET ?= cpu
 
-.PHONY: setup test reproduce bench recipe-bench horizon-bench recipes-bench browser-test clean-runs
+.PHONY: setup test reproduce bench recipe-bench horizon-bench pretrain-horizon-bench recipes-bench browser-test clean-runs
 
 setup: $(STAMP)
 
@@ -37,6 +37,7 @@ bench: setup
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/train_equivalence.py
 	$(PY) benchmarks/synth_memory.py
+	$(PY) benchmarks/thread_stall.py
 
 # The recipe benchmark of the decisive experiment (hours: 30 CPU-minutes per candidate, resumable).
 recipe-bench: setup
@@ -51,6 +52,10 @@ browser-test: setup
 # How long scratch takes to plateau on the decisive targets at the cpu recipe (about an hour, resumable).
 horizon-bench: setup
 	$(PY) benchmarks/transfer_horizon.py
+
+# How long each decisive arm takes to learn its pretraining source (pilots a and b of design 4; hours, resumable).
+pretrain-horizon-bench: setup
+	$(PY) benchmarks/pretrain_horizon.py --seeds 2
 
 # The front page's recipes from nothing cached, at smoke size and as written (about half an hour).
 recipes-bench: setup

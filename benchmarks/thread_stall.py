@@ -9,14 +9,17 @@ in a subprocess (a new runs folder each time, so nothing is cached), for each th
 idle machine and with a busy loop (``python -c "while True: pass"``, not pinned) that the benchmark
 starts before the run (in a session of its own, like another user's process) and kills after: 2
 threads with libgomp's default wait (spinning about 3 ms before sleeping: ``GOMP_SPINCOUNT=300000``,
-what an unset ``OMP_WAIT_POLICY`` gives, spelled out so that the command line's own PASSIVE default
-cannot change it), 2 threads with ``OMP_WAIT_POLICY=PASSIVE``, 1 thread, and the command line's
-default (``primps_core.threads``: the free cores, measured as the run starts, and PASSIVE). Idle and
+what an unset ``OMP_WAIT_POLICY`` gives, spelled out so that the command line's own choice cannot
+change it), 2 threads with ``OMP_WAIT_POLICY=PASSIVE``, 1 thread, and the command line's default
+(``primps_core.threads.plan``: the free cores, measured as the run starts, spinning since each
+thread then has a core; PASSIVE only when there are more threads than free cores). Idle and
 loaded runs alternate, ``--repeats`` times each, and the fastest is kept; a run longer than
-``--timeout`` is stopped, reported as "> N s" and not repeated. The machine is shared: each run
-first waits (up to ``--quiet-wait`` seconds) until other processes keep under half a core busy, and
-the table says how busy they were before and during the runs.
+``--timeout`` is stopped, reported as "> N s" and not repeated. Then, once each, the same settings
+on the cpu preset's training step (``--step-rate``: images/s of ``STEPS`` steps after a warm-up),
+where a second thread pays on an idle machine, to show what each wait policy costs there.
 
+The machine is shared: each run first waits (up to ``--quiet-wait`` seconds) until other processes
+keep under half a core busy, and the tables say how busy they were before and during the runs.
 Processes whose command line matches ``--pause`` (a long background pilot, by default) and their
 children, including those that start meanwhile (looked for before each run), are stopped (SIGSTOP)
 for the whole benchmark, so that "idle" is idle, and resumed (SIGCONT) when it ends, however it
@@ -53,30 +56,47 @@ SETTINGS = {           # row label: the command's environment (no OMP_NUM_THREAD
     "2 threads, libgomp's default wait (spins ~3 ms)": {"OMP_NUM_THREADS": "2", "GOMP_SPINCOUNT": "300000"},
     "2 threads, PASSIVE wait": {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
     "1 thread": {"OMP_NUM_THREADS": "1"},
-    "new default: the free cores, PASSIVE wait": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "new default: the free cores, spinning while each thread has a core": {},
 }
 QUIET = 0.5            # busy cores of other processes under which the machine counts as idle
+STEPS = 16             # timed training steps of --step-rate (one of them a lazy-R1 step)
+STEP_TIMEOUT = 40.0    # seconds after which a --step-rate run counts as stalled
 
 
-def command(iterations: int, runs: str) -> list[str]:
+def pretrain_command(iterations: int, runs: str) -> list[str]:
     return [sys.executable, "-m", "primps_core", "pretrain", "--source", "primitives-ps", "--preset", "smoke",
             "--iterations", str(iterations), "--runs", runs]
 
 
-def time_run(setting: dict[str, str], iterations: int, timeout: float) -> tuple[float, float | None]:
-    """(wall seconds of the command, the run's own ``wall_s``), or (inf, None) past ``timeout``."""
+def step_rate() -> float:
+    """Images/s of the cpu preset's pretraining step on Primitives-PS in this process, over ``STEPS``
+    steps after three of warm-up."""
+    from primps_core import synth
+    from primps_core.data import sources
+    from primps_core.gan import training
+    from primps_core.study import runs
+    config = runs.train_config(sources.resolve("primitives-ps"), "cpu", 0)
+    trainer = training.Trainer(config)
+    reals = synth.generate(config.batch_size, variant="primitives-ps", resolution=config.model.resolution)
+    for _ in range(3):
+        trainer.step(reals)
+    start = time.perf_counter()
+    for _ in range(STEPS):
+        trainer.step(reals)
+    return STEPS * config.batch_size / (time.perf_counter() - start)
+
+
+def time_run(command: list[str], setting: dict[str, str], timeout: float) -> tuple[float, str | None]:
+    """(wall seconds, stdout) of ``command`` in ``setting``'s environment, or (inf, None) past ``timeout``."""
     environment = {k: v for k, v in os.environ.items() if k not in OPENMP_VARIABLES} | setting
-    with tempfile.TemporaryDirectory() as runs:
-        start = time.perf_counter()
-        try:
-            done = subprocess.run(command(iterations, runs), env=environment, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return float("inf"), None
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return float("inf"), None
     if done.returncode != 0:
-        raise RuntimeError(f"pretrain failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
-    return seconds, json.loads(done.stdout.strip().splitlines()[-1])["wall_s"]
+        raise RuntimeError(f"{command[1:4]} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - start, done.stdout
 
 
 def quiet(limit: float) -> float:
@@ -89,19 +109,19 @@ def quiet(limit: float) -> float:
     return busy
 
 
-def run_once(setting: dict[str, str], condition: str, args, pause_new) -> dict:
-    """One timed run of ``setting`` idle or loaded, once the machine is quiet, with the cores other
-    processes kept busy (the most of: as it started, on average during it). The default's thread
-    count is chosen under the run's own conditions, just before it starts."""
+def run_once(command: list[str], setting: dict[str, str], loaded: bool, timeout: float, args, pause_new) -> dict:
+    """One timed run of ``command``, idle or ``loaded``, once the machine is quiet, with the cores
+    other processes kept busy (the most of: as it started, on average during it). The default's
+    thread count is chosen under the run's own conditions, just before it starts."""
     pause_new()
     others = quiet(args.quiet_wait)
     start = time.perf_counter(), busy_seconds(), children_seconds()
-    with busy_loop() if condition == "loaded" else contextlib.nullcontext():
+    with busy_loop() if loaded else contextlib.nullcontext():
         setting = {"OMP_NUM_THREADS": str(threads.free_cores())} | setting
-        seconds, run_s = time_run(setting, args.iterations, args.timeout)
+        seconds, out = time_run(command, setting, timeout)
     wall, busy, ours = (end - begin for end, begin in zip((time.perf_counter(), busy_seconds(), children_seconds()),
                                                           start))
-    return {"seconds": seconds, "run_s": run_s, "threads": int(setting["OMP_NUM_THREADS"]),
+    return {"seconds": seconds, "out": out, "threads": int(setting["OMP_NUM_THREADS"]),
             "others": max(others, (busy - ours) / wall)}
 
 
@@ -118,17 +138,22 @@ def children_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(args, pause_new) -> dict[str, dict[str, list[dict]]]:
-    """The runs of every setting, idle and loaded alternately, ``args.repeats`` times each (a run
-    past the timeout is not repeated)."""
-    results = {label: {"idle": [], "loaded": []} for label in SETTINGS}
+def measure(args, pause_new) -> tuple[dict, dict]:
+    """The runs of every setting, idle and loaded alternately: smoke pretraining ``args.repeats``
+    times each (a run past the timeout is not repeated), then the cpu preset's step once each."""
+    pretraining = {label: {"idle": [], "loaded": []} for label in SETTINGS}
     for label, setting in SETTINGS.items():
         for _ in range(args.repeats):
-            for condition, runs in results[label].items():
+            for condition, runs in pretraining[label].items():
                 if not runs or runs[-1]["seconds"] != float("inf"):
-                    runs.append(run_once(setting, condition, args, pause_new))
-                    print(condition, label, runs[-1], flush=True)
-    return results
+                    with tempfile.TemporaryDirectory() as folder:
+                        runs.append(run_once(pretrain_command(args.iterations, folder), setting,
+                                             condition == "loaded", args.timeout, args, pause_new))
+                    print("pretrain", condition, label, runs[-1]["seconds"], flush=True)
+    steps = {label: {condition: [run_once([sys.executable, __file__, "--step-rate"], setting, condition == "loaded",
+                                          STEP_TIMEOUT, args, pause_new)] for condition in ("idle", "loaded")}
+             for label, setting in SETTINGS.items()}
+    return pretraining, steps
 
 
 @contextlib.contextmanager
@@ -187,20 +212,35 @@ def paused(pattern: str):
         signal.signal(signal.SIGTERM, previous)
 
 
-def cell(runs: list[dict], timeout: float) -> str:
-    """The fastest run: wall seconds (the run's own wall_s)."""
+def seconds_cell(runs: list[dict], timeout: float) -> str:
+    """The fastest pretraining run: wall seconds (the run's own wall_s)."""
     best = min(runs, key=lambda run: run["seconds"])
-    return f"> {timeout:.0f}" if best["seconds"] == float("inf") else f"{best['seconds']:.1f} ({best['run_s']:.1f})"
+    if best["seconds"] == float("inf"):
+        return f"> {timeout:.0f}"
+    return f"{best['seconds']:.1f} ({json.loads(best['out'].strip().splitlines()[-1])['wall_s']:.1f})"
 
 
-def ratio(cells: dict[str, list[dict]], timeout: float) -> str:
+def slowdown(cells: dict[str, list[dict]], timeout: float) -> str:
     idle, loaded = (min(run["seconds"] for run in cells[condition]) for condition in ("idle", "loaded"))
     return f"> {timeout / idle:.1f}x" if loaded == float("inf") else f"{loaded / idle:.2f}x"
 
 
-def table(results: dict[str, dict[str, list[dict]]], args, pids: list[int]) -> str:
-    """The results file: how it was measured, then one row per setting."""
-    example = " ".join(command(args.iterations, "<fresh temporary folder>")[1:])
+def rate_cell(run: dict) -> str:
+    return "stalled" if run["seconds"] == float("inf") else f"{float(run['out']):.0f}"
+
+
+def label_of(label: str, cells: dict[str, list[dict]], setting: dict[str, str]) -> str:
+    """The row's label; the default's with the thread counts it chose."""
+    if "OMP_NUM_THREADS" in setting:
+        return label
+    chose = (f"{'/'.join(str(t) for t in sorted({run['threads'] for run in runs}))} {condition}"
+             for condition, runs in cells.items())
+    return f"{label} (chose {', '.join(chose)})"
+
+
+def table(pretraining: dict, steps: dict, args, pids: list[int]) -> str:
+    """The results file: how it was measured, then one row per setting in each table."""
+    example = " ".join(pretrain_command(args.iterations, "<fresh temporary folder>")[1:])
     lines = [f"# Thread stall: smoke pretraining idle and with one core busy ({datetime.date.today()})", "",
              f"CPU: {cpu_model()} ({len(os.sched_getaffinity(0))} cores); torch {importlib.metadata.version('torch')} "
              f"(its bundled GNU OpenMP, libgomp); `benchmarks/thread_stall.py --iterations {args.iterations} "
@@ -216,14 +256,20 @@ def table(results: dict[str, dict[str, list[dict]]], args, pids: list[int]) -> s
              f"`threads.free_cores()` measured as its run starts, passed as OMP_NUM_THREADS.", "",
              "| setting | environment | idle s | loaded s | loaded / idle | others' busy cores |",
              "|---|---|---|---|---|---|"]
-    for (label, cells), setting in zip(results.items(), SETTINGS.values()):
-        environment = " ".join(f"{k}={v}" for k, v in setting.items())
-        if "OMP_NUM_THREADS" not in setting:
-            label += " (chose " + ", ".join(f"{'/'.join(str(t) for t in sorted({run['threads'] for run in runs}))} "
-                                            f"{condition}" for condition, runs in cells.items()) + ")"
+    for (label, cells), setting in zip(pretraining.items(), SETTINGS.values()):
+        environment = " ".join(f"{k}={v}" for k, v in setting.items()) or "OMP_NUM_THREADS=<free cores>"
         others = max(run["others"] for runs in cells.values() for run in runs)
-        lines.append(f"| {label} | `{environment}` | {cell(cells['idle'], args.timeout)} | "
-                     f"{cell(cells['loaded'], args.timeout)} | {ratio(cells, args.timeout)} | {others:.2f} |")
+        lines.append(f"| {label_of(label, cells, setting)} | `{environment}` | "
+                     f"{seconds_cell(cells['idle'], args.timeout)} | {seconds_cell(cells['loaded'], args.timeout)} | "
+                     f"{slowdown(cells, args.timeout)} | {others:.2f} |")
+    lines += ["", f"The cpu preset's pretraining step (its model, batch and R1; `thread_stall.py --step-rate`: "
+                  f"images/s of {STEPS} steps after 3 of warm-up, one run each; stalled: not done in "
+                  f"{STEP_TIMEOUT:.0f} s), where a second thread pays on an idle machine:", "",
+              "| setting | idle images/s | loaded images/s | others' busy cores |", "|---|---|---|---|"]
+    for (label, cells), setting in zip(steps.items(), SETTINGS.values()):
+        others = max(run["others"] for runs in cells.values() for run in runs)
+        lines.append(f"| {label_of(label, cells, setting)} | {rate_cell(cells['idle'][0])} | "
+                     f"{rate_cell(cells['loaded'][0])} | {others:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -236,11 +282,16 @@ def main() -> None:
                                                                        "processes to quiet down")
     parser.add_argument("--pause", default="pretrain_horizon", help="stop processes matching this (pgrep -f) "
                                                                     "while measuring; '' for none")
+    parser.add_argument("--step-rate", action="store_true", help="only print the images/s of the cpu preset's "
+                                                                 "step in this process (what the benchmark runs)")
     args = parser.parse_args()
+    if args.step_rate:
+        print(step_rate())
+        return
     with paused(args.pause) as pause_new:
-        results = measure(args, pause_new)
+        pretraining, steps = measure(args, pause_new)
         stopped = pause_new()
-    text = table(results, args, stopped)
+    text = table(pretraining, steps, args, stopped)
     atomic_write(RESULTS / "thread_stall.md", lambda temporary: Path(temporary).write_text(text))
     print(text)
 

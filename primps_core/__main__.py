@@ -13,12 +13,8 @@ import sys
 import threading
 import warnings
 
-from . import threads
-
-threads.set_wait_policy()            # before anything imports torch: libgomp reads it once, at load
-
-from . import __version__, checks  # noqa: E402
-from .presets import PRESETS  # noqa: E402
+from . import __version__, checks, threads
+from .presets import PRESETS
 
 
 class Parser(argparse.ArgumentParser):
@@ -221,6 +217,10 @@ def run_command(args) -> int:
     """Run the parsed command. Every failure a user can cause (bad values, unreadable or oversized
     inputs, unwritable or full outputs, missing devices) ends as one line on stderr and exit
     status 1; Ctrl-C and SIGTERM end with one line and 130 or 143, after the command's cleanup."""
+    try:                               # before torch loads: OpenMP reads its wait policy then
+        count = threads.plan(args.threads) if hasattr(args, "threads") else None
+    except ValueError as error:
+        return fail(error)
     from .study.reproduce import NotebookFailed
     commands = {"reproduce": reproduce_command, "readme": readme_command, "fid": score_command,
                 "synth": synth_command, "pretrain": training_command, "transfer": training_command,
@@ -231,9 +231,8 @@ def run_command(args) -> int:
     try:
         if getattr(args, "device", None) is not None:
             args.device = checks.device(args.device)
-        if hasattr(args, "threads"):
-            from . import threads
-            threads.configure(args.threads)
+        if count is not None:
+            threads.configure(count)
         return commands[args.command](args)
     except (ValueError, TypeError, OSError, NotebookFailed) as error:
         return fail(error)

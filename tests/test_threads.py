@@ -94,6 +94,17 @@ def test_set_wait_policy_sets_passive_but_keeps_the_users_choice(monkeypatch):
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
+def test_plan_spins_with_a_free_core_per_thread_and_sleeps_when_oversubscribed(monkeypatch):
+    monkeypatch.setattr(threads, "free_cores", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert threads.plan(None) == 2 and "OMP_WAIT_POLICY" not in os.environ
+    assert threads.plan(2) == 2 and "OMP_WAIT_POLICY" not in os.environ
+    assert threads.plan(3) == 3 and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    with pytest.raises(ValueError, match="at least 1; got 0"):
+        threads.plan(0)
+
+
 def libgomp_settings(code: str) -> tuple[str, str]:
     """(stdout, the settings torch's libgomp printed as it loaded) of ``code`` in a new Python
     without OMP_WAIT_POLICY or GOMP_SPINCOUNT."""
