@@ -136,6 +136,17 @@ def test_a_resumed_run_never_replaces_a_from_empty_time(tmp_path):
     assert entry.pop("date").endswith(" UTC") and entry == {"seconds": 60.0, "from_empty": True, "cpu": "x"}
 
 
+def test_a_resumed_run_records_the_code_of_the_figures_it_rewrote(tmp_path):
+    times, machine = tmp_path / "reproduce.json", {"cpu": "x"}
+    reproduce.record_times(times, [reproduce.NotebookRun("01_a", "ok", 100.0, {"f.py": "old"}, "c1")], "smoke",
+                           machine, from_empty=True)
+    reproduce.record_times(times, [reproduce.NotebookRun("01_a", "ok", 3.0, {"f.py": "new"}, "c2")], "smoke",
+                           machine, from_empty=False)
+    entry = json.loads(times.read_text())["notebooks"]["01_a"]
+    assert (entry["seconds"], entry["from_empty"]) == (100.0, True)         # the from-empty time stays
+    assert (entry["commit"], entry["code"]) == ("c2", {"f.py": "new"}) and entry["figures_date"].endswith(" UTC")
+
+
 def test_a_run_starts_empty_only_without_cached_stages_or_features(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce.paths, "RUNS_DIR", tmp_path / "runs")
     assert reproduce.starts_empty("smoke")

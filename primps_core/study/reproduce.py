@@ -197,15 +197,21 @@ def record_times(path: Path, runs: list[NotebookRun], preset: str, machine: dict
     """Add the finished notebooks of this run to ``path`` (``reproduce.json``), keeping the entries of
     notebooks this run did not execute. ``from_empty`` says whether the run started with no cached
     stage and no cached feature: a resumed run's time (stages loaded, not computed) never replaces
-    a from-empty time, only an earlier resumed one."""
+    a from-empty time, only an earlier resumed one. What made the figures (``commit``, ``code``,
+    ``figures_date``) is recorded on every finished run, since every run rewrites them."""
     path = Path(path)
     record = json.loads(path.read_text()) if path.is_file() else {"preset": preset, "notebooks": {}}
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     for run in runs:
+        if run.status != "ok":
+            continue
         earlier = record["notebooks"].get(run.name, {})
-        if run.status == "ok" and (from_empty or not earlier or not earlier.get("from_empty", True)):
-            record["notebooks"][run.name] = {"seconds": round(run.seconds, 1), "date": date, "from_empty": from_empty,
-                                             **machine, **({"commit": run.commit, "code": run.code} if run.code else {})}
+        entry = dict(earlier)
+        if from_empty or not earlier or not earlier.get("from_empty", True):
+            entry = {"seconds": round(run.seconds, 1), "date": date, "from_empty": from_empty, **machine}
+        if run.code:
+            entry.update({"commit": run.commit, "code": run.code, "figures_date": date})
+        record["notebooks"][run.name] = entry
     record["notebooks"] = dict(sorted(record["notebooks"].items()))
     paths.atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2) + "\n"))
 
