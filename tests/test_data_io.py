@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageFile
 
-from primps_core.data import images as image_files, photos as photo_data, sources
+from primps_core.data import images as image_files, photos as photo_data, sources, writing
 
 
 def random_images(n=5, size=12, seed=0):
@@ -420,7 +420,7 @@ def encoded_pngs(images):
 def test_archive_members_extract_with_the_umask_mode(tmp_path, mask):
     previous = os.umask(mask)
     try:
-        assert image_files._umask() == mask and image_files._umask() == mask       # read, not changed
+        assert writing._umask() == mask and writing._umask() == mask               # read, not changed
         image_files.save_images(random_images(2, size=8), tmp_path / "set.zip")
         image_files.save_images(random_images(2, size=8), tmp_path / "set.npz")
     finally:

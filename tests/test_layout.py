@@ -8,7 +8,7 @@ import primps_core
 PACKAGE = Path(primps_core.__file__).parent
 # Lowest first. A module may import its own layer's package and any layer below it, never above.
 LAYERS = (("checks", "paths", "presets", "progress", "threads"), ("synth",), ("data",), ("gan",), ("eval",), ("dp",), ("study",), ("viz",),
-          ("__main__",))
+          ("cli",), ("__main__",))
 
 
 def layer(top: str) -> int:

@@ -167,7 +167,7 @@ def cpu_vendor() -> str:
 
 
 EARLIER_SYNTHESIZER = {"geometry": "continuous", "antialias": True, "normalisation": "per-channel",
-                       "zero_frequency": "none"}
+                       "zero_frequency": "none", "drawn_at": "native"}
 
 
 def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_with():
