@@ -71,7 +71,9 @@ class Lines:
     def __enter__(self) -> "Lines":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:           # interrupted or failed: no "done" line; the error says what happened
+            self.closed = True
         self.close()
 
     def update(self, n: int = 1) -> None:

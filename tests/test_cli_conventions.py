@@ -45,6 +45,15 @@ def test_off_a_terminal_progress_is_whole_lines_with_rate_postfix_and_time_left(
     assert 3 <= len(lines) <= 5                              # one line per 10 s of the fake clock, and the last
 
 
+def test_a_failed_loop_does_not_say_done(capsys, monkeypatch):
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    with pytest.raises(KeyboardInterrupt), progress.bar(total=5, desc="synth") as bar:
+        bar.update(1)
+        raise KeyboardInterrupt
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and not any("done in" in line for line in lines)
+
+
 def test_a_short_loop_prints_nothing_off_a_terminal(capsys):
     for _ in progress.bar(range(50), desc="quick"):
         pass
