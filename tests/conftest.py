@@ -19,3 +19,21 @@ def functions_from_installed_source(package: str, relative_file: str, names: lis
         node.decorator_list = []
     exec(compile(ast.Module(body=wanted, type_ignores=[]), str(source_file), "exec"), namespace)
     return {name: namespace[name] for name in names}
+
+
+def train_until_interrupted(config, run_dir, at: int) -> None:
+    """Train ``config`` into ``run_dir`` and stop it with Ctrl-C before step ``at + 1``, as a user
+    would: what is left is the run's last checkpoint, short of its iterations."""
+    import pytest
+
+    from primps_core.gan import training
+    step = training.Trainer.step
+
+    def interrupted(trainer, *batch):
+        if trainer.iteration == at:
+            raise KeyboardInterrupt
+        return step(trainer, *batch)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.Trainer, "step", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(config, run_dir, progress=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import train_until_interrupted
 from primps_core import paths, progress
 from primps_core.__main__ import build_parser, main
 from primps_core.data import images as image_files
@@ -60,17 +61,8 @@ def test_a_short_loop_prints_nothing_off_a_terminal(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_a_resumed_run_says_where_it_resumed(tmp_path, capsys, monkeypatch):
-    step = training.Trainer.step
-
-    def interrupted(trainer, *batch):
-        if trainer.iteration == 3:
-            raise KeyboardInterrupt
-        return step(trainer, *batch)
-    monkeypatch.setattr(training.Trainer, "step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        training.train(tiny_config(4), tmp_path, progress=False)       # its checkpoint: iteration 2
-    monkeypatch.setattr(training.Trainer, "step", step)
+def test_a_resumed_run_says_where_it_resumed(tmp_path, capsys):
+    train_until_interrupted(tiny_config(4), tmp_path, at=3)          # its checkpoint: iteration 2
     capsys.readouterr()
     training.train(tiny_config(4), tmp_path, progress=True)
     assert f"resuming {tmp_path} at iteration 2 of 4" in capsys.readouterr().err

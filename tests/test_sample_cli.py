@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import train_until_interrupted
 from primps_core.__main__ import main
 from primps_core.data import sources
 from primps_core.data.images import tile
@@ -75,18 +76,10 @@ def test_auto_device_is_the_best_one_this_machine_has():
     assert checks.device("cpu") == Context().device == "cpu"
 
 
-def test_sampling_an_unfinished_run_says_where_it_stopped(tmp_path, capsys, monkeypatch):
+def test_sampling_an_unfinished_run_says_where_it_stopped(tmp_path, capsys):
     config = training.TrainConfig(source=sources.resolve("primitives-ps"), model=TINY, iterations=4, batch_size=8,
                                   log_every=1, sample_every=4, checkpoint_every=2)
-    step = training.Trainer.step
-
-    def interrupted(trainer, *batch):
-        if trainer.iteration == 3:
-            raise KeyboardInterrupt
-        return step(trainer, *batch)
-    monkeypatch.setattr(training.Trainer, "step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        training.train(config, tmp_path / "run.partial", progress=False)
+    train_until_interrupted(config, tmp_path / "run.partial", at=3)
     assert main(["sample", "--run", str(tmp_path / "run.partial"), "--n", "2", "--out", str(tmp_path / "s.npz")]) == 0
     written = capsys.readouterr()
     assert f"note: {tmp_path / 'run.partial'} is an unfinished run: its checkpoint is at iteration 2 of 4" in written.err
