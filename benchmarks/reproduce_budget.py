@@ -138,6 +138,25 @@ def projection(owned: dict[str, list[pipeline.Job]], workers: int, recorded: dic
     return rows
 
 
+def evaluation_share(owned: dict[str, list[pipeline.Job]]) -> dict[str, tuple[float, float]]:
+    """Per notebook, over its finished training runs whose curves record evaluation times
+    (``eval_s``, pretraining and transfer): (seconds spent evaluating, wall seconds of those runs).
+    Issue 33 budgets evaluation at most 15% of a fine-tuning run."""
+    shares = {}
+    for notebook, jobs in owned.items():
+        spent = total = 0.0
+        for job in jobs:
+            result = job.path() / "result.json"
+            value = json.loads(result.read_text()) if result.exists() else None
+            curve = value.get("curve") if isinstance(value, dict) else None
+            if curve and all("eval_s" in point for point in curve) and "wall_s" in value:
+                spent += sum(point["eval_s"] for point in curve)
+                total += value["wall_s"]
+        if total:
+            shares[notebook] = (spent, total)
+    return shares
+
+
 def measured_hours(preset: str) -> dict[str, float]:
     """From-empty times recorded by ``primps reproduce`` (figures/reproduce.json), in hours."""
     record = paths.figures_dir(preset) / "reproduce.json"
@@ -147,7 +166,8 @@ def measured_hours(preset: str) -> dict[str, float]:
     return {name: entry["seconds"] / 3600 for name, entry in notebooks.items() if entry.get("from_empty", True)}
 
 
-def report(preset: str, workers: int, rows: list[dict], measured: dict[str, float]) -> str:
+def report(preset: str, workers: int, rows: list[dict], measured: dict[str, float],
+           shares: dict[str, tuple[float, float]] | None = None) -> str:
     lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
              f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/ "
              "(or, for a job whose folder is gone, in stage_times.csv), a job not finished yet estimated by the "
@@ -171,6 +191,12 @@ def report(preset: str, workers: int, rows: list[dict], measured: dict[str, floa
         lines.append(f"| {name} | {row['jobs']} | {finished} | {row['recorded_s'] / 3600:.2f} | "
                      f"{row['estimated_s'] / 3600:.2f}{flag} | {row['projected_h']:.2f} | {seen} |")
     lines += ["", f"Whole run (projected where trained, measured otherwise): {total:.2f} hours."]
+    if shares:
+        lines += ["", "Time spent scoring (FID/KID of the evaluations, the one at iteration 0 included) in the "
+                  "finished training runs of each notebook:", "",
+                  "| notebook | evaluation hours | run hours | evaluation share |", "|---|---|---|---|"]
+        lines += [f"| {name} | {spent / 3600:.2f} | {total / 3600:.2f} | {spent / total:.0%} |"
+                  for name, (spent, total) in shares.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +209,7 @@ def main() -> None:
     owned, ledger = first_runs(notebook_jobs(args.preset)), read_ledger()
     recorded = recorded_times(owned, ledger)
     rows = projection(owned, args.workers, recorded)
-    text = report(args.preset, args.workers, rows, measured_hours(args.preset))
+    text = report(args.preset, args.workers, rows, measured_hours(args.preset), evaluation_share(owned))
     RESULTS.mkdir(exist_ok=True)
     atomic_write(RESULTS / "reproduce_budget.md", lambda temporary: Path(temporary).write_text(text))
     ledger = updated_ledger(ledger, recorded, args.preset)

@@ -21,9 +21,10 @@ def functions_from_installed_source(package: str, relative_file: str, names: lis
     return {name: namespace[name] for name in names}
 
 
-def train_until_interrupted(config, run_dir, at: int) -> None:
-    """Train ``config`` into ``run_dir`` and stop it with Ctrl-C before step ``at + 1``, as a user
-    would: what is left is the run's last checkpoint, short of its iterations."""
+def train_until_interrupted(config, run_dir, at: int, **options) -> None:
+    """Train ``config`` into ``run_dir`` (``training.train``'s ``options``) and stop it with Ctrl-C
+    before step ``at + 1``, as a user would: what is left is the run's last checkpoint, short of
+    its iterations."""
     import pytest
 
     from primps_core.gan import training
@@ -36,4 +37,4 @@ def train_until_interrupted(config, run_dir, at: int) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(training.Trainer, "step", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            training.train(config, run_dir, progress=False)
+            training.train(config, run_dir, progress=False, **options)

@@ -104,3 +104,16 @@ def test_the_ledger_keeps_other_presets_and_gone_folders_and_reads_back_what_it_
     budget.write_csv(path, [{"job": key, "wall_s": new[key]} for key in sorted(new)])
     back = budget.read_ledger(path)
     assert set(back) == set(new) and np.isnan(back["cpu/dp_query/bbb"]) and back["smoke/pretrain/aaa"] == 2.0
+
+
+def test_the_evaluation_share_sums_each_notebooks_scoring_time_over_its_runs_time(budget, tmp_path):
+    scored = [FakeJob(tmp_path / name, "transfer", 600, seconds=seconds) for name, seconds in (("a", 100.0), ("b", 300.0))]
+    for job, evals in zip(scored, ((5.0, 10.0), (20.0, 25.0))):
+        (job.folder / "result.json").write_text(json.dumps({"wall_s": job.seconds, "curve": [
+            {"iteration": k, "eval_s": s} for k, s in enumerate(evals)]}))
+    unscored = FakeJob(tmp_path / "c", "dp_run", 600, seconds=999.0)               # no curve: not counted
+    pending = FakeJob(tmp_path / "d", "transfer", 600)
+    shares = budget.evaluation_share({"04": scored + [unscored, pending], "07": [unscored]})
+    assert shares == {"04": (60.0, 400.0)}
+    text = budget.report("cpu", 2, [], {}, shares)
+    assert "| 04 | 0.02 | 0.11 | 15% |" in text

@@ -72,9 +72,9 @@ def test_run_jobs_pretrains_first_runs_in_workers_and_caches(tmp_path, monkeypat
     assert [r.path for r in results] == [job.path() for job in jobs] and not any(r.cached for r in results)
     assert len(list((tmp_path / "runs" / "smoke" / "pretrain").glob("[!.]*"))) == 1      # one shared pretraining
     pretrained = runs.pretrain_stage(jobs[0].config.init, preset="smoke")
-    assert pretrained.cached and [p["iteration"] for p in pretrained.value["curve"]] == [2, 4]
-    for result in results:      # smoke: 2 evaluations, the last at the end; scores as in the log
-        assert [p["iteration"] for p in result.value["curve"]] == [1, 2]
+    assert pretrained.cached and [p["iteration"] for p in pretrained.value["curve"]] == [0, 2, 4]
+    for result in results:      # smoke: the start, then 2 evaluations, the last at the end; scores as in the log
+        assert [p["iteration"] for p in result.value["curve"]] == [0, 1, 2]
         assert result.value["fid"] == result.value["curve"][-1]["fid"] == runs.read_log(result)[-1]["fid"]
     assert results[0].value["fid"] != results[1].value["fid"]                     # seeds differ
     stage_record = json.loads((results[0].path / "stage.json").read_text())          # beside the run's own config
@@ -118,7 +118,7 @@ def test_scoring_less_often_changes_neither_the_training_nor_the_final_scores(tm
                runs.transfer_stage(runs.transfer_config("emoji-food", "scratch", "smoke", iterations=4, evals=evals),
                                    preset="smoke", context=context)
                for evals in (None, 1)]
-    assert [len(r.value["curve"]) for r in results] == [2, 1] and results[0].path != results[1].path
+    assert [len(r.value["curve"]) for r in results] == [3, 2] and results[0].path != results[1].path
     assert {key: results[0].value[key] for key in runs.SCORES} == {key: results[1].value[key] for key in runs.SCORES}
     weights = [training.load_checkpoint(r.path / "checkpoint.pt")["G_ema"] for r in results]
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])

@@ -53,14 +53,26 @@ def test_training_is_deterministic_and_learns_something(tmp_path):
     assert not torch.equal(weights(a), weights(fresh))
 
 
-SLOW_RUN = """
-import sys, time
-from primps_core.gan import training
-from test_training import config
-step = training.Trainer.step
-training.Trainer.step = lambda self, reals: (time.sleep(0.15), step(self, reals))[1]
-training.train(config(), sys.argv[1], progress=False)
-"""
+
+def test_the_initial_generator_is_scored_at_iteration_0_once_and_the_training_is_unchanged(tmp_path):
+    """An evaluation at the start (what a transfer starts from) scores the untrained generator,
+    moves no weight, and is not repeated when an interrupted run resumes."""
+    from conftest import train_until_interrupted
+    seen = []
+
+    def evaluate(generator):
+        seen.append(torch.cat([p.detach().ravel() for p in generator.parameters()]).clone())
+        return {"mean_pixel": float(generator(torch.zeros(2, 16)).mean())}
+
+    plain = training.train(config(), tmp_path / "plain", progress=False)
+    options = dict(evaluate=evaluate, eval_every=4, evaluate_start=True)
+    train_until_interrupted(config(), tmp_path / "scored", at=6, **options)
+    assert len(seen) == 2 and torch.equal(seen[0], torch.cat([p.ravel() for p in training.Trainer(config()).G_ema.parameters()]))
+    scored = training.train(config(), tmp_path / "scored", progress=False, **options)     # resumes at 4
+    assert len(seen) == 4 and torch.equal(weights(scored), weights(plain))
+    log = [json.loads(line) for line in (tmp_path / "scored" / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in log if "mean_pixel" in r] == [0, 4, 8, 12]
+    assert [r["iteration"] for r in log] == [0, 2, 4, 6, 8, 10, 12]
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):

@@ -424,14 +424,15 @@ def grid_inputs(config: TrainConfig) -> tuple[torch.Tensor, ...]:
 
 
 def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None = None, eval_every: int = 0,
-          progress: bool = True, device: str | torch.device = "cpu") -> Trainer:
+          evaluate_start: bool = False, progress: bool = True, device: str | torch.device = "cpu") -> Trainer:
     """Train (or resume) the run in ``run_dir`` to ``config.iterations``; return the trainer.
 
     ``init``: a checkpoint path or dict to start from (transfer; its EMA generator and D). If
     ``run_dir`` already holds a checkpoint of the same config, training resumes from it.
-    ``evaluate(G_ema) -> dict`` is called every ``eval_every`` iterations and at the end; its
-    numbers go to the log. Under torch.distributed every process trains its share of each batch
-    and only rank 0 writes files.
+    ``evaluate(G_ema) -> dict`` is called every ``eval_every`` iterations and at the end, and with
+    ``evaluate_start`` on the initial generator too (logged as iteration 0: where a transfer starts
+    from, the level a fresh GAN must improve on); its numbers go to the log. Under torch.distributed
+    every process trains its share of each batch and only rank 0 writes files.
     """
     run_dir = Path(run_dir)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
@@ -440,6 +441,9 @@ def train(config: TrainConfig, run_dir, *, init=None, evaluate: Callable | None 
     lead = trainer.rank == 0
     log_path = run_dir / "log.jsonl"
     log_lines = _read_log(log_path, trainer.iteration)
+    if evaluate is not None and evaluate_start and lead and trainer.iteration == 0:
+        log_lines = [json.dumps({"iteration": 0, "images": 0, **evaluate(trainer.G_ema)})]
+        atomic_write(log_path, lambda temporary: Path(temporary).write_text(log_lines[0] + "\n"))
     fixed_inputs = [x.to(trainer.device) for x in grid_inputs(config)]
     if progress and lead and trainer.iteration:
         print(f"resuming {run_dir} at iteration {trainer.iteration:,} of {config.iterations:,}", file=sys.stderr,

@@ -38,26 +38,29 @@ PRETRAIN_SEED = 0
 SCORES = ("fid", "kid_mean", "kid_std")
 
 
-def train_config(source: DataRef, preset: str, seed: int, *, iterations: int | None = None, freeze_d: int = 0,
-                 transfer: bool = False, resolution: int | None = None) -> training.TrainConfig:
+def train_config(source: DataRef, preset: str, seed: int, *, evals: int, iterations: int | None = None,
+                 freeze_d: int = 0, transfer: bool = False, resolution: int | None = None) -> training.TrainConfig:
     """A training config at a preset's sizes (``resolution`` overrides its training resolution),
-    R1 weighted by StyleGAN2-ADA's heuristic."""
+    R1 weighted by StyleGAN2-ADA's heuristic, channels-last tensors (the same maths up to float
+    reordering, 1.14x the images/s at the cpu preset: ``benchmarks/results/train_equivalence.md``,
+    ``train_speed.md``). A run scored ``evals`` times saves its checkpoint and sample grid at each
+    evaluation only (``evaluation_interval``), and logs its losses ten times."""
     sizes = get_preset(preset)
     resolution = sizes.train_resolution if resolution is None else resolution
     model = ModelConfig(architecture=sizes.architecture, resolution=resolution, base_channels=sizes.base_channels)
     default = sizes.transfer_iterations if transfer else sizes.pretrain_iterations
     iterations = checks.integer(default if iterations is None else iterations, "iterations", 1)
-    every = max(1, iterations // 10)
+    every = evaluation_interval(iterations, checks.integer(evals, "evals", 1))
     return training.TrainConfig(source=source, model=model, iterations=iterations, batch_size=sizes.batch_size,
                                 r1_gamma=training.r1_heuristic(resolution, sizes.batch_size),
-                                freeze_d=freeze_d, seed=seed, log_every=every, sample_every=every * 5,
-                                checkpoint_every=every)
+                                freeze_d=freeze_d, seed=seed, log_every=max(1, iterations // 10), sample_every=every,
+                                checkpoint_every=every, channels_last=True)
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
     train: training.TrainConfig
-    evals: int                 # FID/KID evaluations, evenly spaced (the last at the end)
+    evals: int                 # FID/KID evaluations after the one at iteration 0, evenly spaced (the last at the end)
     fid_samples: int           # generated and held-out source images per evaluation
 
 
@@ -94,14 +97,15 @@ def evaluation_interval(iterations: int, evals: int) -> int:
 
 def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray, fid_samples: int,
                      out_dir: Path, context: Context, init=None) -> dict | None:
-    """Train with ``evals`` evenly spaced evaluations; the result holds the curve and the final scores.
+    """Train with an evaluation of the initial generator (iteration 0) and ``evals`` evenly spaced
+    ones after it; the result holds the curve and the final scores.
 
     Under torch.distributed only rank 0 writes the log, so the other ranks return None (the
     pipeline hands them rank 0's result)."""
     started = time.perf_counter()
     score = _scorer(real, fid_samples, config.seed + 1_000_000, context)
     trainer = training.train(config, out_dir, init=init, evaluate=score, eval_every=evaluation_interval(config.iterations, evals),
-                             progress=context.progress, device=context.device)
+                             evaluate_start=True, progress=context.progress, device=context.device)
     if trainer.rank != 0:
         return None
     records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
@@ -113,16 +117,18 @@ def _train_and_score(config: training.TrainConfig, evals: int, real: np.ndarray,
 
 
 # version 3: natural patches are scored against crops of the held-out photos (new crops of the training
-# photos before); the training is unchanged
-@stage("pretrain", version=3, resumable=training.CHECKPOINT)
+# photos before); the training is unchanged. Version 4: the curve starts with the initial generator's
+# scores at iteration 0
+@stage("pretrain", version=4, resumable=training.CHECKPOINT)
 def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> dict:
     train = config.train
     reference = sources.held_out_images(train.source, train.model.resolution, train.seed, config.fid_samples)
     return _train_and_score(train, config.evals, reference, config.fid_samples, out_dir, context)
 
 
-# version 3: the trainable G starts from the pretrained G (it started from G_ema before)
-@stage("transfer", version=3, resumable=training.CHECKPOINT,
+# version 3: the trainable G starts from the pretrained G (it started from G_ema before). Version 4: the
+# curve starts with the initial generator's scores at iteration 0
+@stage("transfer", version=4, resumable=training.CHECKPOINT,
        needs=lambda config: [] if config.init is None else [(pretrain_stage, config.init)])
 def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> dict:
     init = None
@@ -141,10 +147,10 @@ def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterati
     ``evals`` (default: the preset's) changes only when the run is scored, never how it trains."""
     checks.choice(source.name if isinstance(source, DataRef) else source, "pretraining source", PRETRAIN_SOURCES)
     sizes = get_preset(preset)
-    train = train_config(sources.resolve(source, source_options), preset, seed, iterations=iterations,
+    evals = checks.integer(sizes.pretrain_evals if evals is None else evals, "evals", 1)
+    train = train_config(sources.resolve(source, source_options), preset, seed, evals=evals, iterations=iterations,
                          resolution=resolution)
-    return PretrainConfig(train, evals=checks.integer(sizes.pretrain_evals if evals is None else evals, "evals", 1),
-                          fid_samples=sizes.fid_samples)
+    return PretrainConfig(train, evals=evals, fid_samples=sizes.fid_samples)
 
 
 def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
@@ -169,8 +175,8 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
     source = None if init == SCRATCH else pretrain_config(init, preset, pretrain_seed, iterations=pretrain_iterations,
                                                            source_options=init_options, resolution=resolution)
     evals = checks.integer(sizes.transfer_evals if evals is None else evals, "evals", 1)
-    return TransferConfig(train=train_config(target, preset, seed, iterations=iterations, freeze_d=freeze_d,
-                                             transfer=True, resolution=resolution),
+    return TransferConfig(train=train_config(target, preset, seed, evals=evals, iterations=iterations,
+                                             freeze_d=freeze_d, transfer=True, resolution=resolution),
                           init=source, preset=preset, evals=evals,
                           fid_samples=sizes.fid_samples)
 
