@@ -177,12 +177,14 @@ def training_command(args) -> int:
         out = run_output(args.out, args.force) if args.command == "transfer" and args.out else None
         if args.command == "pretrain":
             data = sources.resolve(checks.choice(args.source, "pretraining source", runs.PRETRAIN_SOURCES))
-            result = runs.pretrain(data, args.preset, args.seed, args.iterations, context=context,
+            seed = runs.PRETRAIN_SEED if args.seed is None else args.seed
+            result = runs.pretrain(data, args.preset, seed, args.iterations, context=context,
                                    resolution=args.resolution)
         else:
             data = sources.resolve(args.target, {"skip_bad": True} if args.skip_bad else ())
             config = runs.transfer_config(data, args.init, args.preset, args.seed, args.freeze_d, args.iterations,
-                                          resolution=args.resolution, pretrain_seed=args.pretrain_seed)
+                                          resolution=args.resolution,
+                                          pretrain_seed=runs.PRETRAIN_SEED if args.pretrain_seed is None else args.pretrain_seed)
             note_resizing(data, config.train.model.resolution)
             result = runs.run_transfer(config, context)
             if out is not None and int(os.environ.get("RANK", "0")) == 0:

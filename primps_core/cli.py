@@ -96,8 +96,9 @@ def build_parser() -> Parser:
                   runs=True, device="auto", threads=True)
     pre.add_argument("--source", required=True, help="ps-noise, primitives, primitives-s, primitives-ps or natural-patches")
     pre.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes (model, batch, iterations)")
-    pre.add_argument("--seed", type=int, default=0, help="seed of the pretraining run (the study's units are seeds "
-                                                         "0, 1, 2, ...; transfer --pretrain-seed chooses one)")
+    pre.add_argument("--seed", type=int, default=None, help="seed of the pretraining run (default: the study's unit "
+                                                            "0; its units are seeds 10, 11, 12, ...; transfer "
+                                                            "--pretrain-seed chooses one)")
     pre.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
     pre.add_argument("--resolution", type=int, default=None, help="side of the training images (default: the preset's)")
 
@@ -105,8 +106,8 @@ def build_parser() -> Parser:
                    device="auto", threads=True)
     tune.add_argument("--target", required=True, help="embedded target name, or a folder / zip / .npz of images")
     tune.add_argument("--init", required=True, help="scratch, or the pretraining source")
-    tune.add_argument("--pretrain-seed", type=int, default=0, help="which pretraining run of --init to start from "
-                                                                   "(its seed; default 0)")
+    tune.add_argument("--pretrain-seed", type=int, default=None, help="which pretraining run of --init to start "
+                                                                      "from (its seed; default: the study's unit 0, 10)")
     tune.add_argument("--freeze-d", type=int, default=0, help="FreezeD: discriminator stages to freeze")
     tune.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes (model, batch, iterations)")
     tune.add_argument("--seed", type=int, default=0, help="seed of the fine-tuning (for scratch, also its initial weights)")

@@ -91,8 +91,8 @@ PRESETS = {
     "cpu": Preset("cpu", notebook_timeout_s=3 * 3600, patch_sizes=(32, 64, 256), patches_per_size=2000,
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
-                  train_resolution=32, architecture="resnet", base_channels=16, batch_size=32, pretrain_iterations=1000,
-                  transfer_iterations=600, pretrain_evals=3, transfer_evals=3, transfer_seeds=1, fid_samples=200,
+                  train_resolution=32, architecture="resnet", base_channels=16, batch_size=32, pretrain_iterations=3000,
+                  transfer_iterations=3900, pretrain_evals=3, transfer_evals=6, transfer_seeds=1, fid_samples=200,
                   decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2,
                   dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=400, dp_batch_size=128, dp_lr=2e-3, dp_steps=250,
                   # Notebook 07 within its 90 minutes: primitives-ps-selected is left out (it ran at this preset

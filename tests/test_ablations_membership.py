@@ -16,9 +16,9 @@ def test_ablation_plan_replicates_over_pretraining_seeds_and_reuses_the_decisive
     for labels, job in plan:
         units.setdefault((labels["family"], labels["setting"]), set()).add(labels["unit"])
         assert labels["target"] == ablations.TARGET == job.config.train.source.name
-        assert job.config.train.seed == labels["unit"]                      # unit u: fine-tuning seed u
-        if job.config.init is not None:                                     # ... from pretraining run u
-            assert job.config.init.train.seed == labels["unit"]
+        assert job.config.train.seed == runs.unit_seed(labels["unit"])      # unit u: fine-tuning seed 10 + u
+        if job.config.init is not None:                                     # ... from pretraining run 10 + u
+            assert job.config.init.train.seed == runs.unit_seed(labels["unit"])
         shared = labels["setting"] in decisive.ARMS
         assert (job in decisive_jobs) == shared                             # the same config: the cached run
         assert job.config.evals == (sizes.transfer_evals if shared else ablations.ABLATION_EVALS)

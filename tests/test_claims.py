@@ -148,3 +148,17 @@ def test_bad_inputs_give_one_clear_error():
 def test_the_committed_design_is_the_registered_one_and_version_1_never_changes():
     assert json.loads((paths.FIGURES_DIR / design.DESIGN.file).read_text()) == design.DESIGN.document()
     assert decision.digest(design.VERSIONS[0]) == "b46c89433a513978"                   # registered 2026-11-27
+
+
+def test_the_two_sided_plateau_gate_fails_a_curve_still_moving_either_way_and_allows_the_noise():
+    """Design version 4's convergence gate: the last third may move by 0.1 of the whole gain (from
+    iteration 0) plus the tolerance, in either direction; version 3's one-sided gate passed any rise."""
+    iterations = [0, 1000, 2000, 3000]
+    gain_of = 0.5 - 0.1                                                      # the whole gain: 0.4, a tenth 0.04
+    settled = decision.plateau_gate("c", iterations, [0.5, 0.2, 0.13, 0.10], tolerance=0.005, two_sided=True)
+    assert settled.passes and settled.value == pytest.approx(0.03) and settled.threshold == pytest.approx(0.1 * gain_of)
+    assert not decision.plateau_gate("c", iterations, [0.5, 0.2, 0.15, 0.10], tolerance=0.005, two_sided=True).passes
+    assert decision.plateau_gate("c", iterations, [0.5, 0.2, 0.144, 0.10], tolerance=0.005, two_sided=True).passes
+    rising = [0.5, 0.2, 0.05, 0.10]                                         # a rise of 0.05 over the last third
+    assert decision.plateau_gate("c", iterations, rising).passes             # one-sided: a rise passes
+    assert not decision.plateau_gate("c", iterations, rising, two_sided=True).passes

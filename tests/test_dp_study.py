@@ -51,8 +51,8 @@ def test_the_plan_runs_every_source_at_every_epsilon_and_one_non_private_baselin
     shared = {job.config.pretrain for label, job in plan if job.config.pretrain is not None and label["model"] == study.MODEL}
     gan = {job.config.pretrain for label, job in plan if job.config.pretrain is not None and label["model"] == study.GAN}
     side = dpgan.SIDE + 2 * dpgan.PAD     # the cpu preset's training side: there, notebook 03-04's run, reused
-    assert gan == {runs.pretrain_config("primitives-ps", preset, seed=0, resolution=side)}
-    assert preset != "cpu" or gan == {runs.pretrain_config("primitives-ps", preset, seed=0)}
+    assert gan == {runs.pretrain_config("primitives-ps", preset, seed=runs.PRETRAIN_SEED, resolution=side)}
+    assert preset != "cpu" or gan == {runs.pretrain_config("primitives-ps", preset, seed=runs.PRETRAIN_SEED)}
     assert len(shared) == len(grid) - 1          # one pretraining run per source, shared
     assert {job.stage for _, job in plan} == {dp_stages.dp_run_stage, dp_stages.dp_gan_run_stage}
     reference = study.reference_job(preset)

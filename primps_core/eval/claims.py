@@ -166,15 +166,20 @@ def learned_gate(name: str, curves, tolerance: float = 0.0) -> Gate:
     return Gate(name, max(rises), 0.0, at_most=True, tolerance=tolerance)
 
 
-def plateau_gate(name: str, iterations, mean_kids, fraction: float = PLATEAU_FRACTION) -> Gate:
-    """``convergence_gate`` as a ``Gate``: the value is the improvement over the last third, the
-    threshold ``fraction`` of the improvement from the first evaluation to the end (a rise over the
-    last third, a negative value, passes: overfitting counts as converged)."""
+def plateau_gate(name: str, iterations, mean_kids, fraction: float = PLATEAU_FRACTION, tolerance: float = 0.0,
+                 two_sided: bool = False) -> Gate:
+    """``convergence_gate`` as a ``Gate``: the value is the improvement over the last third (from
+    the evaluation nearest two thirds of the run to the end), the threshold ``fraction`` of the
+    improvement from the first evaluation to the end, ``tolerance`` the noise allowed on top. One-sided
+    (design versions 1-3), a rise over the last third passes: overfitting counts as converged.
+    ``two_sided`` (a real plateau, design version 4): the value is the size of the change over the
+    last third, so a curve still moving either way fails."""
     iterations, kids = np.asarray(iterations, float), np.asarray(mean_kids, float)
     end = float(kids[np.argmax(iterations)])
     first = float(kids[np.argmin(iterations)])
     late_gain = _at_fraction(iterations, kids, 2 / 3) - end
-    return Gate(name, late_gain, fraction * max(first - end, 0.0), at_most=True)
+    return Gate(name, abs(late_gain) if two_sided else late_gain, fraction * max(first - end, 0.0), at_most=True,
+                tolerance=tolerance)
 
 
 def gates_text(gates) -> str:

@@ -55,7 +55,8 @@ class Setting:
 
     def job(self, unit: int, preset: str) -> Job:
         """Unit ``unit``'s transfer run on ``TARGET`` (the decisive experiment's own for its arms)."""
-        return runs.transfer_job(TARGET, self.init, preset, seed=unit, pretrain_seed=unit, init_options=self.options,
+        return runs.transfer_job(TARGET, self.init, preset, seed=runs.unit_seed(unit), pretrain_seed=runs.unit_seed(unit),
+                                 init_options=self.options,
                                  evals=None if self.decisive else ABLATION_EVALS)
 
     def pretrain_job(self, unit: int, preset: str) -> Job:

@@ -3,8 +3,8 @@ scored and decided (notebook 04; ``scripts/device_study.sh`` at the gpu-short pr
 
 Three arms: Primitives-PS pretraining, natural-image pretraining and scratch. The unit of
 replication is the pretraining seed: unit ``u`` of a pretrained arm is the pretraining run with
-seed ``u``, fine-tuned once per primary target with fine-tuning seed ``u``; unit ``u`` of scratch
-is a fresh GAN with seed ``u``. The preset's ``decisive_units`` says how many units each arm has.
+seed ``runs.unit_seed(u)``, fine-tuned once per primary target with that fine-tuning seed; unit
+``u`` of scratch is a fresh GAN with that seed. The preset's ``decisive_units`` says how many units each arm has.
 
 ``transfer_plan`` and ``pretrain_plan`` list the runs; ``curve_rows`` turns finished runs into
 rows (every evaluation of every run); ``claims`` applies the registered design to those rows: the
@@ -14,6 +14,7 @@ primary outcome (final KID), the gates and the verdict rule of the claims engine
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,20 @@ ARMS = (PS, NATURAL, SCRATCH)
 ALL_TARGETS = "all primary targets"
 OUTCOME = "final KID"
 MARGIN_FRACTION = 0.1           # claim 2's non-inferiority margin: this share of the control's mean outcome
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """How a design version's gates read the curves (``figures/design.json``)."""
+    pretraining_tolerance: float = 0.0   # a run's last KID may be this much above its KID at a third of the run
+    convergence_tolerance: float = 0.0   # the change of scratch's mean KID over the last third allowed beyond the fraction
+    two_sided: bool = False              # a curve still moving either way over the last third has not plateaued
+
+
+# Versions 1-3: no tolerance, a rise over the last third passes. Version 4: tolerances from the noise of
+# one evaluation (pilot d), a real plateau.
+GATE_RULES = {1: GateRules(), 2: GateRules(), 3: GateRules(), 4: GateRules(0.01, 0.005, True)}
+RULES = GATE_RULES[design.DESIGN.current()["version"]]
 DESIGN = design.DESIGN
 
 
@@ -44,14 +59,14 @@ def transfer_plan(preset: str) -> list[tuple[dict, Job]]:
     """Every (labels, job) of the comparison: one fine-tuning run per (target, arm, unit)."""
     counts = units(preset)
     return [({"target": target, "arm": arm, "unit": unit},
-             runs.transfer_job(target, arm, preset, seed=unit, pretrain_seed=unit))
+             runs.transfer_job(target, arm, preset, seed=runs.unit_seed(unit), pretrain_seed=runs.unit_seed(unit)))
             for target in PRIMARY_TARGETS for arm in ARMS for unit in range(counts[arm])]
 
 
 def pretrain_plan(preset: str) -> list[tuple[dict, Job]]:
     """Every (labels, job) of the pretraining runs the pretrained arms start from."""
     counts = units(preset)
-    return [({"arm": arm, "unit": unit}, runs.pretrain_job(arm, preset, seed=unit))
+    return [({"arm": arm, "unit": unit}, runs.pretrain_job(arm, preset, seed=runs.unit_seed(unit)))
             for arm in (PS, NATURAL) for unit in range(counts[arm])]
 
 
@@ -76,21 +91,23 @@ def final_kids(rows: list[dict], target: str, arm: str) -> list[float]:
     return [points[-1]["kid_mean"] for points in _curves(rows, target=target, arm=arm).values()]
 
 
-def pretraining_gate(pretrain_rows: list[dict], arms) -> engine.Gate:
+def pretraining_gate(pretrain_rows: list[dict], arms, rules: GateRules = RULES) -> engine.Gate:
     """Every pretraining run of ``arms`` has learned its source (``engine.learned_gate``)."""
     curves = [([p["iteration"] for p in points], [p["kid_mean"] for p in points])
               for arm in arms for points in _curves(pretrain_rows, arm=arm).values()]
-    return engine.learned_gate("pretraining", curves)
+    return engine.learned_gate("pretraining", curves, tolerance=rules.pretraining_tolerance)
 
 
-def convergence_gate(transfer_rows: list[dict], target: str) -> engine.Gate:
-    """Scratch has plateaued on ``target``: ``engine.plateau_gate`` on its mean KID curve over units."""
+def convergence_gate(transfer_rows: list[dict], target: str, rules: GateRules = RULES) -> engine.Gate:
+    """Scratch has plateaued on ``target``: ``engine.plateau_gate`` by ``rules`` (the current
+    design's: two-sided, with its tolerance) on its mean KID curve over units."""
     curves = list(_curves(transfer_rows, target=target, arm=SCRATCH).values())
     iterations = [p["iteration"] for p in curves[0]]
     if any([p["iteration"] for p in points] != iterations for points in curves):
         raise ValueError(f"scratch runs on {target} were not evaluated at the same iterations")
     mean = [sum(points[k]["kid_mean"] for points in curves) / len(curves) for k in range(len(iterations))]
-    return engine.plateau_gate("convergence", iterations, mean)
+    return engine.plateau_gate("convergence", iterations, mean, tolerance=rules.convergence_tolerance,
+                               two_sided=rules.two_sided)
 
 
 def _registered(claim_id: int) -> dict:
@@ -108,20 +125,22 @@ def _comparison(claim_id: int, kind: str, target: str, treatment: str, control: 
                           adjusted_p=adjusted_p, margin=margin)
 
 
-def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY_TARGETS) -> list[dict]:
+def claims(transfer_rows: list[dict], pretrain_rows: list[dict], targets=PRIMARY_TARGETS,
+           rules: GateRules = RULES) -> list[dict]:
     """Claims 1 (Primitives-PS beats scratch) and 2 (it matches or beats natural-image pretraining)
     per target and over all of them, in the claims format (``engine.COLUMNS``), by the registered
     design: superiority by the exact permutation test, Holm-adjusted over the targets;
     non-inferiority by the Welch interval against a margin of ``MARGIN_FRACTION`` of the control's
-    mean final KID; each verdict untested unless both gates pass."""
+    mean final KID; each verdict untested unless both gates pass (read by ``rules``: the current
+    design version's, or an earlier one's to recompute its results)."""
     out = []
     for claim_id, control in ((1, SCRATCH), (2, NATURAL)):
         kind = _registered(claim_id)["kind"]
-        pretrained = pretraining_gate(pretrain_rows, [PS] + ([NATURAL] if control == NATURAL else []))
+        pretrained = pretraining_gate(pretrain_rows, [PS] + ([NATURAL] if control == NATURAL else []), rules)
         adjusted = engine.adjusted_p([(final_kids(transfer_rows, target, PS), final_kids(transfer_rows, target, control))
                                       for target in targets])
         rows = [_comparison(claim_id, kind, target, PS, control, transfer_rows,
-                            [pretrained, convergence_gate(transfer_rows, target)],
+                            [pretrained, convergence_gate(transfer_rows, target, rules)],
                             p_adjusted if kind == engine.SUPERIORITY else None)
                 for target, p_adjusted in zip(targets, adjusted)]
         out += rows + [engine.overall(claim_id, ALL_TARGETS, PS, control, rows)]

@@ -93,17 +93,61 @@ VERSION_3 = {
                     "on the ladder's target"),
     },
 }
-VERSIONS = (VERSION_1, VERSION_2, VERSION_3)
+VERSION_4 = {
+    **VERSION_3,
+    "version": 4,
+    "date": "2026-12-07",
+    "why": ("versions 1-3 left the size of the runs open and their gates undecidable: at 1,000 pretraining and 600 "
+            "fine-tuning iterations every verdict was 'untested at this scale' (issue 33). Before any run of this "
+            "version is scored, pilots sized it (benchmarks/results/pretrain_horizon.md, transfer_horizon.md, each "
+            "with its benchmark script). Pretraining: natural patches only begin to learn their held-out photos "
+            "after about 1,400 iterations (KID 0.363 at 400 and 1,200, 0.155 at 2,400) and flatten from about "
+            "2,800 (0.128-0.147 up to 5,200); Primitives-PS falls from 0.395 at 400 to 0.177 at 2,400. 3,000 "
+            "iterations is past where natural patches flatten, within the budget. Fine-tuning: scratch's mean KID "
+            "over 2 seeds falls until about 3,300 on landscapes (0.092, then 0.086-0.102 to 6,000) and slowly after "
+            "about 3,000 on galaxies (0.100 at 3,000, 0.068 at 6,000); under this version's convergence gate "
+            "(scored on those pilot curves) 3,600 passes on landscapes by 0.005, 3,900 by 0.022 and 4,200 by "
+            "0.026 (galaxies: by 0.028, 0.034 and 0.033), so fine-tuning runs 3,900 iterations. At the pilots' "
+            "rate (about 100 images/s per single-thread worker, 2 workers) claims 1-3 (20 pretraining and 38 "
+            "fine-tuning runs with their evaluations) project to about 9 hours on 2 cores, inside the 10 of "
+            "issue 33; notebook 04's secondary grid and notebook 05's knobs are descriptive and come after. The tolerances come from the noise of one evaluation "
+            "(pilot d: the KID of one final generator over 10 sets of 200 samples has s.d. 0.0030 on landscapes "
+            "and 0.0037 on galaxies): a difference of two single evaluations is allowed 2 x sqrt(2) x 0.0037 = "
+            "0.0105, rounded to 0.01; a difference of two means over 5 units 2 x sqrt(2/5) x 0.0037 = 0.0047, "
+            "rounded to 0.005. The convergence gate is two-sided, so a curve still moving either way over the "
+            "last third (the transient rise that passed the one-sided gate of version 3) is not a plateau, and "
+            "every run is scored at iteration 0, so the gain it compares with is the whole gain. Seeds are new: "
+            "no run of this version repeats one scored before. Claims, outcome, unit, replication and test are "
+            "version 3's"),
+    "runs": {"resolution": 32, "architecture": "resnet, 16 base and 128 most channels", "batch": 32,
+             "pretraining iterations": 3000, "pretraining evaluations": [0, 1000, 2000, 3000],
+             "fine-tuning iterations": 3900, "fine-tuning evaluations": [0, 650, 1300, 1950, 2600, 3250, 3900],
+             "samples per evaluation": ("200 generated images, against 200 held-out source images (pretraining) or "
+                                        "every image of the target (fine-tuning)"),
+             "seeds": "unit u: pretraining seed 10 + u, fine-tuning seed 10 + u; scratch unit u: seed 10 + u"},
+    "gates": {
+        "pretraining": ("every pretraining run of the claim's pretrained arms has learned its source: its KID against "
+                        "held-out source images at the last evaluation is at most 0.01 above its KID at one third of "
+                        "the run"),
+        "convergence": ("scratch has plateaued on the target: on its mean curve over units, the KID moved by at most "
+                        "0.1 of its whole gain (from iteration 0 to the end) plus 0.005 over the last third of "
+                        "fine-tuning, in either direction"),
+        "claim 3": VERSION_3["gates"]["claim 3"],
+    },
+}
+VERSIONS = (VERSION_1, VERSION_2, VERSION_3, VERSION_4)
 
 
 def check_matches_code(version: dict) -> None:
     """The numbers ``version`` states are the ones the code applies: the engine's level and plateau
     fraction, notebook 04's margin, and at least as many units per arm in every preset that gives
     verdicts (cpu, gpu)."""
-    from .decisive import MARGIN_FRACTION
-    if claims.ALPHA != 0.05 or claims.PLATEAU_FRACTION != 0.1 or MARGIN_FRACTION != 0.1:
+    from . import decisive, runs
+    if claims.ALPHA != 0.05 or claims.PLATEAU_FRACTION != 0.1 or decisive.MARGIN_FRACTION != 0.1:
         raise ValueError("the engine's level or plateau fraction, or notebook 04's margin, differs from the "
                          "registered design")
+    if "runs" in version:
+        check_runs_match(version, decisive, runs)
     if version["replication"]["primitives-ps"] < 4 or version["replication"]["scratch"] < 4:
         raise ValueError("the central comparison needs at least 4 units per arm")
     wanted = tuple(version["replication"][arm] for arm in ("primitives-ps", "natural-patches", "scratch"))
@@ -115,6 +159,32 @@ def check_matches_code(version: dict) -> None:
         if sizes.ladder_units < version["replication"]["ablation rungs"]:
             raise ValueError(f"preset {preset} replicates the ladder's rungs {sizes.ladder_units} times, fewer "
                              f"than the design's {version['replication']['ablation rungs']}")
+
+
+def evaluation_points(iterations: int, evals: int, runs) -> list[int]:
+    """The iterations a run of ``iterations`` scored ``evals`` times is evaluated at: 0, every
+    ``runs.evaluation_interval``, and the end."""
+    every = runs.evaluation_interval(iterations, evals)
+    return sorted({0, *range(every, iterations + 1, every), iterations})
+
+
+def check_runs_match(version: dict, decisive, runs) -> None:
+    """The run sizes, seeds and gate tolerances ``version`` registers are the cpu preset's and the
+    code's (version 4 on)."""
+    sizes, registered = get_preset("cpu"), version["runs"]
+    found = {"pretraining iterations": sizes.pretrain_iterations, "fine-tuning iterations": sizes.transfer_iterations,
+             "resolution": sizes.train_resolution, "batch": sizes.batch_size}
+    wrong = {key: value for key, value in found.items() if registered[key] != value}
+    for key, (iterations, evals) in {"pretraining evaluations": (sizes.pretrain_iterations, sizes.pretrain_evals),
+                                     "fine-tuning evaluations": (sizes.transfer_iterations, sizes.transfer_evals)}.items():
+        if registered[key] != evaluation_points(iterations, evals, runs):
+            wrong[key] = evaluation_points(iterations, evals, runs)
+    if sizes.fid_samples != 200 or runs.unit_seed(0) != 10:
+        wrong["samples per evaluation or seeds"] = (sizes.fid_samples, runs.unit_seed(0))
+    if decisive.GATE_RULES[version["version"]] != decisive.GateRules(0.01, 0.005, two_sided=True):
+        wrong["gate rules"] = decisive.GATE_RULES[version["version"]]
+    if wrong:
+        raise ValueError(f"the cpu preset or the decisive code differs from design version {version['version']}: {wrong}")
 
 
 DESIGN = claims.Registry("design.json", VERSIONS, check_matches_code)

@@ -53,7 +53,7 @@ def photo_reference_job(preset: str) -> Job:
 def transfer_jobs(preset: str, part: str, unit: int) -> dict[str, Job]:
     """Per init, unit ``unit``'s fine-tuning run on ``part`` (members or reference) of ``TARGET``
     (from pretraining run ``unit``, fine-tuning seed ``unit``), scored once."""
-    return {init: runs.transfer_job(TARGET, init, preset, seed=unit, pretrain_seed=unit,
+    return {init: runs.transfer_job(TARGET, init, preset, seed=runs.unit_seed(unit), pretrain_seed=runs.unit_seed(unit),
                                     target_options=(("part", part),), evals=1)
             for init in INITS}
 
@@ -82,7 +82,7 @@ def target_queries(preset: str) -> dict[str, np.ndarray]:
 
 def synthetic_queries(preset: str, source: str = "primitives-ps", n: int = QUERIES, unit: int = 0) -> dict[str, np.ndarray]:
     """``n`` of the synthetic images ``source``'s pretraining run ``unit`` trained on, and ``n`` it never saw."""
-    train = runs.pretrain_config(source, preset, seed=unit).train
+    train = runs.pretrain_config(source, preset, seed=runs.unit_seed(unit)).train
     images = sources.image_stream(train.source, train.model.resolution, train.seed)
     return {"members": images(0, n), "nonmembers": images(QUERY_START, n)}
 
@@ -122,7 +122,7 @@ def attack_models(preset: str, context: Context | None = None) -> dict[tuple[str
     photos, shots = photo_queries(preset, QUERIES), target_queries(preset)
     found = {}
     for unit in range(UNITS):
-        natural, synthetic = (runs.pretrain(source, preset, seed=unit, context=context)
+        natural, synthetic = (runs.pretrain(source, preset, seed=runs.unit_seed(unit), context=context)
                               for source in ("natural-patches", "primitives-ps"))
         found["photos", "natural-patches", unit] = attack(generator(natural), discriminator(natural), photos,
                                                           photo_reference)

@@ -106,7 +106,7 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                "FID": tables.plus_minus(row["fid_mean"], row["fid_std"], 1),
                "KID": tables.plus_minus(row["kid_mean"], row["kid_std"], 3)}
               for row in transfer_tables.summary(rows)]
-    first = min(row["iters"] for row in rows)
+    first = min(row["iters"] for row in rows if row["iters"] > 0)      # the first after the start
     paired = (paired_table(rows, runs.SCRATCH, "init", f"final ({max(row['iters'] for row in rows):.0f})")
               + paired_table([row for row in rows if row["iters"] == first], runs.SCRATCH, "init",
                              f"first evaluation ({first:.0f})"))
