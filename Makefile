@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.primps-installed
 PRESET ?= cpu
 
-.PHONY: setup test reproduce bench recipe-bench horizon-bench pretrain-horizon-bench recipes-bench browser-test clean-runs
+.PHONY: setup test reproduce bench recipe-bench horizon-bench pretrain-horizon-bench recipes-bench browser-test clean-runs ship-weights
 
 setup: $(STAMP)
 
@@ -23,9 +23,14 @@ test: setup
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks
 
-# Execute every notebook with papermill on the canonical preset and rewrite figures/.
+# Execute every notebook with papermill on the canonical preset and rewrite figures/. SHIPPED=1 starts the
+# pretrained arms from the pretraining runs shipped in weights/ instead of training them.
 reproduce: setup
-	$(PY) -m primps_core reproduce --preset $(PRESET)
+	$(PY) -m primps_core reproduce --preset $(PRESET) $(if $(SHIPPED),--shipped)
+
+# Write the decisive arms' finished canonical pretraining runs to weights/ (float16, with MANIFEST.json).
+ship-weights: setup
+	$(PY) -m primps_core.study.shipped --preset $(PRESET)
 
 # Speed and memory benchmarks (by hand, minutes): tables in benchmarks/results/.
 bench: setup

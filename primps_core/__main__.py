@@ -81,7 +81,8 @@ def reproduce_command(args) -> int:
     only = None if args.only is None else [o.strip() for o in args.only.split(",") if o.strip()]
     if only == []:
         raise ValueError(f"--only {args.only!r} names no notebook; give prefixes such as 01,02")
-    runs = reproduce(args.preset, only, kernel=args.kernel, device=args.device, cluster=args.cluster)
+    runs = reproduce(args.preset, only, kernel=args.kernel, device=args.device, cluster=args.cluster,
+                     shipped=args.shipped)
     print(format_table(runs), file=sys.stderr)
     emit({"preset": args.preset, "notebooks": [{"notebook": run.name, "status": run.status,
                                                 "seconds": round(run.seconds, 1)} for run in runs]})
@@ -184,7 +185,8 @@ def training_command(args) -> int:
             data = sources.resolve(args.target, {"skip_bad": True} if args.skip_bad else ())
             config = runs.transfer_config(data, args.init, args.preset, args.seed, args.freeze_d, args.iterations,
                                           resolution=args.resolution,
-                                          pretrain_seed=runs.PRETRAIN_SEED if args.pretrain_seed is None else args.pretrain_seed)
+                                          pretrain_seed=runs.PRETRAIN_SEED if args.pretrain_seed is None else args.pretrain_seed,
+                                          from_shipped=args.shipped)
             note_resizing(data, config.train.model.resolution)
             result = runs.run_transfer(config, context)
             if out is not None and int(os.environ.get("RANK", "0")) == 0:

@@ -72,6 +72,8 @@ def build_parser() -> Parser:
     run.add_argument("--kernel", default=None, help="Jupyter kernel (default: primps if registered, else python3)")
     run.add_argument("--device", default=None, help="where the training notebooks train (default: their own, auto: "
                                                     "a GPU when there is one)")
+    run.add_argument("--shipped", action="store_true", help="start the pretrained arms from the pretraining runs "
+                                                            "shipped in weights/ instead of training them")
     readme = command("readme", "rewrite the generated tables of README.md and docs/ from figures/ and "
                                "benchmarks/results/")
     readme.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
@@ -109,6 +111,8 @@ def build_parser() -> Parser:
     tune.add_argument("--pretrain-seed", type=int, default=None, help="which pretraining run of --init to start "
                                                                       "from (its seed; default: the study's unit 0, 10)")
     tune.add_argument("--freeze-d", type=int, default=0, help="FreezeD: discriminator stages to freeze")
+    tune.add_argument("--shipped", action="store_true", help="start from the copy of the pretraining run shipped in "
+                                                             "weights/ (float16) instead of training it first")
     tune.add_argument("--preset", required=True, choices=list(PRESETS), help="sizes (model, batch, iterations)")
     tune.add_argument("--seed", type=int, default=0, help="seed of the fine-tuning (for scratch, also its initial weights)")
     tune.add_argument("--iterations", type=int, default=None, help="override the preset's transfer iterations")

@@ -248,14 +248,20 @@ def format_table(runs: list[NotebookRun]) -> str:
 def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | None = None,
               output_dir: Path | None = None, kernel: str | None = None,
               times_path: Path | None = None, device: str | None = None,
-              cluster: str | None = None) -> list[NotebookRun]:
+              cluster: str | None = None, shipped: bool = False) -> list[NotebookRun]:
     """Execute the notebooks in order (progress on stderr) and record each one's time as it finishes
     (``times_path``, default ``reproduce.json`` in the preset's figures folder); return their runs
     (``format_table`` prints them); raise ``NotebookFailed`` on the first failure, after printing
     the table so far on stderr. ``device`` (default: each notebook's own, ``auto``) is where the
     training notebooks train; ``cluster``, a Dask scheduler address, sends their training jobs to
-    that cluster (``scheduler.run_jobs``; the runs folder must be on a filesystem its workers share)."""
+    that cluster (``scheduler.run_jobs``; the runs folder must be on a filesystem its workers share).
+    ``shipped``: the pretrained arms start from the pretraining runs shipped in ``weights/``
+    (``study.shipped``) instead of training them; the record says so."""
     import papermill
+
+    from .shipped import ENVIRONMENT
+    if shipped:
+        os.environ[ENVIRONMENT] = "1"             # read by the notebooks' kernels, which inherit it
 
     settings = get_preset(preset)
     notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR).resolve()
@@ -265,6 +271,8 @@ def reproduce(preset: str, only: list[str] | None = None, notebooks_dir: Path | 
     times_path = Path(times_path or paths.figures_dir(preset) / "reproduce.json")
     kernel = kernel or kernel_name()
     machine, from_empty = machine_speed(), starts_empty(preset)
+    if os.environ.get(ENVIRONMENT) == "1":
+        machine["pretraining"] = "shipped weights (weights/MANIFEST.json)"
     runs = [NotebookRun(p.stem, "pending", 0.0) for p in notebooks]
     for notebook, run in zip(notebooks, runs):
         print(f"running {notebook.name} (preset {preset}, kernel {kernel}) ...", file=sys.stderr, flush=True)

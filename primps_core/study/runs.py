@@ -30,6 +30,7 @@ from ..eval import metrics
 from ..gan import sampling, training
 from ..gan.models import Discriminator, Generator, ModelConfig
 from ..presets import get_preset
+from . import shipped
 from .pipeline import Context, Job, StageResult, stage
 
 SCRATCH = "scratch"
@@ -79,6 +80,16 @@ class TransferConfig:
     preset: str
     evals: int
     fid_samples: int
+    init_shipped: str = ""         # the SHA-256 of the shipped copy of ``init`` it starts from (``shipped``); "": trained here
+
+
+def _init_needed(config: TransferConfig) -> list:
+    """The stage a transfer starts from: the pretraining run, or its shipped copy."""
+    if config.init is None:
+        return []
+    if config.init_shipped:
+        return [(shipped.shipped_pretrain_stage, shipped.RestoreConfig(config.init, config.init_shipped))]
+    return [(pretrain_stage, config.init)]
 
 
 def feature_cache(context: Context) -> Path:
@@ -137,11 +148,11 @@ def pretrain_stage(config: PretrainConfig, out_dir: Path, context: Context) -> d
 # version 3: the trainable G starts from the pretrained G (it started from G_ema before). Version 4: the
 # curve starts with the initial generator's scores at iteration 0
 @stage("transfer", version=4, resumable=training.CHECKPOINT,
-       needs=lambda config: [] if config.init is None else [(pretrain_stage, config.init)])
+       needs=_init_needed)
 def transfer_stage(config: TransferConfig, out_dir: Path, context: Context) -> dict:
     init = None
-    if config.init is not None:
-        init = pretrain_stage(config.init, preset=config.preset, context=context).path / training.CHECKPOINT
+    for needed, init_config in _init_needed(config):
+        init = needed(init_config, preset=config.preset, context=context).path / training.CHECKPOINT
     real = sources.load_images(config.train.source, config.train.model.resolution)
     return _train_and_score(config.train, config.evals, real, config.fid_samples, out_dir, context, init=init)
 
@@ -164,7 +175,8 @@ def pretrain_config(source: str, preset: str, seed: int = PRETRAIN_SEED, iterati
 def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d: int = 0,
                     iterations: int | None = None, pretrain_iterations: int | None = None,
                     init_options: tuple = (), evals: int | None = None, target_options: tuple = (),
-                    pretrain_seed: int = PRETRAIN_SEED, resolution: int | None = None) -> TransferConfig:
+                    pretrain_seed: int = PRETRAIN_SEED, resolution: int | None = None,
+                    from_shipped: bool | None = None) -> TransferConfig:
     """The config of a transfer run; clear errors for an unknown init or a missing target.
 
     ``seed`` is the fine-tuning seed (for scratch, also the initial weights'); ``pretrain_seed``
@@ -173,7 +185,11 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
     ``init_options`` are the pretraining source's options (a synthesizer ablation), ``target_options``
     the target's (``("part", "members")``: fine-tune on the privacy study's members only). The
     pretraining run an init names is always scored at the preset's evaluations, so ablations
-    share it with notebook 03. ``evals`` as in ``pretrain_config``."""
+    share it with notebook 03. ``evals`` as in ``pretrain_config``.
+
+    ``from_shipped``: start from the shipped copy of the pretraining run (``study.shipped``; an
+    error if there is none); None: where the process was asked to (``shipped.wanted``) and a copy
+    is shipped."""
     checks.choice(init, "init", (SCRATCH,) + PRETRAIN_SOURCES)
     target = sources.resolve(target, target_options)
     if not target.finite:
@@ -185,8 +201,23 @@ def transfer_config(target: str, init: str, preset: str, seed: int = 0, freeze_d
     evals = checks.integer(sizes.transfer_evals if evals is None else evals, "evals", 1)
     return TransferConfig(train=train_config(target, preset, seed, evals=evals, iterations=iterations,
                                              freeze_d=freeze_d, transfer=True, resolution=resolution),
-                          init=source, preset=preset, evals=evals,
-                          fid_samples=sizes.fid_samples)
+                          init=source, preset=preset, evals=evals, fid_samples=sizes.fid_samples,
+                          init_shipped="" if source is None else shipped_copy(source, preset, from_shipped))
+
+
+def shipped_copy(config: PretrainConfig, preset: str, required: bool | None = None) -> str:
+    """The SHA-256 of the shipped copy of pretraining run ``config`` to start from, or "": with
+    ``required`` the copy must exist (one clear error otherwise); with None it is used where the
+    process was asked to start from shipped runs and one exists."""
+    folder = pretrain_stage.path_for(config, preset).name
+    if required:
+        return shipped.restore_config(config, preset, folder).sha256
+    if required is None and shipped.wanted():
+        try:
+            return shipped.restore_config(config, preset, folder).sha256
+        except ValueError:
+            return ""
+    return ""
 
 
 def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,
@@ -218,7 +249,12 @@ def run_transfer(config: TransferConfig, context: Context | None = None) -> Stag
 # Jobs of this module's stages (``pipeline.Job``), to schedule many at once (``scheduler.run_jobs``).
 
 def pretrain_job(source: str, preset: str, **options) -> Job:
-    return Job(pretrain_stage, pretrain_config(source, preset, **options), preset)
+    """The pretraining run's job, or the restoring of its shipped copy where the process was asked
+    to start from shipped runs and one exists (``shipped_copy``)."""
+    config = pretrain_config(source, preset, **options)
+    digest = shipped_copy(config, preset)
+    return Job(shipped.shipped_pretrain_stage, shipped.RestoreConfig(config, digest), preset) if digest else \
+        Job(pretrain_stage, config, preset)
 
 
 def transfer_job(target: str, init: str, preset: str, **options) -> Job:
