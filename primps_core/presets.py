@@ -34,7 +34,7 @@ class Preset:
     transfer_iterations: int
     pretrain_evals: int                # FID/KID evaluations per pretraining run, evenly spaced
     transfer_evals: int                # FID/KID evaluations per transfer run, evenly spaced
-    transfer_seeds: int                # fine-tuning seeds per (target, init)
+    transfer_seeds: int                # fine-tuning seeds per (target, init) of notebook 04's secondary grid (0: none)
     fid_samples: int                   # generated images per FID/KID evaluation
     # Notebook 04's decisive experiment (figures/design.json): units of replication per arm.
     decisive_units: tuple[int, int, int]   # Primitives-PS pretraining seeds, natural-image ones, scratch seeds
@@ -92,8 +92,8 @@ PRESETS = {
                   reference_images=256, reference_size=256,
                   synth_resolutions=(32, 256), synth_images=256, coverage_images=10000, fidelity_images=1000,
                   train_resolution=32, architecture="resnet", base_channels=16, batch_size=32, pretrain_iterations=3000,
-                  transfer_iterations=3900, pretrain_evals=3, transfer_evals=6, transfer_seeds=1, fid_samples=200,
-                  decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=2,
+                  transfer_iterations=3900, pretrain_evals=3, transfer_evals=6, transfer_seeds=0, fid_samples=200,
+                  decisive_units=(5, 3, 5), ladder_units=4, knob_units=2, knobs=0,
                   dp_channels=16, dp_pool_size=12000, dp_pretrain_steps=400, dp_batch_size=128, dp_lr=2e-3, dp_steps=250,
                   # Notebook 07 within its 90 minutes: primitives-ps-selected is left out (it ran at this preset
                   # in v1 of figures/dp_design.json) and FID/KID score 300 of each run's 500 samples (benchmarks/

@@ -177,3 +177,32 @@ def test_the_committed_claims_are_the_engines_rows_on_the_committed_curves():
     assert len(committed) == len(recomputed)
     for found, row in zip(recomputed, committed):
         assert [str(found[key]) for key in decision.COLUMNS] == [row[key] for key in decision.COLUMNS]
+
+
+def test_notebook_03_trains_every_pretraining_run_of_04_and_05_once_and_gates_each():
+    from primps_core.study import pretraining
+    from primps_core.study.pipeline import StageResult
+    study = pretraining.study_plan("cpu")
+    needed = {job for _, transfer in decisive.transfer_plan("cpu") + ablations.plan("cpu") for job in transfer.needs()}
+    assert {job for _, job in study} == needed and len(study) == len(needed)          # each once
+    assert {job for _, job in pretraining.plan("cpu")} <= needed                        # the five: unit 0 of each
+    counts = {}
+    for labels, _ in study:
+        counts[labels["source"]] = counts.get(labels["source"], 0) + 1
+    assert counts["primitives-ps"] == 5 and counts["natural-patches"] == 3 and counts["ps-noise"] == 4
+    curve = lambda kids: {"curve": [{"iteration": k * 1000, "kid_mean": kid} for k, kid in enumerate(kids)]}
+    results = [StageResult(None, curve(kids), True) for kids in ([0.5, 0.3, 0.2, 0.15], [0.5, 0.25, 0.3, 0.265])]
+    rows = pretraining.gate_rows([{"source": "a", "seed": 10}, {"source": "b", "seed": 11}], results)
+    assert [(r["kid_start"], r["kid_third"], r["kid_end"], r["gate"]) for r in rows] == [
+        (0.5, 0.3, 0.15, "passes"), (0.5, 0.25, 0.265, "fails")]                       # 0.015 over: past 0.01
+
+
+def test_a_preset_without_the_secondary_grid_plans_none_and_leaves_no_earlier_figure(tmp_path):
+    from primps_core.study import transfer
+    assert transfer.secondary_plan("cpu") == [] and len(transfer.secondary_plan("smoke")) == 12
+    names = [transfer.SECONDARY_TABLE, *(f"{name}.png" for name in transfer.SECONDARY_FIGURES), "claims.csv"]
+    for name in names:
+        (tmp_path / name).write_text("an earlier run's")
+    transfer.remove_secondary_files(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.csv"]              # the decisive files stay
+    assert transfer.key_tables(tmp_path) == {}

@@ -87,7 +87,8 @@ DESIGN_NUMBERS = {
     "4%",                      # one false positive among 25 non-members
     "15%", "30%", "50%",       # the paper's salient-object coverage (about 30%, 15-50%)
     "70%",                     # the share of classes that keep their HQ images in notebook 08 (hq-70)
-    "0.01",                    # the significance level of the comparison with the official code
+    "0.01",                    # the significance level of the comparison with the official code; design 4's
+    "0.005",                   # pretraining and convergence gate tolerances (study.decisive.GATE_RULES)
 }
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?:e-?\d+)?%?|(?<![\w.])\d+(?:\.\d+)?%|(?<![\w.])\de-\d+")
 

@@ -1,7 +1,11 @@
-"""The runs behind notebook 03: one GAN pretrained on each source, scored against its own source.
+"""The runs behind notebook 03: one GAN pretrained on each source, scored against its own source,
+and every other pretraining run of the study.
 
 Every pretraining source (the four synthesizer variants and natural patches) gets one run of the
-preset's size (``plan``: ``runs.pretrain_job``); ``rows`` lists every evaluation of every run
+preset's size (``plan``: ``runs.pretrain_job``), the decisive experiment's unit 0. Notebook 03
+also trains the other units that notebooks 04 and 05 fine-tune (``study_plan``), so that each of
+those notebooks fine-tunes only, and reports every run's pretraining gate (``gate_rows``).
+``rows`` lists every evaluation of every run
 (``pretrain_curves.csv``), ``table`` condenses the finished runs into the rows of
 ``pretrain.csv``, and ``source_and_samples`` gives the images notebook 03 shows side by side.
 Notebook 03 registers no claims: the pretraining gate it reports belongs to the decisive
@@ -32,11 +36,43 @@ def plan(preset: str) -> list[tuple[dict, Job]]:
     return [({"source": source}, runs.pretrain_job(source, preset)) for source in SOURCES]
 
 
-def train(preset: str, context: Context | None = None) -> dict[str, StageResult]:
-    """Train (or load) every source's run: source -> result."""
-    planned = plan(preset)
-    results = scheduler.run_jobs([job for _, job in planned], context=context)
-    return {labels["source"]: result for (labels, _), result in zip(planned, results)}
+def study_plan(preset: str) -> list[tuple[dict, Job]]:
+    """Every pretraining run notebooks 04 and 05 fine-tune, labelled by source and seed, each once
+    (the ones of ``plan`` included), in the order they first appear."""
+    from . import ablations
+    found: dict[Job, dict] = {}
+    for _, transfer in decisive.transfer_plan(preset) + ablations.plan(preset):
+        for job in transfer.needs():
+            train = job.config.pretrain.train if hasattr(job.config, "pretrain") else job.config.train
+            options = ", ".join(f"{key}={value}" for key, value in train.source.options)
+            found.setdefault(job, {"source": train.source.label + (f" ({options})" if options else ""), "seed": train.seed})
+    return [(labels, job) for job, labels in found.items()]
+
+
+def train(preset: str, context: Context | None = None) -> tuple[dict[str, StageResult], list[dict]]:
+    """Train (or load) every source's run and every other pretraining run of the study, in
+    parallel: (source -> result of ``plan``, ``gate_rows`` of every run)."""
+    planned, study = plan(preset), study_plan(preset)
+    extra = [(labels, job) for labels, job in study if job not in {job for _, job in planned}]
+    results = scheduler.run_jobs([job for _, job in planned + extra], context=context)
+    by_job = dict(zip([job for _, job in planned + extra], results))
+    return ({labels["source"]: by_job[job] for labels, job in planned},
+            gate_rows([labels for labels, _ in study], [by_job[job] for _, job in study]))
+
+
+def gate_rows(labels: list[dict], results: list[StageResult]) -> list[dict]:
+    """Per pretraining run: its source and seed, KID at iteration 0, at the evaluation nearest a
+    third of the run and at the end, and the pretraining gate of the current design
+    (``decisive.RULES``): the last KID at most the tolerance above the one at a third."""
+    out = []
+    for label, result in zip(labels, results):
+        iterations = [p["iteration"] for p in result.value["curve"]]
+        kids = [p["kid_mean"] for p in result.value["curve"]]
+        third = kids[int(np.argmin(np.abs(np.asarray(iterations) - max(iterations) / 3)))]
+        out.append({**label, "kid_start": kids[0], "kid_third": third, "kid_end": kids[-1],
+                    "gate": "passes" if claims.pretraining_gate(iterations, kids, decisive.RULES.pretraining_tolerance)
+                    else "fails"})
+    return out
 
 
 def table(results: dict[str, StageResult], preset: str) -> list[dict]:
@@ -65,8 +101,9 @@ def rows(plan_: list[tuple[dict, Job]], results: list[StageResult]) -> list[dict
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
-    """Notebook 03's numbers, from ``pretrain.csv`` and ``pretrain_curves.csv``; the pretraining
-    gate of ``figures/design.json`` on each run (its last KID at or below its KID at one third)."""
+    """Notebook 03's numbers, from ``pretrain.csv`` and ``pretrain_curves.csv``, with the pretraining
+    gate of ``figures/design.json`` on each run (its last KID at most the tolerance above its KID at
+    one third), and from ``pretrain_gates.csv`` every pretraining run of the study with its gate."""
     figures_dir = Path(figures_dir)
     curves = tables.csv_rows(figures_dir / "pretrain_curves.csv")
     rows = []
@@ -81,4 +118,11 @@ def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
                      "pretraining gate": "passes" if claims.pretraining_gate(
                          [p["iteration"] for p in curve], [p["kid_mean"] for p in curve],
                          decisive.RULES.pretraining_tolerance) else "fails"})
-    return {"Pretraining runs, scored against held-out images of their own source": rows}
+    found = {"Pretraining runs, scored against held-out images of their own source": rows}
+    if (figures_dir / "pretrain_gates.csv").is_file():          # written since design 4
+        found["Every pretraining run of notebooks 04-05: KID against its own source, and its gate"] = [
+            {"source": row["source"], "seed": int(row["seed"]),
+             "KID at 0 → a third → end": " → ".join(tables.number(row[key], 3) for key in ("kid_start", "kid_third",
+                                                                                             "kid_end")),
+             "pretraining gate": row["gate"]} for row in tables.csv_rows(figures_dir / "pretrain_gates.csv")]
+    return found

@@ -27,10 +27,12 @@ INITS = (runs.SCRATCH, sources.NATURAL, "primitives-ps")
 
 DESIGN = decisive.DESIGN
 DECISIVE_PRETRAINING, DECISIVE, SECONDARY = "decisive pretraining", "decisive", "secondary"
+SECONDARY_TABLE, SECONDARY_FIGURES = "transfer.csv", ("04_curves", "04_final", "04_samples")
 
 
 def secondary_plan(preset: str) -> list[tuple[dict, Job]]:
-    """Every (labels, job) of the secondary grid: one per (target, init, seed)."""
+    """Every (labels, job) of the secondary grid: one per (target, init, seed); none at a preset
+    with no fine-tuning seeds for it (the cpu preset spends that budget on the claims)."""
     seeds = range(get_preset(preset).transfer_seeds)
     return [({"target": target, "init": init, "seed": seed}, runs.transfer_job(target, init, preset, seed=seed))
             for target in TARGETS for init in INITS for seed in seeds]
@@ -60,6 +62,13 @@ def train(preset: str, context: Context | None = None) -> tuple[list[dict], list
     """Train (or load) every run of the secondary grid: its labels and results, in order."""
     planned = secondary_plan(preset)
     return [labels for labels, _ in planned], scheduler.run_jobs([job for _, job in planned], context=context)
+
+
+def remove_secondary_files(out_dir: Path) -> None:
+    """Remove the secondary grid's table and figures of an earlier run from ``out_dir``: a run
+    that leaves the grid out must not sit beside another run's figures."""
+    for name in (SECONDARY_TABLE, *(f"{figure}.png" for figure in SECONDARY_FIGURES)):
+        (Path(out_dir) / name).unlink(missing_ok=True)
 
 
 def secondary_rows(labels: list[dict], results: list[StageResult]) -> list[dict]:
@@ -98,8 +107,10 @@ def paired_table(rows: list[dict], baseline: str, by: str, when: str | None = No
 
 
 def key_tables(figures_dir: Path) -> dict[str, tables.Table]:
-    """Notebook 04's numbers, from ``transfer.csv``."""
-    rows = tables.csv_rows(Path(figures_dir) / "transfer.csv")
+    """Notebook 04's numbers, from ``transfer.csv`` (none where the secondary grid was not run)."""
+    if not (Path(figures_dir) / SECONDARY_TABLE).is_file():
+        return {}
+    rows = tables.csv_rows(Path(figures_dir) / SECONDARY_TABLE)
     for row in rows:
         row["seed"] = int(row["seed"])
     finals = [{"target": row["target"], "init": row["init"], "seeds": row["seeds"],

@@ -6,9 +6,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..eval import transfer_tables
 from ..eval.transfer_tables import summary
 from ..paths import atomic_write
-from ..study import decisive
+from ..study import decisive, transfer
 
 
 def save_figure(fig, out_dir: Path, name: str, pdf: bool = False) -> Path:
@@ -108,3 +109,52 @@ def decisive_figures(outcome: dict, out_dir: Path) -> None:
     save_figure(curve_panels(panels), out_dir, decisive.FILES["curves"])
     save_figure(labelled_rows(outcome["samples"], size=0.9), out_dir, decisive.FILES["samples"])
     plt.close("all")
+
+
+SECONDARY_COLOURS = {"scratch": "0.4", "natural-patches": "C2", "primitives-ps": "C1"}
+
+
+def secondary_figures(rows: list[dict], samples: dict, fid_samples: int, out_dir: Path) -> list[Path]:
+    """Notebook 04's secondary grid (``study.transfer``): FID and KID curves per target and init
+    (mean ± s.d. over fine-tuning seeds), the final scores as bars with each seed's dot, and real
+    images beside each init's samples (``samples``: ``transfer.real_and_samples``); saved into
+    ``out_dir`` as ``transfer.SECONDARY_FIGURES``."""
+    targets, inits = transfer.TARGETS, transfer.INITS
+    curves = transfer_tables.mean_curves(rows)
+    fig, axes = plt.subplots(2, len(targets), figsize=(4 * len(targets), 6.5), squeeze=False)
+    for column, target in enumerate(targets):
+        for init in inits:
+            curve = curves[target, init]
+            for row, metric in enumerate(("fid", "kid_mean")):
+                axes[row, column].plot(curve["iters"], curve[metric], "o-", color=SECONDARY_COLOURS[init], label=init)
+                axes[row, column].fill_between(curve["iters"], curve[metric] - curve[f"{metric}_std"],
+                                               curve[metric] + curve[f"{metric}_std"], color=SECONDARY_COLOURS[init],
+                                               alpha=0.2)
+        axes[0, column].set_title(target)
+        axes[1, column].set_xlabel("fine-tuning iteration")
+    axes[0, 0].set_ylabel(f"FID ({fid_samples} samples)")
+    axes[1, 0].set_ylabel("KID")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    curves_name, final_name, samples_name = transfer.SECONDARY_FIGURES
+    written = [save_figure(fig, out_dir, curves_name)]
+    table, finals = transfer_tables.summary(rows), transfer_tables.final_rows(rows)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    width = 0.8 / len(inits)
+    for k, init in enumerate(inits):
+        x = np.arange(len(targets)) + (k - (len(inits) - 1) / 2) * width
+        for ax, metric in zip(axes, ("fid", "kid")):
+            pick = {r["target"]: r for r in table if r["init"] == init}
+            ax.bar(x, [pick[t][f"{metric}_mean"] for t in targets], width, yerr=[pick[t][f"{metric}_std"] for t in targets],
+                   capsize=3, color=SECONDARY_COLOURS[init], label=init)
+            key = "fid" if metric == "fid" else "kid_mean"
+            for j, target in enumerate(targets):
+                values = [r[key] for r in finals if r["target"] == target and r["init"] == init]
+                ax.plot([x[j]] * len(values), values, "k.", ms=3)
+    for ax, name in zip(axes, ("FID", "KID")):
+        ax.set_xticks(np.arange(len(targets)), targets)
+        ax.set_ylabel(f"final {name}")
+    axes[0].legend(frameon=False, fontsize=8, ncol=len(inits), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    written.append(save_figure(fig, out_dir, final_name))
+    written.append(save_figure(labelled_rows(samples, size=0.9), out_dir, samples_name))
+    plt.close("all")
+    return written
