@@ -75,6 +75,16 @@ def test_the_initial_generator_is_scored_at_iteration_0_once_and_the_training_is
     assert [r["iteration"] for r in log] == [0, 2, 4, 6, 8, 10, 12]
 
 
+SLOW_RUN = """
+import sys, time
+from primps_core.gan import training
+from test_training import config
+step = training.Trainer.step
+training.Trainer.step = lambda self, reals: (time.sleep(0.15), step(self, reals))[1]
+training.train(config(), sys.argv[1], progress=False)
+"""
+
+
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     reference = training.train(config(), tmp_path / "reference", progress=False)
     run = tmp_path / "killed"
