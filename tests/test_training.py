@@ -77,6 +77,8 @@ def test_the_initial_generator_is_scored_at_iteration_0_once_and_the_training_is
 
 SLOW_RUN = """
 import sys, time
+import torch
+torch.set_num_threads(1)        # as the reference: another thread count may sum the kernels in another order
 from primps_core.gan import training
 from test_training import config
 step = training.Trainer.step
@@ -85,7 +87,17 @@ training.train(config(), sys.argv[1], progress=False)
 """
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test, as its subprocesses (a command run earlier in this process may
+    have left another count, and another count may sum the kernels in another order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, one_thread):
     reference = training.train(config(), tmp_path / "reference", progress=False)
     run = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
