@@ -44,10 +44,14 @@ LEDGER = RESULTS / "stage_times.csv"
 
 
 def notebook_jobs(preset: str) -> dict[str, list[pipeline.Job]]:
-    """Every notebook's jobs, from its study module's ``plan`` (``primps_core.study.<name>``), in
-    the order ``make reproduce`` runs them."""
-    return {notebook.stem: [job for _, job in importlib.import_module(f"primps_core.study.{notebook.stem[3:]}").plan(preset)]
-            for notebook in reproduce.find_notebooks(paths.NOTEBOOKS_DIR)}
+    """Every notebook's jobs, from its study module (``primps_core.study.<name>``): its
+    ``study_plan`` where it trains more runs than it shows (notebook 03 trains every pretraining
+    run of 04-05), else its ``plan``; in the order ``make reproduce`` runs them."""
+    found = {}
+    for notebook in reproduce.find_notebooks(paths.NOTEBOOKS_DIR):
+        module = importlib.import_module(f"primps_core.study.{notebook.stem[3:]}")
+        found[notebook.stem] = [job for _, job in getattr(module, "study_plan", module.plan)(preset)]
+    return found
 
 
 def kind(job: pipeline.Job) -> tuple:
@@ -129,8 +133,8 @@ def projection(owned: dict[str, list[pipeline.Job]], workers: int, recorded: dic
         missing = [job for job in jobs if recorded[job.path()] is None]
         unknown = [job for job in missing if not by_kind[kind(job)]]
         estimated = sum(float(np.median(by_kind[kind(job)])) for job in missing if by_kind[kind(job)])
-        if not done and not untimed and len(unknown) == len(jobs):
-            continue              # no job of a kind with a recorded time (01, 02 measure; they do not train)
+        if not jobs:
+            continue
         rows.append({"notebook": notebook, "jobs": len(jobs), "finished": len(done) + untimed, "untimed": untimed,
                      "unknown": len(unknown),
                      "recorded_s": sum(done), "estimated_s": estimated,
@@ -171,8 +175,9 @@ def report(preset: str, workers: int, rows: list[dict], measured: dict[str, floa
     lines = [f"# Projected `make reproduce` time from an empty runs folder ({datetime.date.today()})", "",
              f"Preset {preset}; {workers} workers (one per core); each job's `wall_s` as recorded in runs/{preset}/ "
              "(or, for a job whose folder is gone, in stage_times.csv), a job not finished yet estimated by the "
-             "median of the finished jobs of its kind. A notebook none of whose jobs is of a kind with a "
-             "recorded time (01 and 02, which measure and do not train) has only its measured time.", "",
+             "median of the finished jobs of its kind; a job of a kind with no recorded time yet is counted "
+             "in its row and not in the hours. A notebook with no timed job (01 and 02, which measure and "
+             "do not train) counts its measured time.", "",
              "| notebook | jobs | finished | recorded worker-hours | estimated worker-hours (unfinished) | "
              "projected wall hours | measured from empty (hours) |", "|---|---|---|---|---|---|---|"]
     names = sorted(set(measured) | {row["notebook"] for row in rows})
@@ -185,7 +190,8 @@ def report(preset: str, workers: int, rows: list[dict], measured: dict[str, floa
             total += measured.get(name, 0.0)
             lines.append(f"| {name} | - | - | - | - | - | {seen} |")
             continue
-        total += row["projected_h"]
+        timed = row["recorded_s"] or row["estimated_s"]
+        total += row["projected_h"] if timed else measured.get(name, 0.0)    # nothing timed: its measured time
         flag = f" ({row['unknown']} of a kind not timed yet, not counted)" if row["unknown"] else ""
         finished = f"{row['finished']}" + (f" ({row['untimed']} without a recorded time)" if row["untimed"] else "")
         lines.append(f"| {name} | {row['jobs']} | {finished} | {row['recorded_s'] / 3600:.2f} | "

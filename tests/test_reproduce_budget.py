@@ -117,3 +117,14 @@ def test_the_evaluation_share_sums_each_notebooks_scoring_time_over_its_runs_tim
     assert shares == {"04": (60.0, 400.0)}
     text = budget.report("cpu", 2, [], {}, shares)
     assert "| 04 | 0.02 | 0.11 | 15% |" in text
+
+
+def test_a_notebook_whose_runs_are_of_untimed_kinds_keeps_its_row_and_one_with_no_timed_job_its_measured_time(
+        budget, tmp_path):
+    untimed = {"04": [FakeJob(tmp_path / "a", "transfer", 3900)], "01": [FakeJob(tmp_path / "b", "spectrum", 1)]}
+    (tmp_path / "b" / "result.json").write_text("{}")                              # finished, no wall time
+    rows = budget.projection(untimed, workers=2, recorded=budget.recorded_times(untimed))
+    assert [(r["notebook"], r["unknown"], r["projected_h"]) for r in rows] == [("04", 1, 0.0), ("01", 0, 0.0)]
+    text = budget.report("cpu", 2, rows, {"01": 0.5})
+    assert "| 04 | 1 | 0 | 0.00 | 0.00 (1 of a kind not timed yet, not counted) | 0.00 | - |" in text
+    assert "Whole run (projected where trained, measured otherwise): 0.50 hours." in text
