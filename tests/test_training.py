@@ -204,7 +204,7 @@ EARLIER_SYNTHESIZER = {"geometry": "continuous", "antialias": True, "normalisati
                        "zero_frequency": "none", "drawn_at": "native"}
 
 
-def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_with():
+def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_with(one_thread):
     """Six steps of a tiny run, one thread: the SHA-256 of all weights, recorded with the code that
     made figures/ (commit ccdbe3a). A new option must leave the default path alone: channels_last
     once made every step feed D contiguous NCHW reals instead of the NHWC view it had, which changed
@@ -215,18 +215,13 @@ def test_the_default_step_still_makes_the_weights_the_canonical_runs_were_made_w
     The digest depends on the CPU's float kernels (torch's and MKL's code paths differ by vendor),
     so it is recorded per vendor: each one is what the code of the canonical figures gives there."""
     import hashlib
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        source = sources.resolve("primitives-ps", EARLIER_SYNTHESIZER)
-        trainer = training.Trainer(config(model=ModelConfig(resolution=16, base_channels=8, max_channels=16,
-                                                            latent_dim=16), iterations=6, batch_size=8, r1_interval=4,
-                                          source=source))
-        stream = sources.image_stream(trainer.config.source, 16, 0)
-        for k in range(6):
-            trainer.step(stream(k * 8, 8))
-    finally:
-        torch.set_num_threads(threads)
+    source = sources.resolve("primitives-ps", EARLIER_SYNTHESIZER)
+    trainer = training.Trainer(config(model=ModelConfig(resolution=16, base_channels=8, max_channels=16,
+                                                        latent_dim=16), iterations=6, batch_size=8, r1_interval=4,
+                                      source=source))
+    stream = sources.image_stream(trainer.config.source, 16, 0)
+    for k in range(6):
+        trainer.step(stream(k * 8, 8))
     digest = hashlib.sha256(weights(trainer).numpy().tobytes()).hexdigest()[:16]
     vendor = cpu_vendor()
     assert vendor in CANONICAL_STEP_DIGESTS, (

@@ -101,7 +101,7 @@ def adjusted_p(comparisons) -> list[float]:
     return holm([permutation_test(treated, baseline) for treated, baseline in comparisons])
 
 
-def _at_fraction(iterations, values, fraction: float) -> float:
+def at_fraction(iterations, values, fraction: float) -> float:
     """The value at the evaluation nearest ``fraction`` of the last evaluation's iteration."""
     iterations, values = np.asarray(iterations, float), np.asarray(values, float)
     if len(iterations) != len(values) or len(values) < 2:
@@ -161,7 +161,7 @@ def learned_gate(name: str, curves, tolerance: float = 0.0) -> Gate:
     curves = list(curves)
     if not curves:
         raise ValueError(f"gate {name!r} needs at least one run")
-    rises = [float(np.asarray(kids, float)[np.argmax(iterations)]) - _at_fraction(iterations, kids, 1 / 3)
+    rises = [float(np.asarray(kids, float)[np.argmax(iterations)]) - at_fraction(iterations, kids, 1 / 3)
              for iterations, kids in curves]
     return Gate(name, max(rises), 0.0, at_most=True, tolerance=tolerance)
 
@@ -177,7 +177,7 @@ def plateau_gate(name: str, iterations, mean_kids, fraction: float = PLATEAU_FRA
     iterations, kids = np.asarray(iterations, float), np.asarray(mean_kids, float)
     end = float(kids[np.argmax(iterations)])
     first = float(kids[np.argmin(iterations)])
-    late_gain = _at_fraction(iterations, kids, 2 / 3) - end
+    late_gain = at_fraction(iterations, kids, 2 / 3) - end
     return Gate(name, abs(late_gain) if two_sided else late_gain, fraction * max(first - end, 0.0), at_most=True,
                 tolerance=tolerance)
 

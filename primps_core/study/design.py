@@ -146,12 +146,12 @@ def check_matches_code(version: dict) -> None:
     """The numbers ``version`` states are the ones the code applies: the engine's level and plateau
     fraction, notebook 04's margin, and at least as many units per arm in every preset that gives
     verdicts (cpu, gpu)."""
-    from . import decisive, runs
+    from . import decisive
     if claims.ALPHA != 0.05 or claims.PLATEAU_FRACTION != 0.1 or decisive.MARGIN_FRACTION != 0.1:
         raise ValueError("the engine's level or plateau fraction, or notebook 04's margin, differs from the "
                          "registered design")
     if "runs" in version:
-        check_runs_match(version, decisive, runs)
+        check_runs_match(version)
     if version["replication"]["primitives-ps"] < 4 or version["replication"]["scratch"] < 4:
         raise ValueError("the central comparison needs at least 4 units per arm")
     wanted = tuple(version["replication"][arm] for arm in ("primitives-ps", "natural-patches", "scratch"))
@@ -165,24 +165,26 @@ def check_matches_code(version: dict) -> None:
                              f"than the design's {version['replication']['ablation rungs']}")
 
 
-def evaluation_points(iterations: int, evals: int, runs) -> list[int]:
+def evaluation_points(iterations: int, evals: int) -> list[int]:
     """The iterations a run of ``iterations`` scored ``evals`` times is evaluated at: 0, every
     ``runs.evaluation_interval``, and the end."""
+    from . import runs
     every = runs.evaluation_interval(iterations, evals)
     return sorted({0, *range(every, iterations + 1, every), iterations})
 
 
-def check_runs_match(version: dict, decisive, runs) -> None:
+def check_runs_match(version: dict) -> None:
     """The run sizes, seeds and gate tolerances ``version`` registers are the cpu preset's and the
     code's (version 4 on)."""
+    from . import decisive, runs
     sizes, registered = get_preset("cpu"), version["runs"]
     found = {"pretraining iterations": sizes.pretrain_iterations, "fine-tuning iterations": sizes.transfer_iterations,
              "resolution": sizes.train_resolution, "batch": sizes.batch_size}
     wrong = {key: value for key, value in found.items() if registered[key] != value}
     for key, (iterations, evals) in {"pretraining evaluations": (sizes.pretrain_iterations, sizes.pretrain_evals),
                                      "fine-tuning evaluations": (sizes.transfer_iterations, sizes.transfer_evals)}.items():
-        if registered[key] != evaluation_points(iterations, evals, runs):
-            wrong[key] = evaluation_points(iterations, evals, runs)
+        if registered[key] != evaluation_points(iterations, evals):
+            wrong[key] = evaluation_points(iterations, evals)
     if sizes.fid_samples != 200 or runs.unit_seed(0) != 10:
         wrong["samples per evaluation or seeds"] = (sizes.fid_samples, runs.unit_seed(0))
     if decisive.GATE_RULES[version["version"]] != decisive.GateRules(0.01, 0.005, two_sided=True):

@@ -43,7 +43,7 @@ def study_plan(preset: str) -> list[tuple[dict, Job]]:
     found: dict[Job, dict] = {}
     for _, transfer in decisive.transfer_plan(preset) + ablations.plan(preset):
         for job in transfer.needs():
-            train = job.config.pretrain.train if hasattr(job.config, "pretrain") else job.config.train
+            train = job.config.train            # a pretraining run's, or a shipped copy's (shipped.RestoreConfig)
             options = ", ".join(f"{key}={value}" for key, value in train.source.options)
             found.setdefault(job, {"source": train.source.label + (f" ({options})" if options else ""), "seed": train.seed})
     return [(labels, job) for job, labels in found.items()]
@@ -68,8 +68,8 @@ def gate_rows(labels: list[dict], results: list[StageResult]) -> list[dict]:
     for label, result in zip(labels, results):
         iterations = [p["iteration"] for p in result.value["curve"]]
         kids = [p["kid_mean"] for p in result.value["curve"]]
-        third = kids[int(np.argmin(np.abs(np.asarray(iterations) - max(iterations) / 3)))]
-        out.append({**label, "kid_start": kids[0], "kid_third": third, "kid_end": kids[-1],
+        out.append({**label, "kid_start": kids[0], "kid_third": claims.at_fraction(iterations, kids, 1 / 3),
+                    "kid_end": kids[-1],
                     "gate": "passes" if claims.pretraining_gate(iterations, kids, decisive.RULES.pretraining_tolerance)
                     else "fails"})
     return out

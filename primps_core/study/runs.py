@@ -211,13 +211,9 @@ def shipped_copy(config: PretrainConfig, preset: str, required: bool | None = No
     process was asked to start from shipped runs and one exists."""
     folder = pretrain_stage.path_for(config, preset).name
     if required:
-        return shipped.restore_config(config, preset, folder).sha256
-    if required is None and shipped.wanted():
-        try:
-            return shipped.restore_config(config, preset, folder).sha256
-        except ValueError:
-            return ""
-    return ""
+        return shipped.lookup(folder, preset)[1]["sha256"]
+    found = shipped.find(folder, preset) if required is None and shipped.wanted() else None
+    return "" if found is None else found[1]["sha256"]
 
 
 def pretrain(source: str, preset: str, seed: int = PRETRAIN_SEED, iterations: int | None = None,

@@ -60,24 +60,27 @@ class RestoreConfig:
     pretrain: object           # the runs.PretrainConfig the shipped run was trained with
     sha256: str                # the shipped file's digest
 
+    @property
+    def train(self):
+        """The training config of the run it restores (as a pretraining config's ``train``)."""
+        return self.pretrain.train
+
+
+def find(pretrain_folder: str, preset: str, directory: Path | None = None) -> tuple[str, dict] | None:
+    """The shipped file (path relative to ``weights/``) and manifest entry of the pretraining run
+    whose stage folder is ``pretrain_folder``, or None."""
+    return next(((name, entry) for name, entry in read_manifest(directory)["files"].items()
+                 if entry["preset"] == preset and entry["pretrain_folder"] == pretrain_folder), None)
+
 
 def lookup(pretrain_folder: str, preset: str, directory: Path | None = None) -> tuple[str, dict]:
-    """The shipped file (path relative to ``weights/``) and manifest entry of the pretraining run
-    whose stage folder is ``pretrain_folder``; one clear error naming what is shipped otherwise."""
-    files = read_manifest(directory)["files"]
-    for name, entry in files.items():
-        if entry["preset"] == preset and entry["pretrain_folder"] == pretrain_folder:
-            return name, entry
-    shipped = ", ".join(sorted(files)) or "nothing"
+    """``find``, with one clear error naming what is shipped when nothing matches."""
+    found = find(pretrain_folder, preset, directory)
+    if found is not None:
+        return found
+    shipped = ", ".join(sorted(read_manifest(directory)["files"])) or "nothing"
     raise ValueError(f"no shipped weights for pretraining run {preset}/pretrain/{pretrain_folder} (weights/ holds "
                      f"{shipped}); run without --shipped to train it")
-
-
-def restore_config(pretrain, preset: str, folder: str) -> RestoreConfig:
-    """The restore stage's config for the shipped run of pretraining config ``pretrain`` (whose
-    stage folder is ``folder``)."""
-    _, entry = lookup(folder, preset)
-    return RestoreConfig(pretrain, entry["sha256"])
 
 
 @stage("shipped_pretrain", version=1)
